@@ -32,3 +32,10 @@ export {
 } from './timing-model.js';
 export { NO_FAULTS, mergeFaults, type FaultOptions } from './faults.js';
 export { createRandom, type Random } from './random.js';
+export {
+  startOllamaEmulator,
+  DEFAULT_OLLAMA_VERSION,
+  type OllamaEmulatorOptions,
+  type RunningEmulator,
+} from './ollama/ollama-emulator.js';
+export { startExoEmulator, type ExoEmulatorOptions } from './exo/exo-emulator.js';

@@ -48,6 +48,7 @@ export interface ExoModel {
   readonly builtInCard: boolean;
 }
 
+// Shapes from each model's Hugging Face config.json; parameter counts as the GGUF / model card state them.
 const qwen25_3b: ModelShape = {
   parameters: 3_090_000_000,
   layers: 36,
@@ -73,7 +74,8 @@ const llama33_70b: ModelShape = {
   trainedContext: 131072,
 };
 const llama32_1b: ModelShape = {
-  parameters: 1_240_000_000,
+  // Exact tensor count of the llama3.2:1b GGUF.
+  parameters: 1_235_814_432,
   layers: 16,
   hiddenSize: 2048,
   kvHeads: 8,
@@ -97,7 +99,8 @@ export const DEFAULT_OLLAMA_MODELS: readonly OllamaModel[] = [
     family: 'qwen2',
     parameterSize: '3.1B',
     quantizationLevel: 'Q4_K_M',
-    capabilities: ['completion', 'tools', 'insert'],
+    // A real /api/tags lists no 'insert' for this tag (its template has no suffix); only the coder has FIM.
+    capabilities: ['completion', 'tools'],
     shape: qwen25_3b,
     modifiedAt: '2026-01-14T23:40:16.358619994+02:00',
   },
@@ -136,11 +139,16 @@ export const DEFAULT_OLLAMA_MODELS: readonly OllamaModel[] = [
   },
 ];
 
-/** MLX 4-bit (group size 64) stores about 4.5 bits per weight plus unquantised embeddings/norms. */
+/**
+ * Sizes of the Llama builds are EXO's own model cards (`storage_size.in_bytes`, the number EXO places by).
+ * The Qwen2.5 builds have no card: their size is an estimate, parameters × 4.5 bits (MLX 4-bit, group
+ * size 64: 4 bits plus a 16-bit scale and bias per 64 weights), which matches the ~1.75 GB / ~18 GB the
+ * Hugging Face listings show.
+ */
 export const DEFAULT_EXO_MODELS: readonly ExoModel[] = [
   {
     id: 'mlx-community/Llama-3.2-3B-Instruct-4bit',
-    storageBytes: 1_860_000_000,
+    storageBytes: 1_863_319_552,
     shape: llama32_3b,
     builtInCard: true,
   },
@@ -158,7 +166,7 @@ export const DEFAULT_EXO_MODELS: readonly ExoModel[] = [
   },
   {
     id: 'mlx-community/Llama-3.3-70B-Instruct-4bit',
-    storageBytes: 39_710_000_000,
+    storageBytes: 40_652_242_944,
     shape: llama33_70b,
     builtInCard: true,
   },

@@ -10,10 +10,13 @@
  */
 import type { ComputeEngine, HardwareProfile } from './hardware-profiles.js';
 
-/** Extra step time per additional stream in a decode batch (KV-cache and sampling overhead). */
+/**
+ * Extra step time per additional stream in a decode batch (KV-cache and sampling overhead).
+ * An estimate: batch 4 costs 1.24× a single step, batch 8 1.56× (docs/emulators.md §6 on its limits).
+ */
 export const BATCH_STEP_OVERHEAD = 0.08;
 
-/** Fixed per-request overhead (tokenisation, scheduling, HTTP), seconds. */
+/** Fixed per-request overhead (tokenisation, scheduling, HTTP), seconds. An estimate. */
 export const REQUEST_OVERHEAD_S = 0.002;
 
 export function decodeSecondsPerToken(weightBytes: number, engine: ComputeEngine): number {
@@ -26,6 +29,7 @@ export function prefillSeconds(promptTokens: number, parameters: number, engine:
 
 /** Cold load: read the weights from disk (page cache misses) plus a fixed runner start. */
 export function loadSeconds(weightBytes: number, profile: HardwareProfile): number {
+  // An estimate at the low end: real Ollama runner starts take from ~0.5 s to a few seconds.
   const RUNNER_START_S = 0.4;
   return RUNNER_START_S + weightBytes / profile.diskReadBytesPerSec;
 }

@@ -1,0 +1,118 @@
+/**
+ * Layered health of one service (agent.md §5.4): process alive → HTTP health URL → optional
+ * inference probe. Failures during the startup grace (until the first healthy check or the grace
+ * runs out) are reported as `starting`, not `unhealthy`: model servers take minutes to load and must
+ * not look broken meanwhile. Changes are logged once each, never per probe.
+ */
+import type { Logger } from 'pino';
+import { probeHttp } from './http-probe.js';
+import type { HealthState, InferenceProbe } from './types.js';
+
+export interface HealthMonitorOptions {
+  service: string;
+  /** HTTP(S) URL; 2xx = healthy. Without it, a live process is healthy (before the probe layer). */
+  url?: string;
+  timeoutMs: number;
+  startupGraceMs: number;
+  probe?: InferenceProbe;
+  /** The inference probe costs a generation: run it at most this often and reuse its verdict. */
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  log: Logger;
+  onChange: (health: HealthState, reason: string | undefined) => void;
+}
+
+export class HealthMonitor {
+  readonly #o: HealthMonitorOptions;
+  readonly #abort = new AbortController();
+  #state: HealthState = 'unknown';
+  #reason: string | undefined;
+  #graceUntil = 0;
+  #healthySinceStart = false;
+  #lastProbeAt = Number.NEGATIVE_INFINITY;
+  #lastProbeFailure: string | undefined;
+
+  constructor(options: HealthMonitorOptions) {
+    this.#o = options;
+  }
+
+  get state(): HealthState {
+    return this.#state;
+  }
+
+  get reason(): string | undefined {
+    return this.#reason;
+  }
+
+  /** The service (re)started: a new startup grace begins and old verdicts no longer apply. */
+  markStarted(): void {
+    this.#graceUntil = performance.now() + this.#o.startupGraceMs;
+    this.#healthySinceStart = false;
+    this.#lastProbeAt = Number.NEGATIVE_INFINITY;
+    this.#lastProbeFailure = undefined;
+  }
+
+  /** The service is not running: nothing to probe. The state change itself is logged elsewhere. */
+  markDown(): void {
+    this.#set('unknown', undefined, false);
+  }
+
+  /** Run the layers once. `alive` is layer one, decided by the driver. */
+  async check(alive: boolean): Promise<HealthState> {
+    if (!alive) {
+      this.markDown();
+      return this.#state;
+    }
+    const failure = await this.#failure();
+    if (this.#abort.signal.aborted) return this.#state;
+    if (failure === undefined) {
+      this.#healthySinceStart = true;
+      this.#set('healthy', undefined, true);
+    } else if (!this.#healthySinceStart && performance.now() < this.#graceUntil) {
+      this.#set('starting', failure, true);
+    } else {
+      this.#set('unhealthy', failure, true);
+    }
+    return this.#state;
+  }
+
+  /** Abort a probe in flight; further checks are ignored. */
+  close(): void {
+    this.#abort.abort();
+  }
+
+  async #failure(): Promise<string | undefined> {
+    const { url, probe } = this.#o;
+    if (url !== undefined) {
+      const result = await probeHttp(url, { timeoutMs: this.#o.timeoutMs, signal: this.#abort.signal });
+      if (!result.ok) return `${url}: ${result.reason}`;
+    }
+    if (probe === undefined) return undefined;
+    if (performance.now() - this.#lastProbeAt >= this.#o.probeIntervalMs) {
+      this.#lastProbeAt = performance.now();
+      this.#lastProbeFailure = await this.#runProbe(probe);
+    }
+    return this.#lastProbeFailure;
+  }
+
+  async #runProbe(probe: InferenceProbe): Promise<string | undefined> {
+    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.probeTimeoutMs)]);
+    try {
+      return (await probe({ service: this.#o.service, signal })) ? undefined : 'inference probe failed';
+    } catch (err) {
+      return `inference probe failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+
+  #set(state: HealthState, reason: string | undefined, log: boolean): void {
+    this.#reason = reason;
+    if (state === this.#state) return;
+    const from = this.#state;
+    this.#state = state;
+    if (log) {
+      if (state === 'unhealthy') this.#o.log.warn({ from, to: state, reason }, 'health changed');
+      else this.#o.log.info({ from, to: state, reason }, 'health changed');
+    }
+    this.#o.onChange(state, reason);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Coded errors of the bench core. Callers branch on `err.code`, never on `instanceof`: errors cross
+ * package copies, process boundaries and the coordinator's REST API, where only the code survives.
+ * Codes are stable and never reused.
+ */
+
+/** Every error code this package throws or records. */
+export type BenchErrorCode =
+  | 'KAGE_ERR_MATRIX_INVALID'
+  | 'KAGE_ERR_MATRIX_READ'
+  | 'KAGE_ERR_HTTP'
+  | 'KAGE_ERR_ABORTED'
+  | 'KAGE_ERR_EXO_NODES_MISSING'
+  | 'KAGE_ERR_EXO_MODEL_ADD'
+  | 'KAGE_ERR_EXO_PLACEMENT'
+  | 'KAGE_ERR_EXO_PLACEMENT_MISMATCH'
+  | 'KAGE_ERR_EXO_RUNNER_FAILED'
+  | 'KAGE_ERR_EXO_READY_TIMEOUT';
+
+/** Base class: a message for humans, a stable `code` for programs, an optional `hint`. */
+export class BenchError extends Error {
+  readonly code: BenchErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: BenchErrorCode, message: string, options: { cause?: unknown; hint?: string } = {}) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+/** One problem found in a matrix file. */
+export interface MatrixProblem {
+  /** The file as given by the caller (or `<inline>`). */
+  file: string;
+  /** Key path in the document, e.g. `targets[2].url`; `''` for the document itself. */
+  path: string;
+  /** 1-based line in the source, when the parser knows it. */
+  line: number | null;
+  /** 1-based column in the source, when the parser knows it. */
+  column: number | null;
+  /** Why the value is rejected. */
+  reason: string;
+}
+
+/** Formats a problem as `file:line:col: path: reason` (line/column and path omitted when unknown). */
+export function formatMatrixProblem(p: MatrixProblem): string {
+  const where = p.line === null ? p.file : `${p.file}:${p.line}${p.column === null ? '' : `:${p.column}`}`;
+  return p.path === '' ? `${where}: ${p.reason}` : `${where}: ${p.path}: ${p.reason}`;
+}
+
+/**
+ * Thrown by {@link parseMatrix} / {@link loadMatrix} before anything runs. Carries every problem
+ * found, not just the first, so a user fixes the file in one go.
+ */
+export class MatrixInvalidError extends BenchError {
+  readonly problems: readonly MatrixProblem[];
+  readonly file: string;
+
+  constructor(file: string, problems: readonly MatrixProblem[]) {
+    const n = problems.length;
+    super(
+      'KAGE_ERR_MATRIX_INVALID',
+      `invalid matrix ${file} (${n} problem${n === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${formatMatrixProblem(p)}`).join('\n'),
+      { hint: 'fix every listed key; nothing was run' },
+    );
+    this.file = file;
+    this.problems = problems;
+  }
+}
+
+/** Details of an EXO preparation failure: which nodes were expected and which were seen. */
+export interface ExoClusterDetails {
+  expected: readonly string[];
+  seen: readonly string[];
+  missing: readonly string[];
+}
+
+/** Thrown while preparing an EXO target (cluster check, placement, readiness). */
+export class ExoPrepareError extends BenchError {
+  readonly cluster: ExoClusterDetails | null;
+
+  constructor(
+    code: BenchErrorCode,
+    message: string,
+    options: { cause?: unknown; hint?: string; cluster?: ExoClusterDetails | null } = {},
+  ) {
+    super(code, message, options);
+    this.cluster = options.cluster ?? null;
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Reads the parts of EXO 1.x `GET /state` the benchmark needs (exo.md §6.4). Keys are camelCase and
+ * tagged unions are wrapped as `{"ClassName": {...}}`. Node ids are random per EXO start, so nodes
+ * are named by `nodeIdentities[id].friendlyName` (the hostname).
+ */
+
+/** One runner's state. */
+export interface ExoRunnerView {
+  /** The tag, e.g. `RunnerReady`, `RunnerLoading`, `RunnerFailed`; `pending` when not in `runners` yet. */
+  status: string;
+  layersLoaded: number | null;
+  totalLayers: number | null;
+  errorMessage: string | null;
+}
+
+/** One model instance and the nodes/runners it spans. */
+export interface ExoInstanceView {
+  instanceId: string;
+  modelId: string;
+  /** Node id → runner id. */
+  nodeToRunner: Record<string, string>;
+}
+
+/** The benchmark's view of `/state`. */
+export interface ExoStateView {
+  /** Node id → friendly name (hostname); the node id itself when no identity is known yet. */
+  nodeNames: Map<string, string>;
+  instances: ExoInstanceView[];
+  runners: Map<string, ExoRunnerView>;
+}
+
+/**
+ * Runner tags that mean "serving". `RunnerRunning` is a ready runner busy with some request (EXO
+ * moves Ready → Running while it generates), so it counts as ready too.
+ */
+export const READY_RUNNER_STATES: ReadonlySet<string> = new Set(['RunnerReady', 'RunnerRunning']);
+
+/** Parses `/state`; tolerant of missing sections (a fresh node has no instances or runners). */
+export function readExoState(body: unknown): ExoStateView {
+  const root = asRecord(body);
+  const nodeNames = new Map<string, string>();
+  const identities = asRecord(pick(root, 'nodeIdentities', 'node_identities'));
+  for (const [id, ident] of Object.entries(identities)) {
+    const name = pick(asRecord(ident), 'friendlyName', 'friendly_name');
+    nodeNames.set(id, typeof name === 'string' && name !== '' ? name : id);
+  }
+  const topology = asRecord(root['topology']);
+  if (Array.isArray(topology['nodes'])) {
+    for (const id of topology['nodes']) if (typeof id === 'string' && !nodeNames.has(id)) nodeNames.set(id, id);
+  }
+
+  const instances: ExoInstanceView[] = [];
+  for (const [key, wrapped] of Object.entries(asRecord(root['instances']))) {
+    const inst = unwrapTagged(wrapped).value;
+    const shards = asRecord(pick(inst, 'shardAssignments', 'shard_assignments'));
+    const modelId = pick(shards, 'modelId', 'model_id');
+    const instanceId = pick(inst, 'instanceId', 'instance_id');
+    const nodeToRunner: Record<string, string> = {};
+    for (const [node, runner] of Object.entries(asRecord(pick(shards, 'nodeToRunner', 'node_to_runner')))) {
+      if (typeof runner === 'string') nodeToRunner[node] = runner;
+    }
+    if (typeof modelId !== 'string') continue;
+    instances.push({ instanceId: typeof instanceId === 'string' ? instanceId : key, modelId, nodeToRunner });
+  }
+
+  const runners = new Map<string, ExoRunnerView>();
+  for (const [id, wrapped] of Object.entries(asRecord(root['runners']))) {
+    const { tag, value } = unwrapTagged(wrapped);
+    const num = (a: string, b: string): number | null => {
+      const v = pick(value, a, b);
+      return typeof v === 'number' ? v : null;
+    };
+    const err = pick(value, 'errorMessage', 'error_message');
+    runners.set(id, {
+      status: tag,
+      layersLoaded: num('layersLoaded', 'layers_loaded'),
+      totalLayers: num('totalLayers', 'total_layers'),
+      errorMessage: typeof err === 'string' ? err : null,
+    });
+  }
+  return { nodeNames, instances, runners };
+}
+
+/** The runners of an instance, keyed by the node's friendly name. */
+export function instanceRunners(
+  state: ExoStateView,
+  inst: ExoInstanceView,
+): Array<{ node: string; runner: ExoRunnerView }> {
+  return Object.entries(inst.nodeToRunner).map(([nodeId, runnerId]) => ({
+    node: state.nodeNames.get(nodeId) ?? nodeId,
+    runner: state.runners.get(runnerId) ?? {
+      status: 'pending',
+      layersLoaded: null,
+      totalLayers: null,
+      errorMessage: null,
+    },
+  }));
+}
+
+/** Friendly names of the nodes an instance spans, sorted. */
+export function instanceNodes(state: ExoStateView, inst: ExoInstanceView): string[] {
+  return Object.keys(inst.nodeToRunner)
+    .map((id) => state.nodeNames.get(id) ?? id)
+    .sort();
+}
+
+function unwrapTagged(v: unknown): { tag: string; value: Record<string, unknown> } {
+  const o = asRecord(v);
+  const keys = Object.keys(o);
+  if (keys.length === 1 && /^[A-Z]/.test(keys[0] ?? '')) {
+    const tag = keys[0] as string;
+    return { tag, value: asRecord(o[tag]) };
+  }
+  return { tag: 'unknown', value: o };
+}
+
+function pick(o: Record<string, unknown>, camel: string, snake: string): unknown {
+  return o[camel] ?? o[snake];
+}
+
+function asRecord(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}

@@ -1,0 +1,127 @@
+/**
+ * Streams `POST /v1/chat/completions` (Server-Sent Events) and records its timing. Shared by the
+ * OpenAI-compatible client and the EXO client, which adds SSE comments (`: keep-alive`,
+ * `: prefill_progress`, `: generation_stats`) and `object: "chat.completion"` chunks.
+ *
+ * What counts as a token event: a choice delta with non-empty `content`, `reasoning` /
+ * `reasoning_content` (reasoning channel) or `tool_calls`. Role-only deltas, finish-only deltas,
+ * usage-only chunks (`choices: []`) and comments are not tokens.
+ */
+import { createParser } from 'eventsource-parser';
+import { exchange, type AgentPair } from './http-transport.js';
+import { endpoint, type ChatRequest } from './protocol-client.js';
+import type { TargetKind } from './matrix-schema.js';
+import { classifyServerMessage, RequestRecorder, type RequestMetrics } from './request-metrics.js';
+
+/** Extra handling for SSE comments (EXO); called with the comment text minus `: `. */
+export type CommentHandler = (comment: string, rec: RequestRecorder) => void;
+
+/** Streams one chat completion. Never rejects. */
+export async function streamChatCompletion(
+  protocol: TargetKind,
+  baseUrl: string,
+  agents: AgentPair,
+  request: ChatRequest,
+  onComment?: CommentHandler,
+): Promise<RequestMetrics> {
+  const payload: Record<string, unknown> = {
+    model: request.model,
+    messages: [{ role: 'user', content: request.prompt }],
+    stream: true,
+    // Ollama's /v1 and vLLM only send usage when asked; EXO always sends it.
+    stream_options: { include_usage: true },
+    max_tokens: request.maxTokens,
+  };
+  if (request.temperature != null) payload['temperature'] = request.temperature;
+  if (request.seed != null) payload['seed'] = request.seed;
+
+  const rec = new RequestRecorder(protocol, request.model);
+  let at = 0n;
+  let stop = false;
+  let sawDone = false;
+  const parser = createParser({
+    onComment(comment) {
+      rec.commentEvents += 1;
+      onComment?.(comment, rec);
+    },
+    onEvent(event) {
+      if (stop || sawDone) return;
+      const data = event.data.trim();
+      if (data === '[DONE]') {
+        sawDone = true;
+        rec.complete();
+        return;
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(data);
+      } catch {
+        rec.fail('bad_line', `SSE data is not JSON: ${data.slice(0, 120)}`);
+        stop = true;
+        return;
+      }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        rec.fail('bad_line', `SSE data is not a JSON object: ${data.slice(0, 120)}`);
+        stop = true;
+        return;
+      }
+      readChunk(rec, parsed as Record<string, unknown>, at);
+    },
+  });
+
+  const result = await exchange(
+    {
+      url: endpoint(baseUrl, '/v1/chat/completions'),
+      method: 'POST',
+      body: JSON.stringify(payload),
+      accept: 'text/event-stream',
+      agents,
+      timeoutMs: request.timeoutMs,
+      signal: request.signal,
+    },
+    (chunk, chunkAt) => {
+      at = chunkAt;
+      parser.feed(chunk);
+      return stop ? 'stop' : sawDone ? 'done' : 'continue';
+    },
+  );
+  return rec.finish(result, request.timeoutMs);
+}
+
+function readChunk(rec: RequestRecorder, o: Record<string, unknown>, at: bigint): void {
+  const err = o['error'];
+  if (err !== undefined && err !== null) {
+    // The mid-stream error event (EXO: `data: {"error":{...}}` then `[DONE]`, status already 200).
+    const message =
+      typeof err === 'string'
+        ? err
+        : typeof (err as Record<string, unknown>)['message'] === 'string'
+          ? ((err as Record<string, unknown>)['message'] as string)
+          : JSON.stringify(err);
+    rec.fail(classifyServerMessage(message, 'stream_error'), message);
+    return;
+  }
+  const choices = Array.isArray(o['choices']) ? (o['choices'] as unknown[]) : [];
+  const choice = choices[0];
+  if (choice !== null && typeof choice === 'object') {
+    const c = choice as Record<string, unknown>;
+    const delta = (c['delta'] ?? c['message']) as Record<string, unknown> | null | undefined;
+    if (delta !== null && typeof delta === 'object') {
+      const answer =
+        nonEmpty(delta['content']) || (Array.isArray(delta['tool_calls']) && delta['tool_calls'].length > 0);
+      if (answer) rec.token(at, 'answer');
+      else if (nonEmpty(delta['reasoning_content']) || nonEmpty(delta['reasoning'])) rec.token(at, 'reasoning');
+    }
+    if (typeof c['finish_reason'] === 'string') rec.finishReason = c['finish_reason'];
+  }
+  const usage = o['usage'];
+  if (usage !== null && typeof usage === 'object') {
+    const u = usage as Record<string, unknown>;
+    if (typeof u['completion_tokens'] === 'number') rec.serverOutputTokens = u['completion_tokens'];
+    if (typeof u['prompt_tokens'] === 'number') rec.promptTokens = u['prompt_tokens'];
+  }
+}
+
+function nonEmpty(v: unknown): boolean {
+  return typeof v === 'string' && v !== '';
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * `kage`: parses flags, calls the packages, prints. The only place that turns errors into
+ * messages and exit codes.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { createEmulateCommand } from './commands/emulate-command.js';
+import { createDemoCommand } from './commands/demo-command.js';
+import { CliError, EXIT_USAGE } from './errors.js';
+
+const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+function buildProgram(): Command {
+  const program = new Command('kage')
+    .description('Kage: an inference lab for a few Linux nodes running Ollama and EXO')
+    .version(packageJson.version)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.addCommand(createEmulateCommand(process.env));
+  program.addCommand(createDemoCommand());
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+function report(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // commander already printed its message; help and version are not failures.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+    if (err.code === 'commander.help') return 0;
+    return EXIT_USAGE;
+  }
+  if (err instanceof CliError) {
+    process.stderr.write(`kage: ${err.message} [${err.code}]\n`);
+    return err.exitCode;
+  }
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`kage: ${message}${typeof code === 'string' ? ` [${code}]` : ''}\n`);
+  return 1;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  process.exitCode = report(err);
+}

@@ -1,0 +1,30 @@
+/**
+ * Errors the CLI reports to a person. Each carries a stable code and the process exit code it maps
+ * to; `bin.ts` is the one place that prints them.
+ */
+
+/** sysexits.h: the caller used the command wrongly. */
+export const EXIT_USAGE = 64;
+/** sysexits.h: a configuration or input file is wrong. */
+export const EXIT_CONFIG = 78;
+/** sysexits.h: a service the command needs is unavailable (e.g. a port in use). */
+export const EXIT_UNAVAILABLE = 69;
+
+export type CliErrorCode =
+  | 'KAGE_ERR_CLI_USAGE'
+  | 'KAGE_ERR_CLI_LISTEN_INVALID'
+  | 'KAGE_ERR_CLI_PORT_IN_USE'
+  | 'KAGE_ERR_CLI_PROFILE_UNKNOWN'
+  | 'KAGE_ERR_CLI_MODEL_UNKNOWN';
+
+export class CliError extends Error {
+  constructor(
+    readonly code: CliErrorCode,
+    message: string,
+    readonly exitCode: number = EXIT_USAGE,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'CliError';
+  }
+}

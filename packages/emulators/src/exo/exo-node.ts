@@ -1,0 +1,343 @@
+/**
+ * One emulated EXO node: identity, card cache, fault knobs, cluster membership and — when elected —
+ * the master's state. Every node serves the same `/state`: the master builds it, the others serve the
+ * master's latest snapshot. Commands (place, delete, add card) and generations go to the master, as
+ * EXO's API forwards commands and receives the runners' chunks.
+ */
+import { networkInterfaces } from 'node:os';
+import type { Logger } from 'pino';
+import type { FaultOptions } from '../faults.js';
+import type { HardwareProfile } from '../hardware-profiles.js';
+import type { ExoModel } from '../model-catalogue.js';
+import type { Random } from '../random.js';
+import {
+  ClusterMembership,
+  joinAddress,
+  type HeartbeatMessage,
+  type NodeAnnouncement,
+} from './cluster-membership.js';
+import { ClusterState, type ClusterCommand, type DirectoryNode, type MasterSnapshot } from './cluster-state.js';
+import { forwardGeneration, type GenerateRequest } from './generation-link.js';
+import { newNodeId } from './ids.js';
+import type { GenerationSink } from './instance-scheduler.js';
+import { CardRegistry } from './model-cards.js';
+import type { StateJson } from './wire-types.js';
+import { instanceBody, runnerStatusName, shardBody } from './wire-types.js';
+
+export interface ExoNodeOptions {
+  readonly name: string;
+  readonly peers: readonly string[];
+  readonly profile: HardwareProfile;
+  readonly models: readonly ExoModel[];
+  readonly peerTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly maxConcurrentRequests: number;
+  readonly linkLatencyMs: number;
+  readonly deterministic: boolean;
+  readonly random: Random;
+  readonly faults: FaultOptions;
+  readonly log: Logger;
+  readonly onCrash?: () => void;
+}
+
+const WILDCARDS = new Set(['0.0.0.0', '::', '']);
+const LOADING_OR_LATER = new Set(['RunnerLoaded', 'RunnerWarmingUp', 'RunnerReady', 'RunnerRunning', 'RunnerFailed']);
+
+/** Bytes of model weights a node's runners hold according to `state`. */
+export function residentBytes(state: StateJson, nodeId: string): number {
+  let total = 0;
+  for (const instance of Object.values(state.instances)) {
+    const assignments = instanceBody(instance).shardAssignments;
+    const runnerId = assignments.nodeToRunner[nodeId];
+    const shard = runnerId ? assignments.runnerToShard[runnerId] : undefined;
+    const status = runnerId ? state.runners[runnerId] : undefined;
+    if (!shard || !status) continue;
+    const s = shardBody(shard);
+    const bytes =
+      'TensorShardMetadata' in shard
+        ? s.modelCard.storageSize.inBytes / s.worldSize
+        : (s.modelCard.storageSize.inBytes * (s.endLayer - s.startLayer)) / Math.max(1, s.nLayers);
+    if ('RunnerLoading' in status) {
+      total += (bytes * status.RunnerLoading.layersLoaded) / Math.max(1, status.RunnerLoading.totalLayers);
+    } else if (LOADING_OR_LATER.has(runnerStatusName(status))) {
+      total += bytes;
+    }
+  }
+  return total;
+}
+
+/** The address peers should use when the node listens on a wildcard: its first external IPv4. */
+function externalIpv4(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const addr of list ?? []) if (addr.family === 'IPv4' && !addr.internal) return addr.address;
+  }
+  return '127.0.0.1';
+}
+
+export class ExoNode {
+  readonly nodeId = newNodeId();
+  readonly startedAtMs = Date.now();
+  readonly cards: CardRegistry;
+  readonly membership: ClusterMembership<MasterSnapshot>;
+  readonly commands = new Map<string, () => void>();
+  readonly log: Logger;
+  readonly random: Random;
+  private readonly cluster: ClusterState;
+  private readonly lifetime = new AbortController();
+  private masterSnapshot: MasterSnapshot | null = null;
+  private lastMaster: string;
+  private lastState: StateJson | null = null;
+  private apiHost = '';
+  private apiPort = 0;
+  private selfHost = '127.0.0.1';
+  private currentFaults: FaultOptions;
+  private generationRequests = 0;
+  private crashed = false;
+
+  constructor(private readonly opts: ExoNodeOptions) {
+    this.log = opts.log;
+    this.random = opts.random;
+    this.currentFaults = { ...opts.faults };
+    this.cards = new CardRegistry(opts.models);
+    this.lastMaster = this.nodeId;
+    this.cluster = new ClusterState({
+      selfId: this.nodeId,
+      directory: () => this.directory(),
+      cards: this.cards,
+      maxConcurrent: opts.maxConcurrentRequests,
+      random: opts.random,
+      deterministic: opts.deterministic,
+      log: opts.log,
+    });
+    this.membership = new ClusterMembership<MasterSnapshot>({
+      self: () => this.announcement(),
+      peers: opts.peers,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+      peerTimeoutMs: opts.peerTimeoutMs,
+      snapshot: () => (this.isMaster() ? this.cluster.snapshot() : null),
+      onSnapshot: (snapshot) => {
+        this.masterSnapshot = snapshot;
+        for (const card of snapshot.customCards) this.cards.add(card);
+      },
+      onNodeDropped: () => {
+        this.checkMaster();
+        if (this.isMaster()) this.cluster.pruneInstances();
+      },
+      onNodeUnreachable: (nodeId) => {
+        this.checkMaster();
+        if (this.isMaster()) this.cluster.nodeUnreachable(nodeId);
+      },
+      onTick: () => {
+        this.checkMaster();
+        if (this.isMaster()) {
+          this.cluster.pruneInstances();
+          this.cluster.touch();
+        }
+        this.lastState = this.state();
+      },
+      log: opts.log,
+    });
+  }
+
+  /** Starts heartbeats once the API listens on `host:port`. */
+  start(host: string, port: number): void {
+    this.apiHost = WILDCARDS.has(host) ? '' : host;
+    this.apiPort = port;
+    this.selfHost = this.apiHost === '' ? externalIpv4() : this.apiHost === 'localhost' ? '127.0.0.1' : this.apiHost;
+    this.membership.start();
+  }
+
+  isMaster(): boolean {
+    return this.membership.masterId() === this.nodeId;
+  }
+
+  masterId(): string {
+    return this.membership.masterId();
+  }
+
+  faults(): Readonly<FaultOptions> {
+    return this.currentFaults;
+  }
+
+  setFaults(faults: FaultOptions): void {
+    this.currentFaults = { ...faults };
+  }
+
+  /** The `/state` document this node serves. */
+  state(): StateJson {
+    if (this.isMaster() || !this.masterSnapshot) return this.cluster.stateJson();
+    return this.masterSnapshot.state;
+  }
+
+  hasInstanceFor(modelId: string): boolean {
+    return Object.values(this.state().instances).some((i) => instanceBody(i).shardAssignments.modelId === modelId);
+  }
+
+  private announcement(): NodeAnnouncement {
+    const p = this.opts.profile;
+    return {
+      nodeId: this.nodeId,
+      friendlyName: this.opts.name,
+      startedAtMs: this.startedAtMs,
+      apiHost: this.apiHost,
+      apiPort: this.apiPort,
+      profile: p,
+      linkLatencyMs: this.opts.linkLatencyMs,
+      ramTotalBytes: p.memTotalBytes,
+      ramAvailableBytes: this.ramAvailable(),
+      knownPeers: this.membership.knownAddresses(),
+      reachable: this.membership.reachableIds(),
+    };
+  }
+
+  /** EXO places by psutil's available RAM, which drops as runners load weights. */
+  private ramAvailable(): number {
+    const used = this.lastState ? residentBytes(this.lastState, this.nodeId) : 0;
+    return Math.max(0, this.opts.profile.memAvailableBytes - used);
+  }
+
+  /** This node and the live members, in topology order. */
+  directory(): DirectoryNode[] {
+    const now = Date.now();
+    const self: DirectoryNode = {
+      nodeId: this.nodeId,
+      friendlyName: this.opts.name,
+      host: this.selfHost,
+      apiPort: this.apiPort,
+      profile: this.opts.profile,
+      linkLatencyMs: this.opts.linkLatencyMs,
+      ramTotalBytes: this.opts.profile.memTotalBytes,
+      ramAvailableBytes: this.ramAvailable(),
+      lastSeenMs: now,
+      reachable: this.membership.reachableIds(now),
+      unreachable: false,
+    };
+    const members = this.membership.liveMembers().map(
+      (m): DirectoryNode => ({
+        nodeId: m.ann.nodeId,
+        friendlyName: m.ann.friendlyName,
+        host: m.host,
+        apiPort: m.ann.apiPort,
+        profile: m.ann.profile,
+        linkLatencyMs: m.ann.linkLatencyMs,
+        ramTotalBytes: m.ann.ramTotalBytes,
+        ramAvailableBytes: m.ann.ramAvailableBytes,
+        lastSeenMs: m.lastSeenMs,
+        reachable: m.ann.reachable,
+        unreachable: m.unreachable,
+      }),
+    );
+    return [self, ...members];
+  }
+
+  /** Reacts to an election result: adopt the old master's state, or hand ours over. */
+  private checkMaster(): void {
+    const master = this.membership.masterId();
+    if (master === this.lastMaster) return;
+    const previous = this.lastMaster;
+    this.lastMaster = master;
+    this.log.info({ master, previous }, 'master elected');
+    if (master === this.nodeId) {
+      if (this.masterSnapshot && this.masterSnapshot.masterId !== this.nodeId) {
+        this.cluster.adopt(this.masterSnapshot);
+        for (const m of this.membership.liveMembers()) if (m.unreachable) this.cluster.nodeUnreachable(m.ann.nodeId);
+      }
+    } else if (previous === this.nodeId) {
+      this.cluster.reset('Master changed');
+    }
+  }
+
+  /** Handles an incoming heartbeat. */
+  heartbeat(msg: HeartbeatMessage<MasterSnapshot>, remoteHost: string): HeartbeatMessage<MasterSnapshot> {
+    if (this.isMaster()) this.cluster.touch();
+    return this.membership.handleHeartbeat(msg, remoteHost);
+  }
+
+  /** Queues a command for the master; a non-master forwards it (fire and forget, like EXO). */
+  sendCommand(cmd: ClusterCommand): void {
+    void this.executeCommand(cmd, 0);
+  }
+
+  /** Runs a command here when this node is master, else forwards it once more. */
+  async executeCommand(cmd: ClusterCommand, hops: number): Promise<{ ok: boolean; error?: string }> {
+    if (this.isMaster()) return this.cluster.apply(cmd);
+    const address = this.membership.addressOf(this.masterId());
+    if (!address || hops > 1) {
+      this.log.warn({ command: cmd.type }, 'no master reachable for command');
+      return { ok: false, error: 'No master reachable' };
+    }
+    try {
+      const res = await fetch(`http://${address}/_emulator/command`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ cmd, hops: hops + 1 }),
+        signal: AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(10_000)]),
+      });
+      const result = (await res.json()) as { ok: boolean; error?: string };
+      this.membership.pokeMaster();
+      return result;
+    } catch (err) {
+      if (!this.lifetime.signal.aborted) this.log.warn({ err, command: cmd.type }, 'forwarding command failed');
+      return { ok: false, error: 'Forwarding to the master failed' };
+    }
+  }
+
+  /** Starts a generation on the master: here, or over the internal link. */
+  startGeneration(req: GenerateRequest, sink: GenerationSink, signal: AbortSignal): void {
+    if (this.isMaster()) {
+      this.generateAsMaster(req, sink, signal);
+      return;
+    }
+    const address = this.membership.addressOf(this.masterId());
+    if (!address) {
+      sink.error('No master node reachable');
+      return;
+    }
+    void forwardGeneration(address, req, sink, AbortSignal.any([signal, this.lifetime.signal]));
+  }
+
+  /** The master side of a generation: EXO picks the model's instance with the fewest tasks. */
+  generateAsMaster(req: GenerateRequest, sink: GenerationSink, signal: AbortSignal): void {
+    if (!this.cluster.generate(req.modelId, { ...req, sink, signal })) {
+      sink.error(`No instance found for model ${req.modelId}`);
+    }
+  }
+
+  /** Counts a generation request; fires the crash fault. False when this request must die. */
+  countGenerationRequest(): boolean {
+    if (this.crashed) return false;
+    this.generationRequests += 1;
+    const limit = this.currentFaults.crashAfterRequests;
+    if (limit === null || this.generationRequests < limit) return true;
+    this.crashed = true;
+    this.log.error({ requests: this.generationRequests }, 'crash fault: exiting');
+    if (this.opts.onCrash) this.opts.onCrash();
+    else process.exit(1);
+    return false;
+  }
+
+  info(): Record<string, unknown> {
+    return {
+      nodeId: this.nodeId,
+      name: this.opts.name,
+      address: joinAddress(this.selfHost, this.apiPort),
+      masterId: this.masterId(),
+      isMaster: this.isMaster(),
+      knownPeers: this.membership.knownAddresses(),
+      members: this.membership.liveMembers().map((m) => ({
+        nodeId: m.ann.nodeId,
+        name: m.ann.friendlyName,
+        address: joinAddress(m.host, m.ann.apiPort),
+        unreachable: m.unreachable,
+      })),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.membership.close();
+    // Requests decoding here end with an error chunk first; forwarded ones just stop.
+    await this.cluster.close();
+    this.lifetime.abort();
+    for (const cancel of [...this.commands.values()]) cancel();
+  }
+}

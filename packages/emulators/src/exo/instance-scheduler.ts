@@ -1,0 +1,259 @@
+/**
+ * Continuous batching of one instance, as EXO's batch generator does it: up to
+ * `EXO_MAX_CONCURRENT_REQUESTS` streams decode together, one token each per step; a newcomer's prompt
+ * is prefilled between steps (the batch stalls meanwhile); the rest wait in a queue. Requests sent
+ * before the runners are ready wait until they are. All waits are real sleeps, scheduled against
+ * absolute deadlines so the client's wall clock matches the model.
+ */
+import type { Logger } from 'pino';
+import type { Random } from '../random.js';
+import { batchFactor } from '../timing-model.js';
+import type { InstanceTiming } from './instance-timing.js';
+
+/** mlx-lm's prefill chunk in EXO (`prefill_step_size = 4096`): one progress event per chunk. */
+const PREFILL_CHUNK_TOKENS = 4096;
+
+export interface GenerationFinal {
+  readonly finishReason: 'stop' | 'length';
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly promptTps: number;
+  readonly generationTps: number;
+  readonly peakMemoryBytes: number;
+}
+
+/** Receives the chunks of one request (EXO's PrefillProgressChunk / TokenChunk / ErrorChunk). */
+export interface GenerationSink {
+  prefill(processed: number, total: number): void;
+  /** `final` is set on the last token only. */
+  token(text: string, final: GenerationFinal | null): void;
+  error(message: string): void;
+}
+
+export interface GenerationJob {
+  readonly promptTokens: number;
+  /** Tokens allowed (EXO's `max_tokens or 32168`). */
+  readonly maxTokens: number;
+  /** Bench mode: end-of-sequence is banned, so exactly `maxTokens` tokens come out. */
+  readonly banEos: boolean;
+  /** Relative timing spread requested by the API node's faults. */
+  readonly jitter: number;
+  readonly sink: GenerationSink;
+  readonly signal: AbortSignal;
+}
+
+export interface SchedulerOptions {
+  /** Current timing, or an error text when a stage node is gone. */
+  readonly timing: () => InstanceTiming | string;
+  readonly maxConcurrent: number;
+  readonly random: Random;
+  readonly deterministic: boolean;
+  /** Length of the natural answer; generation stops there unless EOS is banned. */
+  readonly naturalTokens: number;
+  readonly textFor: (index: number) => string;
+  /** Peak memory rank 0 reports after `tokens` tokens of context. */
+  readonly peakMemoryBytes: (tokens: number) => number;
+  readonly onBusyChange: (busy: boolean) => void;
+  readonly log: Logger;
+}
+
+interface Active {
+  readonly job: GenerationJob;
+  produced: number;
+  prefillSeconds: number;
+  firstTokenAtMs: number;
+  lastTokenAtMs: number;
+}
+
+export class InstanceScheduler {
+  private readonly waiting: GenerationJob[] = [];
+  private active: Active[] = [];
+  private readyAtMs: number | null = null;
+  private closed = false;
+  private busy = false;
+  private wakeUp: (() => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly loop: Promise<void>;
+
+  constructor(private readonly opts: SchedulerOptions) {
+    this.loop = this.run().catch((err: unknown) => opts.log.error({ err }, 'scheduler loop failed'));
+  }
+
+  /** Requests queued or decoding: EXO sends a new request to the instance with the fewest tasks. */
+  get load(): number {
+    return this.waiting.length + this.active.length;
+  }
+
+  submit(job: GenerationJob): void {
+    if (this.closed) {
+      job.sink.error('Instance is shutting down');
+      return;
+    }
+    this.waiting.push(job);
+    job.signal.addEventListener('abort', () => this.wake(), { once: true });
+    this.wake();
+  }
+
+  /** Runners become ready at this wall-clock time; null while they cannot serve (loading failed). */
+  setReadyAt(ms: number | null): void {
+    this.readyAtMs = ms;
+    this.wake();
+  }
+
+  /** Fails every queued and decoding request with EXO's mid-stream error. */
+  failAll(message: string): void {
+    const jobs = [...this.waiting.splice(0), ...this.active.map((a) => a.job)];
+    this.active = [];
+    for (const job of jobs) if (!job.signal.aborted) safeCall(() => job.sink.error(message));
+    this.updateBusy();
+    this.wake();
+  }
+
+  /** Fails everything and stops the loop. Idempotent. */
+  async close(message: string): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.failAll(message);
+    }
+    this.wake();
+    await this.loop;
+  }
+
+  private wake(): void {
+    const resolve = this.wakeUp;
+    this.wakeUp = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    resolve?.();
+  }
+
+  /** Sleeps `ms` (forever when undefined) or until woken. */
+  private sleep(ms?: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeUp = resolve;
+      if (ms !== undefined) {
+        this.timer = setTimeout(() => this.wake(), Math.max(0, ms));
+      }
+    });
+  }
+
+  private updateBusy(): void {
+    const busy = this.active.length > 0;
+    if (busy !== this.busy) {
+      this.busy = busy;
+      this.opts.onBusyChange(busy);
+    }
+  }
+
+  private spread(): number {
+    if (this.opts.deterministic) return 1;
+    const jitter = Math.max(0, ...this.active.map((a) => a.job.jitter), ...this.waiting.map((j) => j.jitter));
+    return this.opts.random.jitter(jitter);
+  }
+
+  private async run(): Promise<void> {
+    let nextStepAtMs = 0;
+    while (!this.closed) {
+      this.active = this.active.filter((a) => !a.job.signal.aborted);
+      for (let i = this.waiting.length - 1; i >= 0; i--) if (this.waiting[i]!.signal.aborted) this.waiting.splice(i, 1);
+      this.updateBusy();
+      if (this.active.length === 0 && this.waiting.length === 0) {
+        await this.sleep();
+        continue;
+      }
+      const now = Date.now();
+      if (this.readyAtMs === null || now < this.readyAtMs) {
+        await this.sleep(this.readyAtMs === null ? undefined : this.readyAtMs - now);
+        continue;
+      }
+      const timing = this.opts.timing();
+      if (typeof timing === 'string') {
+        this.failAll(timing);
+        continue;
+      }
+      // Admit newcomers: their prefill runs between decode steps and stalls the batch.
+      while (!this.closed && this.active.length < this.opts.maxConcurrent && this.waiting.length > 0) {
+        const job = this.waiting.shift()!;
+        if (job.signal.aborted) continue;
+        const admitted = await this.prefill(job, timing);
+        if (admitted) this.active.push(admitted);
+        nextStepAtMs = Date.now();
+      }
+      this.updateBusy();
+      if (this.active.length === 0 || this.closed) continue;
+
+      const stepMs = timing.secondsPerToken * batchFactor(this.active.length) * this.spread() * 1000;
+      const start = Date.now();
+      // Absolute deadlines keep long streams on the model's clock (a late step is caught up on the
+      // next one); after a real stall (idle, prefill), restart from now instead of bursting.
+      nextStepAtMs += stepMs;
+      if (nextStepAtMs < start - stepMs) nextStepAtMs = start + stepMs;
+      await this.sleepUntil(nextStepAtMs);
+      if (this.closed) break;
+      this.emitStep();
+    }
+  }
+
+  private async sleepUntil(deadlineMs: number): Promise<void> {
+    // A wake-up (new request, abort) must not shorten a decode step, so sleep again until the deadline.
+    while (!this.closed && Date.now() < deadlineMs) await this.sleep(deadlineMs - Date.now());
+  }
+
+  private async prefill(job: GenerationJob, timing: InstanceTiming): Promise<Active | null> {
+    const total = job.promptTokens;
+    const totalMs = timing.prefillSeconds(total) * this.spread() * 1000;
+    const startMs = Date.now();
+    safeCall(() => job.sink.prefill(0, total));
+    for (let done = 0; done < total; ) {
+      const chunk = Math.min(PREFILL_CHUNK_TOKENS, total - done);
+      done += chunk;
+      await this.sleepUntil(startMs + (totalMs * done) / total);
+      if (this.closed || job.signal.aborted) return null;
+      safeCall(() => job.sink.prefill(done, total));
+    }
+    const prefillSeconds = Math.max(1e-6, (Date.now() - startMs) / 1000);
+    return { job, produced: 0, prefillSeconds, firstTokenAtMs: 0, lastTokenAtMs: 0 };
+  }
+
+  private emitStep(): void {
+    const now = Date.now();
+    const still: Active[] = [];
+    for (const a of this.active) {
+      const { job } = a;
+      if (job.signal.aborted) continue;
+      const text = this.opts.textFor(a.produced);
+      a.produced += 1;
+      if (a.produced === 1) a.firstTokenAtMs = now;
+      a.lastTokenAtMs = now;
+      let finishReason: 'stop' | 'length' | null = null;
+      if (a.produced >= job.maxTokens) finishReason = 'length';
+      else if (!job.banEos && a.produced >= this.opts.naturalTokens) finishReason = 'stop';
+      const final: GenerationFinal | null = finishReason
+        ? {
+            finishReason,
+            promptTokens: job.promptTokens,
+            completionTokens: a.produced,
+            promptTps: job.promptTokens / a.prefillSeconds,
+            generationTps:
+              a.produced > 1 && a.lastTokenAtMs > a.firstTokenAtMs
+                ? ((a.produced - 1) * 1000) / (a.lastTokenAtMs - a.firstTokenAtMs)
+                : 0,
+            peakMemoryBytes: this.opts.peakMemoryBytes(job.promptTokens + a.produced),
+          }
+        : null;
+      safeCall(() => job.sink.token(text, final));
+      if (!final) still.push(a);
+    }
+    this.active = still;
+    this.updateBusy();
+  }
+}
+
+/** A sink writes to a socket that may already be gone; that must not stop the batch. */
+function safeCall(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // The request's own close handler aborts it; nothing else to do here.
+  }
+}

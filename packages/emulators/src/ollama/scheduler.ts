@@ -1,0 +1,407 @@
+/**
+ * The emulated Ollama scheduler: which models are loaded, who may generate, who waits.
+ *
+ * - Each model has `numParallel` slots. A request takes a slot or waits in FIFO order; more than
+ *   `maxQueue` waiting requests (server-wide) are refused with Ollama's 503 text.
+ * - A slot holder loads the model when it is not resident (sharing one load with concurrent
+ *   holders). A request with another `num_ctx` waits until the model is idle, then reloads it.
+ * - Loading evicts idle models (least recently used first) until the new one fits, and waits for
+ *   busy ones to finish. A model that cannot fit even on an idle node fails with the OOM text.
+ * - When a model's last slot is released its keep-alive timer starts (unref'd); expiry unloads it.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { HardwareProfile } from '../hardware-profiles.js';
+import type { OllamaModel } from '../model-catalogue.js';
+import { loadSeconds } from '../timing-model.js';
+import { MAX_DURATION_NS, nowEpochNs, type KeepAliveMs } from './go-time.js';
+import { choosePlacement, emptyNodeMemory, oomMessage, requiredBytes, type Placement } from './memory-fit.js';
+import { modelKey } from './model-store.js';
+
+/** `server/sched.go` `ErrMaxQueue` (two spaces after the full stop). */
+export const MAX_QUEUE_MESSAGE = 'server busy, please try again.  maximum pending requests exceeded';
+
+/** Models resident at once on a node (Ollama's default `OLLAMA_MAX_LOADED_MODELS` on one device). */
+const MAX_LOADED_MODELS = 3;
+
+/** Node's setTimeout limit; longer keep-alives are re-armed in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A scheduling failure with the HTTP status Ollama answers it with. */
+export class ScheduleError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ScheduleError';
+  }
+}
+
+/** One loaded (or loading) model instance. */
+export interface Runner {
+  readonly model: OllamaModel;
+  readonly numCtx: number;
+  readonly placement: Placement;
+  state: 'loading' | 'ready' | 'unloaded';
+  /** Streams currently in the decode loop: the batch size for the step-time model. */
+  decoding: number;
+  keepAliveMs: KeepAliveMs;
+  expiresAtNs: bigint;
+  lastUsedNs: bigint;
+  /** Settles when loading finishes (rejects if the server closes first). */
+  ready: Promise<void>;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** A held slot on a loaded model. Release exactly once. */
+export interface Lease {
+  readonly runner: Runner;
+  /** Time spent loading (or waiting for the shared load), ns. */
+  readonly loadNs: number;
+  release(): void;
+}
+
+interface Waiter {
+  readonly numCtx: number;
+  grant(): void;
+}
+
+interface ModelEntry {
+  readonly model: OllamaModel;
+  active: number;
+  readonly waiters: Waiter[];
+  runner: Runner | undefined;
+}
+
+export interface SchedulerOptions {
+  readonly profile: HardwareProfile;
+  readonly numParallel: number;
+  readonly maxQueue: number;
+  /** Multiplier for one timed step (jitter); 1 when deterministic. */
+  readonly jitter: () => number;
+  readonly log: Logger;
+}
+
+export class Scheduler {
+  private readonly entries = new Map<string, ModelEntry>();
+  private waiting = 0;
+  private readonly memoryWaiters = new Set<() => void>();
+  private readonly closing = new AbortController();
+
+  constructor(private readonly opts: SchedulerOptions) {}
+
+  /** Number of requests waiting for a slot, server-wide. */
+  get queued(): number {
+    return this.waiting;
+  }
+
+  /**
+   * Takes a slot on `model` and makes sure it is loaded with `numCtx`. Throws ScheduleError for
+   * a full queue (503), a model that cannot fit (500), or a cancelled wait (499).
+   */
+  async acquire(model: OllamaModel, numCtx: number, keepAliveMs: KeepAliveMs, signal: AbortSignal): Promise<Lease> {
+    if (this.closing.signal.aborted) throw new ScheduleError(503, 'server shutting down');
+    const entry = this.entryFor(model);
+    await this.takeSlot(entry, numCtx, signal);
+    const loadStart = process.hrtime.bigint();
+    let runner: Runner;
+    try {
+      runner = await this.ensureRunner(entry, numCtx, signal);
+    } catch (err) {
+      this.releaseSlot(entry, undefined);
+      throw err;
+    }
+    const loadNs = Number(process.hrtime.bigint() - loadStart);
+    this.clearTimer(runner);
+    runner.keepAliveMs = keepAliveMs;
+    runner.expiresAtNs = expiryFrom(nowEpochNs(), keepAliveMs);
+    let released = false;
+    return {
+      runner,
+      loadNs,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.releaseSlot(entry, runner);
+      },
+    };
+  }
+
+  /** `keep_alive: 0` with an empty prompt: unload now, or as soon as the model is idle. */
+  expire(model: OllamaModel): void {
+    const entry = this.entries.get(modelKey(model.name) ?? model.name);
+    const runner = entry?.runner;
+    if (!entry || !runner) return;
+    runner.keepAliveMs = 0;
+    if (entry.active === 0) this.unload(entry, runner, 'unload requested');
+  }
+
+  /** Loaded models, longest remaining keep-alive first (as `/api/ps` sorts them). */
+  loaded(): Runner[] {
+    const runners: Runner[] = [];
+    for (const entry of this.entries.values()) {
+      if (entry.runner?.state === 'ready') runners.push(entry.runner);
+    }
+    return runners.sort((a, b) => (a.expiresAtNs === b.expiresAtNs ? 0 : a.expiresAtNs > b.expiresAtNs ? -1 : 1));
+  }
+
+  /** Stops all timers and fails every waiter and pending load. Idempotent. */
+  close(): void {
+    if (this.closing.signal.aborted) return;
+    this.closing.abort();
+    for (const entry of this.entries.values()) {
+      if (entry.runner) this.clearTimer(entry.runner);
+      for (const waiter of entry.waiters.splice(0)) waiter.grant();
+    }
+    for (const wake of this.memoryWaiters) wake();
+    this.memoryWaiters.clear();
+  }
+
+  private entryFor(model: OllamaModel): ModelEntry {
+    const key = modelKey(model.name) ?? model.name;
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { model, active: 0, waiters: [], runner: undefined };
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  private canStart(entry: ModelEntry, numCtx: number): boolean {
+    if (entry.active >= this.opts.numParallel) return false;
+    // A different context size needs a reload, which waits for the model to go idle.
+    return entry.runner === undefined || entry.runner.numCtx === numCtx || entry.active === 0;
+  }
+
+  private takeSlot(entry: ModelEntry, numCtx: number, signal: AbortSignal): Promise<void> {
+    if (entry.waiters.length === 0 && this.canStart(entry, numCtx)) {
+      entry.active += 1;
+      return Promise.resolve();
+    }
+    if (this.waiting >= this.opts.maxQueue) return Promise.reject(new ScheduleError(503, MAX_QUEUE_MESSAGE));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const index = entry.waiters.indexOf(waiter);
+        if (index >= 0) {
+          entry.waiters.splice(index, 1);
+          this.waiting -= 1;
+        }
+        reject(new ScheduleError(499, 'request canceled'));
+      };
+      const waiter: Waiter = {
+        numCtx,
+        grant: () => {
+          signal.removeEventListener('abort', onAbort);
+          this.waiting -= 1;
+          if (this.closing.signal.aborted) {
+            reject(new ScheduleError(503, 'server shutting down'));
+            return;
+          }
+          entry.active += 1;
+          resolve();
+        },
+      };
+      entry.waiters.push(waiter);
+      this.waiting += 1;
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private releaseSlot(entry: ModelEntry, runner: Runner | undefined): void {
+    entry.active -= 1;
+    const current = entry.runner;
+    if (runner) runner.lastUsedNs = nowEpochNs();
+    if (entry.active === 0 && current && current.state !== 'unloaded') this.startExpiry(entry, current);
+    this.pump(entry);
+    this.wakeMemoryWaiters();
+  }
+
+  private pump(entry: ModelEntry): void {
+    for (;;) {
+      const head = entry.waiters[0];
+      if (!head || !this.canStart(entry, head.numCtx)) return;
+      entry.waiters.shift();
+      head.grant();
+    }
+  }
+
+  private async ensureRunner(entry: ModelEntry, numCtx: number, signal: AbortSignal): Promise<Runner> {
+    const current = entry.runner;
+    if (current && current.numCtx !== numCtx) this.unload(entry, current, 'options changed');
+    const runner = entry.runner ?? (await this.startLoad(entry, numCtx, signal));
+    // The load itself goes on when this client leaves (another may be waiting for it).
+    await new Promise<void>((resolve, reject) => {
+      const fail = (): void => reject(new ScheduleError(499, 'request canceled'));
+      if (signal.aborted) {
+        fail();
+        return;
+      }
+      signal.addEventListener('abort', fail, { once: true });
+      runner.ready.then(
+        () => {
+          signal.removeEventListener('abort', fail);
+          resolve();
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', fail);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
+    return runner;
+  }
+
+  /** Finds room (evicting idle models, waiting for busy ones) and starts loading. */
+  private async startLoad(entry: ModelEntry, numCtx: number, signal: AbortSignal): Promise<Runner> {
+    const { profile } = this.opts;
+    const bytes = requiredBytes(entry.model, numCtx, this.opts.numParallel);
+    const target = choosePlacement(profile, bytes, emptyNodeMemory(profile));
+    if (!target) throw new ScheduleError(500, oomMessage(profile, bytes));
+    for (;;) {
+      if (this.closing.signal.aborted) throw new ScheduleError(503, 'server shutting down');
+      const placement = this.fitsNow(bytes, target.onGpu);
+      if (placement && this.residentCount() < MAX_LOADED_MODELS) return this.createRunner(entry, numCtx, placement);
+      const victim = this.idleVictim(entry);
+      if (victim?.runner) {
+        this.unload(victim, victim.runner, 'evicted to make room');
+        continue;
+      }
+      await this.waitForMemory(signal);
+    }
+  }
+
+  private createRunner(entry: ModelEntry, numCtx: number, placement: Placement): Runner {
+    const seconds = loadSeconds(entry.model.sizeBytes, this.opts.profile) * this.opts.jitter();
+    const now = nowEpochNs();
+    const runner: Runner = {
+      model: entry.model,
+      numCtx,
+      placement,
+      state: 'loading',
+      decoding: 0,
+      keepAliveMs: 0,
+      expiresAtNs: now,
+      lastUsedNs: now,
+      timer: undefined,
+      ready: Promise.resolve(),
+    };
+    runner.ready = delay(seconds * 1000, undefined, { signal: this.closing.signal }).then(
+      () => {
+        if (runner.state === 'loading') runner.state = 'ready';
+      },
+      () => {
+        throw new ScheduleError(503, 'server shutting down');
+      },
+    );
+    runner.ready.catch(() => undefined);
+    entry.runner = runner;
+    this.opts.log.info(
+      {
+        model: entry.model.name,
+        numCtx,
+        onGpu: placement.onGpu,
+        sizeBytes: placement.totalBytes,
+        loadSeconds: seconds,
+      },
+      'loading model',
+    );
+    return runner;
+  }
+
+  private fitsNow(bytes: number, wantGpu: boolean): Placement | undefined {
+    const { profile } = this.opts;
+    let gpuUsed = 0;
+    let hostUsed = 0;
+    for (const entry of this.entries.values()) {
+      if (!entry.runner) continue;
+      gpuUsed += entry.runner.placement.vramBytes;
+      hostUsed += entry.runner.placement.hostBytes;
+    }
+    const free = {
+      gpuBytes: (profile.gpu?.usableMemBytes ?? 0) - gpuUsed,
+      hostBytes: profile.memAvailableBytes - hostUsed,
+    };
+    const placement = choosePlacement(profile, bytes, free);
+    // Like Ollama, prefer evicting to get a full GPU load over settling for the CPU.
+    return placement && placement.onGpu === wantGpu ? placement : undefined;
+  }
+
+  private residentCount(): number {
+    let n = 0;
+    for (const entry of this.entries.values()) if (entry.runner) n += 1;
+    return n;
+  }
+
+  private idleVictim(except: ModelEntry): ModelEntry | undefined {
+    let victim: ModelEntry | undefined;
+    for (const entry of this.entries.values()) {
+      if (entry === except || entry.active > 0 || !entry.runner || entry.runner.state === 'loading') continue;
+      if (!victim?.runner || entry.runner.lastUsedNs < victim.runner.lastUsedNs) victim = entry;
+    }
+    return victim;
+  }
+
+  private waitForMemory(signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.memoryWaiters.delete(wake);
+        reject(new ScheduleError(499, 'request canceled'));
+      };
+      const wake = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      this.memoryWaiters.add(wake);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private wakeMemoryWaiters(): void {
+    const waiters = [...this.memoryWaiters];
+    this.memoryWaiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  private startExpiry(entry: ModelEntry, runner: Runner): void {
+    this.clearTimer(runner);
+    const ms = runner.keepAliveMs;
+    runner.expiresAtNs = expiryFrom(nowEpochNs(), ms);
+    if (ms <= 0) {
+      this.unload(entry, runner, 'keep_alive 0');
+      return;
+    }
+    if (!Number.isFinite(ms)) return;
+    const arm = (remainingMs: number): void => {
+      runner.timer = setTimeout(
+        () => {
+          runner.timer = undefined;
+          if (remainingMs > MAX_TIMER_MS) arm(remainingMs - MAX_TIMER_MS);
+          else if (entry.active === 0 && entry.runner === runner) this.unload(entry, runner, 'keep_alive expired');
+        },
+        Math.min(remainingMs, MAX_TIMER_MS),
+      );
+      runner.timer.unref();
+    };
+    arm(ms);
+  }
+
+  private clearTimer(runner: Runner): void {
+    if (runner.timer) clearTimeout(runner.timer);
+    runner.timer = undefined;
+  }
+
+  private unload(entry: ModelEntry, runner: Runner, reason: string): void {
+    this.clearTimer(runner);
+    runner.state = 'unloaded';
+    if (entry.runner === runner) entry.runner = undefined;
+    this.opts.log.info({ model: entry.model.name, reason }, 'unloading model');
+    this.wakeMemoryWaiters();
+    this.pump(entry);
+  }
+}
+
+function expiryFrom(nowNs: bigint, keepAliveMs: KeepAliveMs): bigint {
+  if (!Number.isFinite(keepAliveMs)) return nowNs + MAX_DURATION_NS;
+  return nowNs + BigInt(Math.round(keepAliveMs * 1e6));
+}

@@ -1,0 +1,354 @@
+/**
+ * EXO v1.0.71 API of a single emulated node: node id, state, models, custom cards, placement,
+ * instances, error shapes and the fault routes, over a real socket.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  LLAMA_3B,
+  LLAMA_70B,
+  QWEN_3B,
+  chatBody,
+  getState,
+  placeAndWait,
+  postJson,
+  request,
+  startNode,
+  testProfile,
+  waitFor,
+  type InstanceView,
+} from './exo-helpers.js';
+
+const GiB = 1024 ** 3;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+function httpError(status: number, type: string, message: string) {
+  return { error: { message, type, param: null, code: status } };
+}
+
+describe('node identity and state', () => {
+  test('GET /node_id is a bare JSON string, random per start', async (t) => {
+    const a = await startNode(t);
+    const b = await startNode(t, { name: 'srv2' });
+    const first = await request(a.url, '/node_id');
+    assert.equal(first.status, 200);
+    assert.match(first.contentType ?? '', /^application\/json/);
+    assert.match(first.text, /^"12D3KooW[1-9A-HJ-NP-Za-km-z]{44}"$/);
+    assert.equal((await request(a.url, '/node_id')).text, first.text);
+    assert.notEqual((await request(b.url, '/node_id')).text, first.text);
+  });
+
+  test('GET /state has v1.0.71 keys in camelCase with this node in it', async (t) => {
+    const node = await startNode(t, { name: 'srv1', profile: testProfile(12) });
+    const nodeId = (await request(node.url, '/node_id')).body as string;
+    const state = await getState(node.url);
+    assert.deepEqual(Object.keys(state).sort(), [
+      'downloads',
+      'instances',
+      'lastEventAppliedIdx',
+      'lastSeen',
+      'nodeDisk',
+      'nodeIdentities',
+      'nodeMemory',
+      'nodeNetwork',
+      'nodeRdmaCtl',
+      'nodeSystem',
+      'nodeThunderbolt',
+      'nodeThunderboltBridge',
+      'runners',
+      'tasks',
+      'thunderboltBridgeCycles',
+      'topology',
+    ]);
+    assert.deepEqual(state.topology, { nodes: [nodeId], connections: {} });
+    assert.deepEqual(state.nodeIdentities[nodeId], {
+      modelId: 'Unknown Model',
+      chipId: 'Unknown Chip',
+      friendlyName: 'srv1',
+      osVersion: 'Linux',
+      osBuildVersion: 'Unknown',
+    });
+    assert.deepEqual(state.nodeMemory[nodeId], {
+      ramTotal: { inBytes: 16 * GiB },
+      ramAvailable: { inBytes: 12 * GiB },
+      swapTotal: { inBytes: 0 },
+      swapAvailable: { inBytes: 0 },
+    });
+    assert.match(state.lastSeen[nodeId] ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    assert.deepEqual(state.instances, {});
+    assert.deepEqual(state.runners, {});
+  });
+
+  test('GET /state/{path} walks the JSON and 404s on a bad path', async (t) => {
+    const node = await startNode(t);
+    const nodeId = (await request(node.url, '/node_id')).body as string;
+    assert.equal((await request(node.url, '/state/topology/nodes/0')).body, nodeId);
+    assert.deepEqual((await request(node.url, '/state/instances')).body, {});
+    const missing = await request(node.url, '/state/topology/nope');
+    assert.equal(missing.status, 404);
+    assert.deepEqual(missing.body, httpError(404, 'Not Found', "unable to find path 'topology.nope' in state json"));
+  });
+
+  test('paths outside the API fall through to the dashboard: 404 / 405 detail bodies', async (t) => {
+    const node = await startNode(t);
+    const get = await request(node.url, '/health');
+    assert.equal(get.status, 404);
+    assert.deepEqual(get.body, { detail: 'Not Found' });
+    const post = await request(node.url, '/state', { method: 'POST' });
+    assert.equal(post.status, 405);
+    assert.deepEqual(post.body, { detail: 'Method Not Allowed' });
+  });
+});
+
+describe('models and cards', () => {
+  test('GET /models and /v1/models list the built-in cards only', async (t) => {
+    const node = await startNode(t);
+    for (const path of ['/models', '/v1/models']) {
+      const res = await request(node.url, path);
+      assert.equal(res.status, 200);
+      const list = res.body as { object: string; data: Record<string, unknown>[] };
+      assert.equal(list.object, 'list');
+      assert.deepEqual(
+        list.data.map((m) => m.id),
+        [LLAMA_3B, LLAMA_70B],
+      );
+      const llama = list.data[0]!;
+      assert.deepEqual(
+        { ...llama, created: 0 },
+        {
+          id: LLAMA_3B,
+          object: 'model',
+          created: 0,
+          owned_by: 'exo',
+          hugging_face_id: LLAMA_3B,
+          name: 'Llama-3.2-3B-Instruct-4bit',
+          description: '',
+          context_length: 131072,
+          tags: [],
+          storage_size_megabytes: 1777,
+          supports_tensor: true,
+          tasks: ['TextGeneration'],
+          is_custom: false,
+          family: 'llama',
+          quantization: '4bit',
+          base_model: 'Llama 3.2 3B',
+          capabilities: ['text'],
+        },
+      );
+    }
+    assert.deepEqual((await request(node.url, '/models?status=downloaded')).body, { object: 'list', data: [] });
+  });
+
+  test('POST /models/add fetches a Qwen2.5 card; unknown repos fail with 400', async (t) => {
+    const node = await startNode(t);
+    const added = await postJson(node.url, '/models/add', { model_id: QWEN_3B });
+    assert.equal(added.status, 200);
+    const card = added.body as Record<string, unknown>;
+    assert.equal(card.id, QWEN_3B);
+    assert.equal(card.is_custom, true);
+    assert.equal(card.supports_tensor, false);
+    assert.equal(card.context_length, 0);
+    const ids = ((await request(node.url, '/models')).body as { data: { id: string }[] }).data.map((m) => m.id);
+    assert.ok(ids.includes(QWEN_3B));
+
+    const unknown = await postJson(node.url, '/models/add', { model_id: 'nobody/nothing' });
+    assert.equal(unknown.status, 400);
+    assert.deepEqual(
+      unknown.body,
+      httpError(
+        400,
+        'Bad Request',
+        'Failed to fetch model: File not found: https://huggingface.co/nobody/nothing/resolve/main/config.json',
+      ),
+    );
+    const invalid = await postJson(node.url, '/models/add', {});
+    assert.equal(invalid.status, 422);
+    assert.deepEqual(invalid.body, {
+      detail: [{ type: 'missing', loc: ['body', 'model_id'], msg: 'Field required', input: {} }],
+    });
+  });
+});
+
+describe('placement and instances', () => {
+  test('placing a model without a card fails like an offline EXO (plain 500); adding it first works', async (t) => {
+    const node = await startNode(t);
+    const before = await postJson(node.url, '/place_instance', { model_id: QWEN_3B });
+    assert.equal(before.status, 500);
+    assert.match(before.contentType ?? '', /^text\/plain/);
+    assert.equal(before.text, 'Internal Server Error');
+    assert.equal((await postJson(node.url, '/models/add', { model_id: QWEN_3B })).status, 200);
+    const instance = await placeAndWait(node.url, QWEN_3B);
+    assert.equal(instance.shardAssignments.modelId, QWEN_3B);
+  });
+
+  test('POST /place_instance validates like pydantic', async (t) => {
+    const node = await startNode(t);
+    const bad = await postJson(node.url, '/place_instance', { model_id: LLAMA_3B, sharding: 'Ring', min_nodes: 'x' });
+    assert.equal(bad.status, 422);
+    assert.deepEqual(bad.body, {
+      detail: [
+        {
+          type: 'enum',
+          loc: ['body', 'sharding'],
+          msg: "Input should be 'Tensor' or 'Pipeline'",
+          input: 'Ring',
+          ctx: { expected: "'Tensor' or 'Pipeline'" },
+        },
+        {
+          type: 'int_parsing',
+          loc: ['body', 'min_nodes'],
+          msg: 'Input should be a valid integer, unable to parse string as an integer',
+          input: 'x',
+        },
+      ],
+    });
+    const broken = await request(node.url, '/place_instance', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"model_id": 1',
+    });
+    assert.equal(broken.status, 422);
+    assert.equal((broken.body as { detail: { type: string }[] }).detail[0]!.type, 'json_invalid');
+    // FastAPI only parses JSON content types; any other body is raw bytes and fails the model.
+    const plain = await request(node.url, '/place_instance', { method: 'POST', body: `{"model_id":"${LLAMA_3B}"}` });
+    assert.equal(plain.status, 422);
+    assert.deepEqual((plain.body as { detail: unknown[] }).detail[0], {
+      type: 'model_attributes_type',
+      loc: ['body'],
+      msg: 'Input should be a valid dictionary or object to extract fields from',
+      input: `{"model_id":"${LLAMA_3B}"}`,
+    });
+  });
+
+  test('an instance is placed asynchronously and its runner loads, then is ready', async (t) => {
+    // A slower disk (1.86 GB at 4 GB/s) keeps RunnerLoading visible for about half a second.
+    const node = await startNode(t, { profile: testProfile(16, { diskReadBytesPerSec: 4e9 }) });
+    const nodeId = (await request(node.url, '/node_id')).body as string;
+    const placed = await postJson(node.url, '/place_instance', {
+      model_id: LLAMA_3B,
+      sharding: 'Pipeline',
+      instance_meta: 'MlxRing',
+      min_nodes: 1,
+    });
+    assert.equal(placed.status, 200);
+    const answer = placed.body as { message: string; command_id: string; model_card: Record<string, unknown> };
+    assert.equal(answer.message, 'Command received.');
+    assert.match(answer.command_id, UUID);
+    assert.equal(answer.model_card.modelId, LLAMA_3B);
+    assert.deepEqual(answer.model_card.storageSize, { inBytes: 1_863_319_552 });
+    assert.equal(answer.model_card.nLayers, 28);
+
+    const seen = new Set<string>();
+    let loading: { layersLoaded?: number; totalLayers?: number } | undefined;
+    const instance = await waitFor('runner ready', async () => {
+      const state = await getState(node.url);
+      const inst = Object.values(state.instances)[0]?.MlxRingInstance;
+      if (!inst) return undefined;
+      const status = state.runners[Object.values(inst.shardAssignments.nodeToRunner)[0]!]!;
+      const name = Object.keys(status)[0]!;
+      seen.add(name);
+      if (name === 'RunnerLoading') loading = status.RunnerLoading;
+      return name === 'RunnerReady' ? inst : undefined;
+    });
+    assert.ok(seen.has('RunnerLoading'), `statuses seen: ${[...seen].join(', ')}`);
+    assert.equal(loading?.totalLayers, 28);
+    assert.deepEqual(Object.keys(instance.shardAssignments.nodeToRunner), [nodeId]);
+    assert.match(instance.instanceId, UUID);
+    assert.ok(instance.ephemeralPort >= 49152 && instance.ephemeralPort <= 65535);
+
+    const state = await getState(node.url);
+    // psutil's available RAM drops by the loaded weights.
+    assert.equal(state.nodeMemory[nodeId]!.ramAvailable.inBytes, 16 * GiB - 1_863_319_552);
+    assert.equal(state.downloads[nodeId]!.length, 1);
+    const downloaded = (await request(node.url, '/models?status=downloaded')).body as { data: { id: string }[] };
+    assert.deepEqual(
+      downloaded.data.map((m) => m.id),
+      [LLAMA_3B],
+    );
+  });
+
+  test('GET and DELETE /instance/{id}, with 404 for unknown ids', async (t) => {
+    const node = await startNode(t);
+    const instance = await placeAndWait(node.url);
+    const got = await request(node.url, `/instance/${instance.instanceId}`);
+    assert.equal(got.status, 200);
+    assert.equal((got.body as { MlxRingInstance: InstanceView }).MlxRingInstance.instanceId, instance.instanceId);
+
+    for (const method of ['GET', 'DELETE']) {
+      const missing = await request(node.url, '/instance/00000000-0000-4000-8000-000000000000', { method });
+      assert.equal(missing.status, 404);
+      assert.deepEqual(missing.body, httpError(404, 'Not Found', 'Instance not found'));
+    }
+
+    const deleted = await request(node.url, `/instance/${instance.instanceId}`, { method: 'DELETE' });
+    assert.equal(deleted.status, 200);
+    const body = deleted.body as { message: string; command_id: string; instance_id: string };
+    assert.equal(body.message, 'Command received.');
+    assert.match(body.command_id, UUID);
+    assert.equal(body.instance_id, instance.instanceId);
+    await waitFor('instance gone', async () =>
+      Object.keys((await getState(node.url)).instances).length === 0 ? true : undefined,
+    );
+    const chat = await postJson(node.url, '/v1/chat/completions', chatBody());
+    assert.equal(chat.status, 404);
+  });
+
+  test('a model that does not fit: the placement error, and place_instance creates nothing', async (t) => {
+    const node = await startNode(t, { profile: testProfile(8) });
+    const placement = await request(node.url, `/instance/placement?model_id=${encodeURIComponent(LLAMA_70B)}`);
+    assert.equal(placement.status, 400);
+    assert.deepEqual(placement.body, httpError(400, 'Bad Request', 'No cycles found with sufficient memory'));
+
+    // v1.0.71 answers the command and logs the master's ValueError; no instance ever appears.
+    const placed = await postJson(node.url, '/place_instance', { model_id: LLAMA_70B });
+    assert.equal(placed.status, 200);
+    assert.equal((placed.body as { message: string }).message, 'Command received.');
+    await sleep(500);
+    assert.deepEqual((await getState(node.url)).instances, {});
+
+    const previews = (await request(node.url, `/instance/previews?model_id=${encodeURIComponent(LLAMA_70B)}`))
+      .body as { previews: Record<string, unknown>[] };
+    assert.deepEqual(
+      previews.previews.map((p) => [p.sharding, p.instance_meta, p.instance, p.error]),
+      [
+        ['Pipeline', 'MlxRing', null, 'No cycles found with sufficient memory'],
+        ['Pipeline', 'MlxJaccl', null, 'No cycles found with sufficient memory'],
+        ['Tensor', 'MlxRing', null, 'No cycles found with sufficient memory'],
+        ['Tensor', 'MlxJaccl', null, 'No cycles found with sufficient memory'],
+      ],
+    );
+  });
+
+  test('GET /instance/placement previews a fitting placement without creating it', async (t) => {
+    const node = await startNode(t);
+    const res = await request(node.url, `/instance/placement?model_id=${encodeURIComponent(LLAMA_3B)}&min_nodes=1`);
+    assert.equal(res.status, 200);
+    const instance = (res.body as { MlxRingInstance: InstanceView }).MlxRingInstance;
+    assert.equal(instance.shardAssignments.modelId, LLAMA_3B);
+    assert.deepEqual((await getState(node.url)).instances, {});
+    const missing = await request(node.url, '/instance/placement');
+    assert.equal(missing.status, 422);
+    assert.deepEqual(missing.body, {
+      detail: [{ type: 'missing', loc: ['query', 'model_id'], msg: 'Field required', input: null }],
+    });
+  });
+});
+
+describe('fault knobs', () => {
+  test('GET/PUT /_emulator/faults validates with mergeFaults', async (t) => {
+    const node = await startNode(t, { faults: { extraLatencyMs: 5 } });
+    const initial = await request(node.url, '/_emulator/faults');
+    assert.equal((initial.body as { extraLatencyMs: number }).extraLatencyMs, 5);
+    const bad = await postJson(node.url, '/_emulator/faults', { jitter: 2, nope: 1 }, 'PUT');
+    assert.equal(bad.status, 400);
+    assert.deepEqual(bad.body, {
+      error: 'invalid fault options',
+      errors: ['jitter: must be between 0 and 1', 'nope: unknown fault knob'],
+    });
+    const ok = await postJson(node.url, '/_emulator/faults', { errorAfterTokens: 3 }, 'PUT');
+    assert.equal(ok.status, 200);
+    assert.equal((ok.body as { errorAfterTokens: number; extraLatencyMs: number }).errorAfterTokens, 3);
+    assert.equal((ok.body as { extraLatencyMs: number }).extraLatencyMs, 5);
+  });
+});

@@ -1,0 +1,213 @@
+/**
+ * The emulated scheduler: keep-alive expiry, GPU / CPU placement, the OOM error, parallel slots
+ * with a queue (503 when full, wait only in total_duration), and disconnects freeing their slot.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DEFAULT_OLLAMA_MODELS } from '../src/index.js';
+import {
+  CPU_SERVER_PROFILE,
+  FAST_CPU_PROFILE,
+  postJson,
+  psModels,
+  readLines,
+  startEmulator,
+  waitFor,
+} from './ollama-helpers.js';
+
+interface Final {
+  total_duration: number;
+  load_duration?: number;
+  prompt_eval_duration: number;
+  eval_duration: number;
+}
+
+function activeTimers(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+}
+
+void describe('keep-alive', () => {
+  void test('a short keep_alive unloads the model when it expires', async (t) => {
+    const emu = await startEmulator(t);
+    const sent = Date.now();
+    const res = await postJson(`${emu.url}/api/generate`, {
+      model: 'llama3.2:1b',
+      prompt: 'x',
+      stream: false,
+      keep_alive: '300ms',
+      options: { num_predict: 1 },
+    });
+    assert.equal(res.status, 200);
+    await res.json();
+    const ps = await psModels(emu.url);
+    assert.equal(ps.length, 1);
+    const expiresAt = Date.parse(String(ps[0]?.expires_at));
+    assert.ok(expiresAt > sent && expiresAt < Date.now() + 400, 'expires_at is about 300 ms ahead');
+    const loadedUntil = performance.now();
+    assert.ok(await waitFor(async () => (await psModels(emu.url)).length === 0, 3000), 'unloaded after expiry');
+    assert.ok(performance.now() - loadedUntil >= 150, 'not unloaded before its keep_alive');
+  });
+
+  void test('negative keep_alive keeps the model forever (expires_at centuries ahead)', async (t) => {
+    const emu = await startEmulator(t);
+    await (await postJson(`${emu.url}/api/generate`, { model: 'llama3.2:1b', keep_alive: -1 })).json();
+    const ps = await psModels(emu.url);
+    const year = new Date(String(ps[0]?.expires_at)).getUTCFullYear();
+    assert.ok(year >= 2300, `expires_at year ${year}`);
+  });
+
+  void test('the server default keep-alive applies when a request sets none', async (t) => {
+    const emu = await startEmulator(t, { keepAlive: '250ms' });
+    await (await postJson(`${emu.url}/api/generate`, { model: 'llama3.2:1b' })).json();
+    assert.equal((await psModels(emu.url)).length, 1);
+    assert.ok(await waitFor(async () => (await psModels(emu.url)).length === 0, 3000));
+  });
+});
+
+void describe('placement and memory', () => {
+  void test('on a GPU profile the model is all in VRAM; on a CPU profile size_vram is 0', async (t) => {
+    const gpu = await startEmulator(t);
+    await (await postJson(`${gpu.url}/api/generate`, { model: 'qwen2.5:3b' })).json();
+    const [onGpu] = await psModels(gpu.url);
+    assert.ok(onGpu);
+    assert.equal(onGpu.size_vram, onGpu.size);
+    // weights + 4096 × 36 KiB KV + 512 MiB graph
+    assert.equal(onGpu.size, 1_929_912_432 + 4096 * 36 * 1024 + 512 * 1024 ** 2);
+
+    const cpu = await startEmulator(t, { profile: FAST_CPU_PROFILE });
+    await (await postJson(`${cpu.url}/api/generate`, { model: 'qwen2.5:3b' })).json();
+    const [onCpu] = await psModels(cpu.url);
+    assert.equal(onCpu?.size_vram, 0);
+    assert.equal(onCpu?.context_length, 4096);
+  });
+
+  void test('llama3.3:70b on the 32 GB CPU server fails with the real OOM text', async (t) => {
+    const emu = await startEmulator(t, { profile: CPU_SERVER_PROFILE });
+    const llama70b = DEFAULT_OLLAMA_MODELS.find((m) => m.name === 'llama3.3:70b');
+    assert.ok(llama70b);
+    // weights + 4096 tokens × 80 layers × 8 KV heads × 128 dims × (K, V) × f16 + 512 MiB graph
+    const GiB = 1024 ** 3;
+    const required = (llama70b.sizeBytes + 4096 * 80 * 8 * 128 * 2 * 2 + 512 * 1024 ** 2) / GiB;
+    const available = CPU_SERVER_PROFILE.memAvailableBytes / GiB;
+    const expected = `model requires more system memory (${required.toFixed(1)} GiB) than is available (${available.toFixed(1)} GiB)`;
+    // With today's catalogue and profile: (41.4 GiB) than is available (28.0 GiB).
+    for (const stream of [true, false]) {
+      const res = await postJson(`${emu.url}/api/generate`, { model: 'llama3.3:70b', prompt: 'hi', stream });
+      assert.equal(res.status, 500);
+      assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+      assert.deepEqual(await res.json(), {
+        error: expected,
+      });
+    }
+    assert.deepEqual(await psModels(emu.url), []);
+  });
+
+  void test('a huge num_ctx makes even a small model not fit', async (t) => {
+    const emu = await startEmulator(t, { profile: CPU_SERVER_PROFILE });
+    const res = await postJson(`${emu.url}/api/chat`, {
+      model: 'qwen2.5:3b',
+      messages: [{ role: 'user', content: 'x' }],
+      options: { num_ctx: 1_000_000 },
+    });
+    assert.equal(res.status, 500);
+    assert.match(((await res.json()) as { error: string }).error, /^model requires more system memory \(\d+\.\d GiB\)/);
+  });
+});
+
+void describe('parallel slots and the queue', () => {
+  void test('with numParallel 1 and maxQueue 1, a third concurrent request gets 503', async (t) => {
+    const emu = await startEmulator(t, { numParallel: 1, maxQueue: 1 });
+    await (await postJson(`${emu.url}/api/generate`, { model: 'llama3.2:1b' })).json(); // warm
+    const ask = () =>
+      postJson(`${emu.url}/api/generate`, { model: 'llama3.2:1b', prompt: 'x', options: { num_predict: 30 } });
+    const first = ask();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = ask();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const third = await ask();
+    assert.equal(third.status, 503);
+    assert.equal(third.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.deepEqual(await third.json(), {
+      error: 'server busy, please try again.  maximum pending requests exceeded',
+    });
+    const [a, b] = await Promise.all([first, second]);
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 200);
+    await Promise.all([readLines(a), readLines(b)]);
+  });
+
+  void test('queue wait shows in total_duration only', async (t) => {
+    const emu = await startEmulator(t, { profile: FAST_CPU_PROFILE, numParallel: 1, deterministic: true });
+    await (await postJson(`${emu.url}/api/generate`, { model: 'llama3.2:1b' })).json(); // warm
+    const ask = async (): Promise<Final> =>
+      (await (
+        await postJson(`${emu.url}/api/generate`, {
+          model: 'llama3.2:1b',
+          prompt: 'x',
+          stream: false,
+          options: { num_predict: 8 },
+        })
+      ).json()) as Final;
+    const [first, second] = await Promise.all([ask(), ask()]);
+    const overhead = (f: Final): number =>
+      f.total_duration - (f.load_duration ?? 0) - f.prompt_eval_duration - f.eval_duration;
+    const [early, late] = overhead(first) < overhead(second) ? [first, second] : [second, first];
+    assert.ok(overhead(early) < 50e6, `the first runs at once (${overhead(early)} ns unaccounted)`);
+    assert.ok(overhead(late) > 0.7 * early.eval_duration, 'the second waited about one generation');
+    assert.ok((late.load_duration ?? 0) < 50e6, 'the wait is not load time');
+  });
+
+  void test('numParallel 2 runs two requests at once, each a little slower (shared batch)', async (t) => {
+    const emu = await startEmulator(t, { profile: FAST_CPU_PROFILE, numParallel: 2, deterministic: true });
+    await (await postJson(`${emu.url}/api/generate`, { model: 'llama3.2:1b' })).json(); // warm
+    const ask = async (): Promise<Final & { eval_count: number }> =>
+      (await (
+        await postJson(`${emu.url}/api/generate`, {
+          model: 'llama3.2:1b',
+          prompt: 'x',
+          stream: false,
+          options: { num_predict: 20 },
+        })
+      ).json()) as Final & { eval_count: number };
+    const solo = await ask();
+    const pair = await Promise.all([ask(), ask()]);
+    for (const r of pair) {
+      assert.ok(r.total_duration < solo.total_duration * 1.6, 'no queueing: both ran concurrently');
+      assert.ok(r.eval_duration > solo.eval_duration * 1.03, 'batched steps are slower');
+    }
+  });
+
+  void test('a client that disconnects mid-stream frees its slot and leaves no timers', async (t) => {
+    const emu = await startEmulator(t, { profile: FAST_CPU_PROFILE, numParallel: 1, maxQueue: 0 });
+    await (await postJson(`${emu.url}/api/generate`, { model: 'llama3.2:1b' })).json(); // warm
+    const baseline = activeTimers();
+    const controller = new AbortController();
+    const res = await postJson(
+      `${emu.url}/api/generate`,
+      { model: 'llama3.2:1b', prompt: 'x', options: { num_predict: -1 } },
+      { signal: controller.signal },
+    );
+    const reader = res.body?.getReader();
+    assert.ok(reader);
+    await reader.read(); // at least one token arrived
+    // While the stream runs the only slot is taken and no request may wait: 503.
+    const busy = await postJson(`${emu.url}/api/generate`, { model: 'llama3.2:1b', prompt: 'x' });
+    assert.equal(busy.status, 503);
+    await busy.text();
+    controller.abort();
+    const started = performance.now();
+    const freed = await waitFor(async () => {
+      const r = await postJson(`${emu.url}/api/generate`, {
+        model: 'llama3.2:1b',
+        prompt: 'x',
+        stream: false,
+        options: { num_predict: 1 },
+      });
+      await r.text();
+      return r.status === 200;
+    }, 2000);
+    assert.ok(freed, 'slot freed after the disconnect');
+    assert.ok(performance.now() - started < 1500, 'freed at once, not after the ~5 s natural answer');
+    assert.ok(await waitFor(() => activeTimers() <= baseline, 1000), 'no timers left behind');
+  });
+});
