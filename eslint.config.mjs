@@ -1,13 +1,15 @@
-// Flat config: type-checked typescript-eslint rules; Prettier owns formatting.
+// Flat config: type-checked typescript-eslint rules for TypeScript; Prettier owns formatting.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', 'bench/results/**', '**/*.d.ts'] },
   js.configs.recommended,
-  ...tseslint.configs.recommendedTypeChecked,
   {
+    files: ['**/*.ts'],
+    extends: [...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
@@ -34,10 +36,9 @@ export default tseslint.config(
     },
   },
   {
-    // Plain JS scripts (runners, reporters) are not part of a TS project.
-    files: ['**/*.mjs', '**/*.js'],
-    ...tseslint.configs.disableTypeChecked,
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    // Plain JS scripts (runners, reporters, test fixtures) run on Node as they are.
+    files: ['**/*.mjs', '**/*.js', '**/*.cjs'],
+    languageOptions: { globals: { ...globals.node } },
   },
   {
     // Only the CLI prints for humans; everything else logs through pino.

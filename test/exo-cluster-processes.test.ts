@@ -61,6 +61,20 @@ test('three exo emulator processes form one cluster, serve a pipelined chat and 
     );
   }
 
+  // Membership comes before the links between nodes: like real EXO, a placement only succeeds once
+  // the topology has a 3-node cycle, which GET /instance/placement reports without side effects.
+  const query = new URLSearchParams({
+    model_id: MODEL,
+    sharding: 'Pipeline',
+    instance_meta: 'MlxRing',
+    min_nodes: '3',
+  });
+  await waitFor(
+    'a feasible 3-node placement',
+    async () => ((await fetch(`${srv2.url}/instance/placement?${query.toString()}`)).status === 200 ? true : undefined),
+    10_000,
+  );
+
   const placed = await fetch(`${srv2.url}/place_instance`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

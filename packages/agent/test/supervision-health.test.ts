@@ -66,7 +66,11 @@ void test('a refusing health URL makes a running service unhealthy, then healthy
     timings: { ...FAST, healthIntervalMs: 25, startupGraceMs: 100 },
   });
   const events: ServiceEvent[] = [];
-  service.onEvent((e) => events.push(e));
+  const seenAt = new Map<HealthState, number>();
+  service.onEvent((e) => {
+    events.push(e);
+    if (e.type === 'health') seenAt.set(e.health, performance.now());
+  });
   t.after(async () => {
     await service.close();
     for (const r of readyLines(entries)) killQuietly(r.pid);
@@ -77,19 +81,26 @@ void test('a refusing health URL makes a running service unhealthy, then healthy
   assert.equal(unhealthy.state, 'running', 'the process is alive; only the health layer fails');
   assert.equal(unhealthy.healthy, false);
   assert.match(unhealthy.health_reason ?? '', /connection refused/);
-  const unhealthyAt = performance.now();
 
   const healthy = await waitFor('healthy', () => service.status().healthy && service.status());
   assert.equal(healthy.health, 'healthy');
   assert.equal(healthy.health_reason, undefined);
-  assert.ok(performance.now() - unhealthyAt > 4 * 25, 'several probes failed while unhealthy');
+  const unhealthyForMs = (seenAt.get('healthy') ?? 0) - (seenAt.get('unhealthy') ?? 0);
+  assert.ok(unhealthyForMs > 2 * 25, `several probes failed while unhealthy (${Math.round(unhealthyForMs)} ms)`);
 
-  // Within the grace the first failures are `starting`; every change is one log entry and one
-  // event, however many probes failed in between.
-  assert.deepEqual(healthPath(events), ['starting', 'unhealthy', 'healthy']);
-  const logged = entries.filter((e) => e.msg === 'health changed').map((e) => [e['to'], e.level]);
+  // Every change is one event and one log entry (unhealthy at warn), however many probes failed
+  // in between. Failures inside the grace are `starting` (if the first probe ran that early on a
+  // loaded machine; the grace itself is asserted in the next test).
+  const path = healthPath(events);
+  assert.deepEqual(
+    path.filter((h) => h !== 'starting'),
+    ['unhealthy', 'healthy'],
+  );
+  assert.ok(path.indexOf('starting') <= 0, 'starting can only come first');
+  const logged = entries
+    .filter((e) => e.msg === 'health changed' && e['to'] !== 'starting')
+    .map((e) => [e['to'], e.level]);
   assert.deepEqual(logged, [
-    ['starting', 30],
     ['unhealthy', 40],
     ['healthy', 30],
   ]);

@@ -46,7 +46,8 @@ describe('cpu reader', () => {
     });
     await fx.write(
       'proc/stat',
-      'cpu  3600 0 1200 17200 0 0 0 0 0 0\ncpu0 1800 0 600 8600 0 0 0 0 0 0\ncpu1 1800 0 600 8600 0 0 0 0 0 0\n' + STAT_TAIL,
+      'cpu  3600 0 1200 17200 0 0 0 0 0 0\ncpu0 1800 0 600 8600 0 0 0 0 0 0\ncpu1 1800 0 600 8600 0 0 0 0 0 0\n' +
+        STAT_TAIL,
     );
     const second = await cpu.read();
     assert.equal(second.cpu_pct, 40);

@@ -57,7 +57,10 @@ describe('network reader', () => {
     clock.advance(1000);
     await fx.write(
       'proc/net/dev',
-      HEAD + line('eth0', 6_250_000_000, 2_000_000_100) + line('docker0', 1000, 2000) + line('tailscale0', 700_000_000, 600_000_000),
+      HEAD +
+        line('eth0', 6_250_000_000, 2_000_000_100) +
+        line('docker0', 1000, 2000) +
+        line('tailscale0', 700_000_000, 600_000_000),
     );
     const second = await net.read();
     assert.deepEqual(second?.[0], {
@@ -85,7 +88,11 @@ describe('network reader', () => {
     clock.advance(1000);
     await fx.write(
       'proc/net/dev',
-      HEAD + line('ens18', 123_456_789, 98_765_432) + line('tailscale0', 10, 20) + line('wg0', 5, 5) + 'broken: 1 2 x\n',
+      HEAD +
+        line('ens18', 123_456_789, 98_765_432) +
+        line('tailscale0', 10, 20) +
+        line('wg0', 5, 5) +
+        'broken: 1 2 x\n',
     );
     assert.deepEqual(await net.read(), [
       { iface: 'ens18', rx_bytes: 123_456_789, tx_bytes: 98_765_432, rx_bps: 0, tx_bps: 0 },

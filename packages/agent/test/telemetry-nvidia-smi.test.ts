@@ -11,7 +11,9 @@ const MIB = 1024 * 1024;
 describe('nvidia-smi CSV lines', () => {
   test('a full line', () => {
     assert.deepEqual(
-      parseNvidiaSmiLine('0, GPU-11111111-2222-3333-4444-555555555555, NVIDIA GeForce RTX 4090, 87, 24564, 20480, 71, 398.25'),
+      parseNvidiaSmiLine(
+        '0, GPU-11111111-2222-3333-4444-555555555555, NVIDIA GeForce RTX 4090, 87, 24564, 20480, 71, 398.25',
+      ),
       {
         index: 0,
         id: 'GPU-11111111-2222-3333-4444-555555555555',
@@ -40,7 +42,10 @@ describe('nvidia-smi CSV lines', () => {
 
   test('a name containing ", " and lines that are not data', () => {
     assert.equal(parseNvidiaSmiLine('2, GPU-c, Weird, Inc. Card, 1, 2, 3, 4, 5')?.name, 'Weird, Inc. Card');
-    assert.equal(parseNvidiaSmiLine("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver."), null);
+    assert.equal(
+      parseNvidiaSmiLine("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver."),
+      null,
+    );
     assert.equal(parseNvidiaSmiLine(''), null);
     assert.equal(parseNvidiaSmiLine('x, GPU-d, Name, 1, 2, 3, 4, 5'), null);
     assert.equal(parseNvidiaSmiLine('0, GPU-d, Name, 101, 2, 3, 4, 5')?.busy_pct, null);
@@ -141,7 +146,13 @@ describe('nvidia-smi monitor', () => {
     const smi = await fakeSmi(t);
     const { log } = recordingLogger();
     const clock = manualClock();
-    const mon = createNvidiaSmiMonitor({ log, command: smi.command, intervalMs: 100, staleAfterMs: 500, now: clock.now });
+    const mon = createNvidiaSmiMonitor({
+      log,
+      command: smi.command,
+      intervalMs: 100,
+      staleAfterMs: 500,
+      now: clock.now,
+    });
     t.after(() => mon.close());
     mon.start();
     await waitFor(() => (mon.readings()?.length ?? 0) === 2, 10_000, 'readings');

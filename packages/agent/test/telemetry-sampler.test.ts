@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { constants } from 'node:fs';
-import { open, rm, writeFile } from 'node:fs/promises';
+import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createSampler, type Sample } from '../src/index.js';
@@ -148,43 +148,55 @@ describe('sampler', () => {
     );
   });
 
-  test('a tick stuck on a read is not overlapped: later firings are skipped and counted', async (t) => {
-    const fx = await copyFixture(t, 'cpu-only');
-    const fifo = join(fx.procRoot, 'loadavg');
-    await rm(fifo);
-    // Opening a FIFO for reading blocks until a writer appears: a wedged sysfs read, on demand.
-    execFileSync('mkfifo', [fifo]);
-    const { log, records } = recordingLogger();
-    const samples: Sample[] = [];
-    const sampler = createSampler({
-      log,
-      intervalMs: 30,
-      procRoot: fx.procRoot,
-      sysRoot: fx.sysRoot,
-      nvidiaSmi: false,
-      onSample: (s) => samples.push(s),
-    });
-    sampler.start();
-    await waitFor(() => sampler.stats().skipped >= 3, 10_000, 'skipped ticks');
-    assert.equal(samples.length, 0);
-    assert.equal(sampler.stats().ticks, 0);
-    // Release the stuck read: open the writer end (the reader is waiting, so this returns), put a
-    // regular file in place for later ticks, then send the stuck tick its data.
-    const writer = await open(fifo, constants.O_WRONLY);
-    await rm(fifo);
-    await writeFile(fifo, '0.70 0.60 0.50 1/100 200\n');
-    await writer.write('0.10 0.20 0.30 1/100 200\n');
-    await writer.close();
-    await waitFor(() => samples.length >= 2, 10_000, 'samples after the stall');
-    assert.equal(samples[0]?.load1, 0.1);
-    assert.equal(samples[0]?.seq, 1);
-    assert.equal(samples[1]?.load1, 0.7);
-    const skipped = sampler.stats().skipped;
-    assert.ok(skipped >= 3);
-    assert.ok((sampler.stats().maxTickDurationMs ?? 0) >= 60, 'the stuck tick took at least two intervals');
-    assert.equal(records.filter((r) => r.msg.startsWith('telemetry tick skipped') && r.level === 40).length, 1);
-    await sampler.close();
-  });
+  test(
+    'a tick stuck on a read is not overlapped: later firings are skipped and counted',
+    { timeout: 30_000 },
+    async (t) => {
+      const fx = await copyFixture(t, 'cpu-only');
+      const fifo = join(fx.procRoot, 'loadavg');
+      await rm(fifo);
+      // Opening a FIFO for reading blocks until a writer appears: a wedged sysfs read, on demand.
+      execFileSync('mkfifo', [fifo]);
+      const { log, records } = recordingLogger();
+      const samples: Sample[] = [];
+      const sampler = createSampler({
+        log,
+        intervalMs: 30,
+        procRoot: fx.procRoot,
+        sysRoot: fx.sysRoot,
+        nvidiaSmi: false,
+        onSample: (s) => samples.push(s),
+      });
+      t.after(async () => {
+        // If the test failed half-way, a tick may still be stuck on the FIFO: release it first.
+        await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).then(
+          (h) => h.close(),
+          () => undefined,
+        );
+        await sampler.close();
+      });
+      sampler.start();
+      await waitFor(() => sampler.stats().skipped >= 3, 10_000, 'skipped ticks');
+      assert.equal(samples.length, 0);
+      assert.equal(sampler.stats().ticks, 0);
+      // Release the stuck read: put a regular file in place for later ticks, then open the writer
+      // end (the reader is waiting, so this returns). The stuck read then fails (a pipe cannot be
+      // read at an offset), so that first sample's load is unknown.
+      await writeFile(join(fx.procRoot, 'loadavg.next'), '0.70 0.60 0.50 1/100 200\n');
+      const writer = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      await rename(join(fx.procRoot, 'loadavg.next'), fifo);
+      await writer.close();
+      await waitFor(() => samples.some((s) => s.load1 === 0.7), 10_000, 'samples after the stall');
+      assert.equal(samples[0]?.seq, 1);
+      assert.equal(samples[0]?.load1, null);
+      assert.equal(samples[0]?.mem_total_bytes, 16_777_216_000, 'the other readers finished');
+      const skipped = sampler.stats().skipped;
+      assert.ok(skipped >= 3);
+      assert.ok((sampler.stats().maxTickDurationMs ?? 0) >= 60, 'the stuck tick took at least two intervals');
+      assert.equal(records.filter((r) => r.msg.startsWith('telemetry tick skipped') && r.level === 40).length, 1);
+      await sampler.close();
+    },
+  );
 
   test('sampleNow without the timer; a throwing listener or target provider is counted, not fatal', async (t) => {
     const { log, records } = recordingLogger();

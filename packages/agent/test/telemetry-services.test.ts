@@ -32,7 +32,15 @@ describe('process tree usage', () => {
     );
     await fx.write(
       'proc/2048/stat',
-      procPidStat({ pid: 2048, comm: 'ollama', ppid: 812, utime: 40_250, stime: 2050, start: 90_000, rssPages: 2_621_696 }),
+      procPidStat({
+        pid: 2048,
+        comm: 'ollama',
+        ppid: 812,
+        utime: 40_250,
+        stime: 2050,
+        start: 90_000,
+        rssPages: 2_621_696,
+      }),
     );
     await fx.remove('proc/2049');
     await fx.write(
@@ -87,7 +95,11 @@ describe('process tree usage', () => {
     const fx = await copyFixture(t, 'apu-8060s');
     const clock = manualClock();
     const trees = createProcessTreeUsage({ procRoot: fx.procRoot, now: clock.now, fullRescanEveryTicks: 1 });
-    assert.deepEqual((await trees.read([99_999, 812])).get(99_999), { cpu_pct: null, rss_bytes: null, process_count: 0 });
+    assert.deepEqual((await trees.read([99_999, 812])).get(99_999), {
+      cpu_pct: null,
+      rss_bytes: null,
+      process_count: 0,
+    });
 
     // sshd (900) is reparented under ollama with a lot of CPU time already: not this interval's.
     clock.advance(1000);

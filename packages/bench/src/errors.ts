@@ -15,7 +15,19 @@ export type BenchErrorCode =
   | 'KAGE_ERR_EXO_PLACEMENT'
   | 'KAGE_ERR_EXO_PLACEMENT_MISMATCH'
   | 'KAGE_ERR_EXO_RUNNER_FAILED'
-  | 'KAGE_ERR_EXO_READY_TIMEOUT';
+  | 'KAGE_ERR_EXO_READY_TIMEOUT'
+  | 'KAGE_ERR_DB_OPEN'
+  | 'KAGE_ERR_DB_LOCKED'
+  | 'KAGE_ERR_DB_READONLY'
+  | 'KAGE_ERR_DB_CORRUPT'
+  | 'KAGE_ERR_DB_SCHEMA_NEWER'
+  | 'KAGE_ERR_DB_FULL'
+  | 'KAGE_ERR_DB_IO'
+  | 'KAGE_ERR_DB_CLOSED'
+  | 'KAGE_ERR_RUN_NOT_FOUND'
+  | 'KAGE_ERR_RUN_NOT_RESUMABLE'
+  | 'KAGE_ERR_TARGET_UNREACHABLE'
+  | 'KAGE_ERR_OLLAMA_UNHEALTHY';
 
 /** Base class: a message for humans, a stable `code` for programs, an optional `hint`. */
 export class BenchError extends Error {

@@ -87,3 +87,57 @@ export {
   type Verdict,
 } from './decision.js';
 export { parameterBillions, recommend, type Recommendation } from './recommendation.js';
+export {
+  REPORT_SCHEMA,
+  buildReport,
+  listRuns,
+  type CellStatus,
+  type KageReport,
+  type ReportCell,
+  type ReportDecision,
+  type ReportDecodeTps,
+  type ReportE2e,
+  type ReportOutputTokens,
+  type ReportRecommendation,
+  type ReportRun,
+  type ReportTtft,
+  type RunStatus,
+} from './report-json.js';
+export { renderMarkdown } from './report/render-markdown.js';
+export { renderHtml } from './report/render-html.js';
+export {
+  EMULATED_NOTICE,
+  SEED_THRESHOLDS,
+  type DecisionThresholds,
+  type RenderOptions,
+} from './report/render-options.js';
+export {
+  openBenchStore,
+  type BenchStore,
+  type CreateRunInput,
+  type OpenBenchStoreOptions,
+} from './store/bench-store.js';
+export {
+  type CellOutcome,
+  type CellPlanEntry,
+  type RunListEntry,
+  type StoredAttempt,
+  type StoredCell,
+  type StoredRun,
+} from './store/store-types.js';
+export { LATEST_SCHEMA_VERSION, SCHEMA_COMPONENT } from './store/migrations.js';
+export { isRunId, newRunId } from './store/ids.js';
+export { hostInfo, type HostInfo } from './run/host-info.js';
+export { checkTarget, type TargetHealth } from './run/ollama-health.js';
+export { planCells } from './run/run-plan.js';
+export { decideRun, decisionCellFromStore } from './run/run-decisions.js';
+export { type CellPosition, type RunEvent, type RunProgress } from './run/run-events.js';
+export {
+  RUN_CANCEL_REASON,
+  resumeRun,
+  runMatrix,
+  type ResumeRunOptions,
+  type RunCommonOptions,
+  type RunMatrixOptions,
+  type RunOutcome,
+} from './run/run-matrix.js';

@@ -47,7 +47,7 @@ export function mergeFaults(
   }
   const errors: string[] = [];
   const next: FaultOptions = { ...current };
-  for (const [key, value] of Object.entries(patch)) {
+  for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
     if ((NUMBER_KEYS as readonly string[]).includes(key)) {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
         errors.push(`${key}: must be a non-negative number`);

@@ -39,6 +39,15 @@ describe('node identity and state', () => {
     assert.notEqual((await request(b.url, '/node_id')).text, first.text);
   });
 
+  test('options are validated; port 0 is read back', async (t) => {
+    const node = await startNode(t);
+    assert.ok(node.port > 0);
+    assert.equal(node.url, `http://127.0.0.1:${node.port}`);
+    await assert.rejects(startNode(t, { peers: ['http://srv2'] }), /peer must be HOST:PORT/);
+    await assert.rejects(startNode(t, { faults: { jitter: 3 } }), /invalid faults: jitter: must be between 0 and 1/);
+    await assert.rejects(startNode(t, { heartbeatIntervalMs: 0 }), /heartbeatIntervalMs must be a positive number/);
+  });
+
   test('GET /state has v1.0.71 keys in camelCase with this node in it', async (t) => {
     const node = await startNode(t, { name: 'srv1', profile: testProfile(12) });
     const nodeId = (await request(node.url, '/node_id')).body as string;
@@ -307,8 +316,9 @@ describe('placement and instances', () => {
     await sleep(500);
     assert.deepEqual((await getState(node.url)).instances, {});
 
-    const previews = (await request(node.url, `/instance/previews?model_id=${encodeURIComponent(LLAMA_70B)}`))
-      .body as { previews: Record<string, unknown>[] };
+    const previews = (await request(node.url, `/instance/previews?model_id=${encodeURIComponent(LLAMA_70B)}`)).body as {
+      previews: Record<string, unknown>[];
+    };
     assert.deepEqual(
       previews.previews.map((p) => [p.sharding, p.instance_meta, p.instance, p.error]),
       [

@@ -24,7 +24,10 @@ import {
   type TestNode,
 } from './exo-helpers.js';
 
-const names = (state: StateView): string[] => Object.values(state.nodeIdentities).map((i) => i.friendlyName).sort();
+const names = (state: StateView): string[] =>
+  Object.values(state.nodeIdentities)
+    .map((i) => i.friendlyName)
+    .sort();
 
 async function waitForNames(nodes: readonly TestNode[], expected: readonly string[]): Promise<void> {
   await waitFor(`every node to list ${expected.join(', ')}`, async () => {
@@ -100,10 +103,11 @@ describe('a three-node cluster', () => {
     const state = await getState(srv2.url);
     const layers = layersByName(instance, state);
     // Available RAM 8 : 16 : 24 GiB of 28 layers → 4.67 / 9.33 / 14 → 5 / 9 / 14.
-    assert.deepEqual(
-      Object.fromEntries(Object.entries(layers).map(([name, [start, end]]) => [name, end - start])),
-      { srv1: 5, srv2: 9, rog: 14 },
-    );
+    assert.deepEqual(Object.fromEntries(Object.entries(layers).map(([name, [start, end]]) => [name, end - start])), {
+      srv1: 5,
+      srv2: 9,
+      rog: 14,
+    });
     const ranges = Object.values(layers).sort((a, b) => a[0] - b[0]);
     assert.deepEqual(ranges[0]![0], 0);
     assert.equal(ranges[1]![0], ranges[0]![1]);

@@ -137,7 +137,9 @@ export async function placeAndWait(base: string, model = LLAMA_3B, minNodes = 1)
     const instance = Object.values(state.instances).find((i) => i.MlxRingInstance.shardAssignments.modelId === model);
     if (!instance) return undefined;
     const runners = Object.values(instance.MlxRingInstance.shardAssignments.nodeToRunner);
-    return runners.every((r) => state.runners[r] && 'RunnerReady' in state.runners[r]) ? instance.MlxRingInstance : undefined;
+    return runners.every((r) => state.runners[r] && 'RunnerReady' in state.runners[r])
+      ? instance.MlxRingInstance
+      : undefined;
   });
 }
 
@@ -158,4 +160,39 @@ export function parseSse(body: string): SseEvent[] {
 
 export function chatBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { model: LLAMA_3B, messages: [{ role: 'user', content: 'Write a binary search.' }], ...extra };
+}
+
+/** Reads a streamed body until `pattern` appears; fails when the stream ends or time runs out. */
+export async function readUntil(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  pattern: RegExp,
+  timeoutMs = 8000,
+): Promise<string> {
+  const decoder = new TextDecoder();
+  const deadline = Date.now() + timeoutMs;
+  let text = '';
+  while (!pattern.test(text)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}`);
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`stream ended before ${pattern}`);
+    text += decoder.decode(value, { stream: true });
+  }
+  return text;
+}
+
+/** Reads the rest of a streamed body. */
+export async function readRest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return text;
+    text += decoder.decode(value, { stream: true });
+  }
+}
+
+/** The reader of a fetch response body. */
+export function bodyReader(res: Response): ReadableStreamDefaultReader<Uint8Array> {
+  if (!res.body) throw new Error('response has no body');
+  return (res.body as ReadableStream<Uint8Array>).getReader();
 }

@@ -30,7 +30,8 @@ function meshView(memGiB: Record<string, number>): PlacementView {
   const nodes = Object.keys(memGiB);
   return {
     nodes,
-    edgeIp: (source, sink) => (source !== sink && nodes.includes(sink) ? `10.0.0.${nodes.indexOf(sink) + 1}` : undefined),
+    edgeIp: (source, sink) =>
+      source !== sink && nodes.includes(sink) ? `10.0.0.${nodes.indexOf(sink) + 1}` : undefined,
     ramAvailable: (id) => (memGiB[id] === undefined ? undefined : memGiB[id] * GiB),
     downloadFraction: () => 0,
   };

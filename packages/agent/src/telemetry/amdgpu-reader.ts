@@ -11,7 +11,14 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { compareNumericSuffix, createFileReader, parseInt10, parseUint, roundTo, type FileReader } from './proc-file.js';
+import {
+  compareNumericSuffix,
+  createFileReader,
+  parseInt10,
+  parseUint,
+  roundTo,
+  type FileReader,
+} from './proc-file.js';
 import type { GpuSample, MonotonicClock } from './types.js';
 
 export interface AmdGpuReaderOptions {

@@ -75,7 +75,10 @@ export async function readInventory(options: ReadInventoryOptions): Promise<Inve
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`inventory took longer than ${timeoutMs} ms`)), timeoutMs);
     });
-    const [cpu, mem, osInfo] = await Promise.race([Promise.all([source.cpu(), source.mem(), source.osInfo()]), timeout]);
+    const [cpu, mem, osInfo] = await Promise.race([
+      Promise.all([source.cpu(), source.mem(), source.osInfo()]),
+      timeout,
+    ]);
     const model = [cpu.manufacturer, cpu.brand].filter((s) => s.trim() !== '').join(' ');
     return {
       hostname: osInfo.hostname || fallback.hostname,

@@ -81,7 +81,10 @@ export function parseNvidiaSmiLine(line: string): GpuSample | null {
   const uuid = parts[1]?.trim() ?? '';
   if (index === null || !Number.isInteger(index) || index < 0 || uuid === '') return null;
   const tail = parts.slice(-5);
-  const name = parts.slice(2, parts.length - 5).join(', ').trim();
+  const name = parts
+    .slice(2, parts.length - 5)
+    .join(', ')
+    .trim();
   const [util, memTotal, memUsed, temp, power] = tail.map(numberOrNull);
   const busy = util ?? null;
   return {

@@ -51,7 +51,7 @@ export async function startDemoCluster(log: Logger, options: { deterministic: bo
         profile,
         deterministic: options.deterministic,
         seed: nodes.length + 1,
-        logger: nodeLog.child({ component: 'ollama-emulator' }),
+        logger: nodeLog,
       });
       started.push(ollama);
       const exo = await startExoEmulator({
@@ -62,7 +62,7 @@ export async function startDemoCluster(log: Logger, options: { deterministic: bo
         deterministic: options.deterministic,
         seed: nodes.length + 101,
         heartbeatIntervalMs: 250,
-        logger: nodeLog.child({ component: 'exo-emulator' }),
+        logger: nodeLog,
       });
       started.push(exo);
       nodes.push({ hostname, profile, ollama, exo });

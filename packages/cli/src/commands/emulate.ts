@@ -127,7 +127,7 @@ export async function startOllama(
       deterministic: flags.deterministic ?? false,
       ...(flags.seed !== undefined && { seed: flags.seed }),
       faults: faultsFrom(flags),
-      logger: log.child({ component: 'ollama-emulator' }),
+      logger: log,
       onCrash,
     }),
   );
@@ -155,7 +155,7 @@ export async function startExo(flags: ExoEmulateFlags, log: Logger, onCrash: () 
       deterministic: flags.deterministic ?? false,
       ...(flags.seed !== undefined && { seed: flags.seed }),
       faults: faultsFrom(flags),
-      logger: log.child({ component: 'exo-emulator' }),
+      logger: log,
       onCrash,
     }),
   );

@@ -90,7 +90,9 @@ export function registerApiRoutes(app: FastifyInstance, host: ApiHost): void {
     return { object: 'list', data: cards.map((c) => modelListEntry(c, created)) };
   };
   for (const path of ['/models', '/v1/models']) {
-    app.get<{ Querystring: { status?: string } }>(path, (request, reply) => reply.send(listModels(request.query.status)));
+    app.get<{ Querystring: { status?: string } }>(path, (request, reply) =>
+      reply.send(listModels(request.query.status)),
+    );
   }
 
   app.post('/models/add', (request, reply) => {
@@ -143,7 +145,9 @@ export function registerApiRoutes(app: FastifyInstance, host: ApiHost): void {
   app.get<{ Querystring: Record<string, unknown> }>('/instance/previews', (request, reply) => {
     const modelId = request.query.model_id;
     if (typeof modelId !== 'string') {
-      return sendValidationError(reply, [{ type: 'missing', loc: ['query', 'model_id'], msg: 'Field required', input: null }]);
+      return sendValidationError(reply, [
+        { type: 'missing', loc: ['query', 'model_id'], msg: 'Field required', input: null },
+      ]);
     }
     const state = host.state();
     if (state.topology.nodes.length === 0) return reply.send({ previews: [] });

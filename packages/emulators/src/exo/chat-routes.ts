@@ -108,7 +108,7 @@ function launch(ctx: RunContext, sink: GenerationSink): void {
 function runStream(ctx: RunContext): void {
   const { out, chat, commandId, faults, gen } = ctx;
   // h11 frames an HTTP/1.1 body without a length as chunked even with `Connection: close`; Node
-  // would delimit it by the close instead, hiding a cut stream, so chunking is explicit here.
+  // would delimit it by the close instead (and a cut stream would look complete), so say it.
   out.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',

@@ -197,7 +197,8 @@ export class ClusterMembership<S> {
     const parsed = splitAddress(address);
     if (!parsed) return;
     const key = joinAddress(normaliseHost(parsed.host), parsed.port);
-    if (!this.addresses.has(key)) this.addresses.set(key, { address: key, nodeId: null, inFlight: false, isSelf: false });
+    if (!this.addresses.has(key))
+      this.addresses.set(key, { address: key, nodeId: null, inFlight: false, isSelf: false });
   }
 
   private record(ann: NodeAnnouncement, host: string, reachedByUs: boolean): void {

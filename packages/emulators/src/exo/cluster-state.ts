@@ -124,7 +124,13 @@ export class ClusterState {
       case 'place':
         try {
           const instance = placeInstance(
-            { card: cmd.card, cardJson: cardJson(cmd.card), sharding: cmd.sharding, instanceMeta: cmd.instanceMeta, minNodes: cmd.minNodes },
+            {
+              card: cmd.card,
+              cardJson: cardJson(cmd.card),
+              sharding: cmd.sharding,
+              instanceMeta: cmd.instanceMeta,
+              minNodes: cmd.minNodes,
+            },
             this.placementView(),
             { instanceId: newUuid, runnerId: newUuid, ephemeralPort: randomEphemeralPort },
           );
@@ -376,7 +382,12 @@ export class ClusterState {
         const s = snapshot.state.runners[r];
         return s ? runnerStatusName(s) : 'RunnerIdle';
       });
-      this.create(instance, card, now, statuses.every((s) => READY_LIKE.has(s)));
+      this.create(
+        instance,
+        card,
+        now,
+        statuses.every((s) => READY_LIKE.has(s)),
+      );
       if (statuses.includes('RunnerFailed')) {
         const l = this.lifecycles.get(id);
         if (l) {

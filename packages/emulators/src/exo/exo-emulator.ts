@@ -19,7 +19,7 @@ import type { RunningEmulator } from '../ollama/ollama-emulator.js';
 import { createRandom } from '../random.js';
 import { registerApiRoutes } from './api-routes.js';
 import { registerChatRoutes } from './chat-routes.js';
-import { joinAddress } from './cluster-membership.js';
+import { joinAddress, splitAddress } from './cluster-membership.js';
 import { ExoNode } from './exo-node.js';
 import { sendUnhandledError } from './http-errors.js';
 import { registerInternalRoutes } from './internal-routes.js';
@@ -66,6 +66,9 @@ function validateOptions(options: ExoEmulatorOptions): FaultOptions {
     throw new TypeError(`linkLatencyMs must be a non-negative number, got ${options.linkLatencyMs}`);
   }
   if (!options.name) throw new TypeError('name must be a non-empty string');
+  for (const peer of options.peers ?? []) {
+    if (!splitAddress(peer)) throw new TypeError(`peer must be HOST:PORT, got ${JSON.stringify(peer)}`);
+  }
   const faults = mergeFaults(NO_FAULTS, options.faults ?? {});
   if (!faults.ok) throw new TypeError(`invalid faults: ${faults.errors.join('; ')}`);
   return faults.faults;

@@ -10,12 +10,7 @@ import type { FaultOptions } from '../faults.js';
 import type { HardwareProfile } from '../hardware-profiles.js';
 import type { ExoModel } from '../model-catalogue.js';
 import type { Random } from '../random.js';
-import {
-  ClusterMembership,
-  joinAddress,
-  type HeartbeatMessage,
-  type NodeAnnouncement,
-} from './cluster-membership.js';
+import { ClusterMembership, joinAddress, type HeartbeatMessage, type NodeAnnouncement } from './cluster-membership.js';
 import { ClusterState, type ClusterCommand, type DirectoryNode, type MasterSnapshot } from './cluster-state.js';
 import { forwardGeneration, type GenerateRequest } from './generation-link.js';
 import { newNodeId } from './ids.js';
@@ -212,21 +207,19 @@ export class ExoNode {
       reachable: this.membership.reachableIds(now),
       unreachable: false,
     };
-    const members = this.membership.liveMembers().map(
-      (m): DirectoryNode => ({
-        nodeId: m.ann.nodeId,
-        friendlyName: m.ann.friendlyName,
-        host: m.host,
-        apiPort: m.ann.apiPort,
-        profile: m.ann.profile,
-        linkLatencyMs: m.ann.linkLatencyMs,
-        ramTotalBytes: m.ann.ramTotalBytes,
-        ramAvailableBytes: m.ann.ramAvailableBytes,
-        lastSeenMs: m.lastSeenMs,
-        reachable: m.ann.reachable,
-        unreachable: m.unreachable,
-      }),
-    );
+    const members = this.membership.liveMembers().map((m): DirectoryNode => ({
+      nodeId: m.ann.nodeId,
+      friendlyName: m.ann.friendlyName,
+      host: m.host,
+      apiPort: m.ann.apiPort,
+      profile: m.ann.profile,
+      linkLatencyMs: m.ann.linkLatencyMs,
+      ramTotalBytes: m.ann.ramTotalBytes,
+      ramAvailableBytes: m.ann.ramAvailableBytes,
+      lastSeenMs: m.lastSeenMs,
+      reachable: m.ann.reachable,
+      unreachable: m.unreachable,
+    }));
     return [self, ...members];
   }
 

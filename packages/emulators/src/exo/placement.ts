@@ -188,9 +188,7 @@ export function placeInstance(req: PlaceRequest, view: PlacementView, ids: Place
       );
     }
     const kvHeads = card.numKeyValueHeads;
-    fitting = fitting.filter(
-      (c) => card.hiddenSize % c.length === 0 && (kvHeads === null || kvHeads % c.length === 0),
-    );
+    fitting = fitting.filter((c) => card.hiddenSize % c.length === 0 && (kvHeads === null || kvHeads % c.length === 0));
     if (fitting.length === 0) {
       throw new PlacementError(
         `No tensor sharding found for model with hidden_size=${card.hiddenSize}` +

@@ -139,7 +139,7 @@ export class FieldReader {
   list(key: string, required: boolean): unknown[] | undefined {
     const v = this.obj[key];
     if (v === undefined) return required ? this.missing(key) : undefined;
-    if (Array.isArray(v)) return v;
+    if (Array.isArray(v)) return v as unknown[];
     this.fail(key, 'list_type', 'Input should be a valid list', v);
     return undefined;
   }
