@@ -1,5 +1,6 @@
 export {};
-// Telemetry: the sampler is what the agent's main loop runs; the readers are exported for tools and tests.
+// Telemetry: the agent's main loop reads the inventory once, then runs one sampler (createSampler →
+// start → close); its `services` option can return `registry.statuses()` (name, pid, cgroup) as is.
 export { createSampler } from './telemetry/sampler.js';
 export type { Sampler, SamplerOptions, SamplerStats } from './telemetry/sampler.js';
 export type { ServiceTarget } from './telemetry/service-usage.js';

@@ -80,7 +80,9 @@ describe('amdgpu reader', () => {
 
   test('garbled or missing attributes → null, never 0', async (t) => {
     const fx = await copyFixture(t, 'apu-8060s');
-    const reader = createAmdGpuReader({ sysRoot: fx.sysRoot });
+    // A file removed mid-test is only seen by fresh opens (a kept descriptor still reads the unlinked
+    // inode; on real procfs/sysfs a vanished attribute fails it with ENODEV instead).
+    const reader = createAmdGpuReader({ sysRoot: fx.sysRoot, files: createFileReader({ keepOpen: false }) });
     await reader.read();
     // gpu_busy_percent fails with EINVAL on some APUs: an empty or junk read is the stand-in here.
     await fx.write(`${CARD1}/gpu_busy_percent`, '');
@@ -114,12 +116,18 @@ describe('amdgpu reader', () => {
     const inner = createFileReader();
     let busyReads = 0;
     const files: FileReader = {
-      async readText(path) {
-        const text = await inner.readText(path);
+      readText: (path) => inner.readText(path),
+      async readStable(path) {
+        const text = await inner.readStable(path);
         if (path === busyPath) busyReads += 1;
         return text;
       },
       readBytes: (path, n) => inner.readBytes(path, n),
+      release: (path) => inner.release(path),
+      close: () => inner.close(),
+      get keptCount() {
+        return inner.keptCount;
+      },
     };
     const reader = createAmdGpuReader({ sysRoot: fx.sysRoot, files, busySampleIntervalMs: 5 });
     t.after(() => reader.close());

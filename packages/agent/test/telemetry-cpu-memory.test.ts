@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { busyPercent, createCpuReader, parseLoadavg, parseProcStat } from '../src/telemetry/cpu-reader.js';
 import { createMemoryReader, parseMeminfo } from '../src/telemetry/memory-reader.js';
+import { createFileReader } from '../src/telemetry/proc-file.js';
 import { copyFixture, fixtureRoots } from './fixtures/fixture-trees.js';
 
 const STAT_TAIL = 'intr 1 2 3\nctxt 4\nbtime 5\n';
@@ -83,7 +84,9 @@ describe('cpu reader', () => {
 
   test('missing /proc/stat → unknown; the next good read starts a new baseline', async (t) => {
     const fx = await copyFixture(t, 'apu-8060s');
-    const cpu = createCpuReader({ procRoot: fx.procRoot });
+    // A file removed mid-test is only seen by fresh opens (a kept descriptor still reads the unlinked
+    // inode; on real procfs/sysfs a vanished attribute fails it with ENODEV instead).
+    const cpu = createCpuReader({ procRoot: fx.procRoot, files: createFileReader({ keepOpen: false }) });
     await cpu.read();
     await fx.remove('proc/stat');
     await fx.remove('proc/loadavg');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createHwmonReader } from '../src/telemetry/hwmon-reader.js';
 import { createNetworkReader, parseNetDev } from '../src/telemetry/network-reader.js';
-import { compareNumericSuffix } from '../src/telemetry/proc-file.js';
+import { compareNumericSuffix, createFileReader } from '../src/telemetry/proc-file.js';
 import { copyFixture, fixtureRoots, manualClock } from './fixtures/fixture-trees.js';
 
 const HEAD =
@@ -83,7 +83,10 @@ describe('network reader', () => {
   test('counter reset, new interface, garbled line → null rates/counters; missing file → null', async (t) => {
     const fx = await copyFixture(t, 'cpu-only');
     const clock = manualClock();
-    const net = createNetworkReader({ procRoot: fx.procRoot, now: clock.now });
+    // A file removed mid-test is only seen by fresh opens (a kept descriptor still reads the unlinked
+    // inode; on real procfs/sysfs a vanished attribute fails it with ENODEV instead).
+    const files = createFileReader({ keepOpen: false });
+    const net = createNetworkReader({ procRoot: fx.procRoot, now: clock.now, files });
     await net.read();
     clock.advance(1000);
     await fx.write(
@@ -169,7 +172,9 @@ describe('hwmon reader', () => {
 
   test('a sensor that vanishes between discoveries reads null; no hwmon class → no temps', async (t) => {
     const fx = await copyFixture(t, 'nvidia-dgpu');
-    const hw = createHwmonReader({ sysRoot: fx.sysRoot });
+    // A file removed mid-test is only seen by fresh opens (a kept descriptor still reads the unlinked
+    // inode; on real procfs/sysfs a vanished attribute fails it with ENODEV instead).
+    const hw = createHwmonReader({ sysRoot: fx.sysRoot, files: createFileReader({ keepOpen: false }) });
     await hw.read();
     await fx.remove('sys/class/hwmon/hwmon1/temp1_input');
     assert.deepEqual((await hw.read()).at(-1), { chip: 'nvme', label: 'Composite', celsius: null });

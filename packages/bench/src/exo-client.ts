@@ -28,6 +28,11 @@ import {
 import { messageFromErrorBody, type RequestMetrics, type RequestRecorder } from './request-metrics.js';
 
 /** Options of {@link createExoClient}. */
+/** How long the topology may take to allow the placement (links form after membership). */
+const PLACEMENT_FEASIBLE_TIMEOUT_MS = 20_000;
+/** How long an accepted placement may take to show up as an instance in /state. */
+const INSTANCE_APPEAR_TIMEOUT_MS = 30_000;
+
 export interface ExoClientOptions {
   /** API base URL of any cluster member, e.g. `http://100.77.248.9:52415`. */
   url: string;
@@ -109,8 +114,10 @@ export function createExoClient(options: ExoClientOptions): ProtocolClient {
       }
 
       let inst = pickInstance(state, modelId);
+      let placedAt = 0;
       if (inst === null) {
         result.model_added = await ensureModelCard(modelId, signal, progress);
+        await awaitFeasiblePlacement(modelId, signal, progress);
         progress('placing', `placing ${modelId} across ${expected.join(', ')}`);
         const r = await call('POST', '/place_instance', signal, {
           model_id: modelId,
@@ -125,6 +132,7 @@ export function createExoClient(options: ExoClientOptions): ProtocolClient {
           );
         }
         result.placed = true;
+        placedAt = msBetween(t0, nowNs());
         log.info({ modelId, nodes: expected }, 'instance placement requested');
       }
 
@@ -163,6 +171,15 @@ export function createExoClient(options: ExoClientOptions): ProtocolClient {
           }
           progress('loading', `waiting for ${modelId} runners`, view);
         } else {
+          // EXO answers "Command received." even when the master then rejects the placement (it
+          // only logs why), so an instance that never appears is a failure, not a long load.
+          if (result.placed && msBetween(t0, nowNs()) > placedAt + INSTANCE_APPEAR_TIMEOUT_MS) {
+            throw new ExoPrepareError(
+              'KAGE_ERR_EXO_PLACEMENT',
+              `EXO accepted the placement of ${modelId} but created no instance within ${INSTANCE_APPEAR_TIMEOUT_MS / 1000} s`,
+              { hint: "the EXO master's log says why (e.g. not enough memory on the chosen nodes)" },
+            );
+          }
           progress('placing', `waiting for the instance of ${modelId} to appear`);
         }
         if (nowNs() >= deadline) {
@@ -187,6 +204,39 @@ export function createExoClient(options: ExoClientOptions): ProtocolClient {
       return result;
     } finally {
       result.elapsed_ms = msBetween(t0, nowNs());
+    }
+  }
+
+  /**
+   * Waits until `GET /instance/placement` finds a placement across the target's node count.
+   * Nodes join the membership before the links between them are known, and EXO places only on a
+   * cycle of linked nodes; the endpoint answers 400 with EXO's reason until then (or for good,
+   * when the model does not fit). Servers without the endpoint are not checked.
+   */
+  async function awaitFeasiblePlacement(
+    modelId: string,
+    signal: AbortSignal | undefined,
+    progress: (phase: PrepareProgress['phase'], message: string) => void,
+  ): Promise<void> {
+    const query = new URLSearchParams({
+      model_id: modelId,
+      sharding: 'Pipeline',
+      instance_meta: 'MlxRing',
+      min_nodes: String(expected.length),
+    });
+    const started = nowNs();
+    for (;;) {
+      const r = await call('GET', `/instance/placement?${query.toString()}`, signal);
+      if (r.status === 200 || r.status === 404 || r.status === 405) return;
+      if (msBetween(started, nowNs()) > PLACEMENT_FEASIBLE_TIMEOUT_MS) {
+        throw new ExoPrepareError(
+          'KAGE_ERR_EXO_PLACEMENT',
+          `EXO cannot place ${modelId} across ${expected.length} nodes (${r.status}): ${describe(r.body)}`,
+          { hint: 'check the nodes have enough free memory for the model and see each other (EXO /state topology)' },
+        );
+      }
+      progress('placing', `waiting for a feasible placement of ${modelId}: ${describe(r.body)}`);
+      await sleep(pollMs, undefined, { signal });
     }
   }
 

@@ -111,12 +111,8 @@ export {
   type DecisionThresholds,
   type RenderOptions,
 } from './report/render-options.js';
-export {
-  openBenchStore,
-  type BenchStore,
-  type CreateRunInput,
-  type OpenBenchStoreOptions,
-} from './store/bench-store.js';
+export { type BenchStore, type CreateRunInput } from './store/bench-store.js';
+export { openBenchStore, type OpenBenchStoreOptions } from './store/open-bench-store.js';
 export {
   type CellOutcome,
   type CellPlanEntry,
@@ -141,3 +137,12 @@ export {
   type RunMatrixOptions,
   type RunOutcome,
 } from './run/run-matrix.js';
+export {
+  SELFTEST_TARGETS,
+  runSelftest,
+  type SelftestFigures,
+  type SelftestOptions,
+  type SelftestProtocol,
+  type SelftestResult,
+  type SelftestStats,
+} from './selftest/run-selftest.js';

@@ -125,7 +125,8 @@ export interface KageReport {
 }
 
 /** A finite number or `null` (JSON has no NaN or Infinity). */
-const num = (v: number | null | undefined): number | null => (v === null || v === undefined || !Number.isFinite(v) ? null : v);
+const num = (v: number | null | undefined): number | null =>
+  v === null || v === undefined || !Number.isFinite(v) ? null : v;
 
 const pair = (v: readonly [number, number] | null | undefined): [number, number] | null => {
   if (v === null || v === undefined) return null;

@@ -193,12 +193,15 @@ decision: { candidate: exo-cluster, baselines: [ollama-rog] }
   void test('an unknown run id → KAGE_ERR_RUN_NOT_FOUND; an empty store has no latest', (t) => {
     const store = tempStore(t);
     assert.throws(() => buildReport(store, 'latest'), { code: 'KAGE_ERR_RUN_NOT_FOUND' });
-    assert.throws(() => buildReport(store, '01J0000000000000000000000Z'), (e: unknown) => {
-      const err = e as { code?: string; message?: string };
-      assert.equal(err.code, 'KAGE_ERR_RUN_NOT_FOUND');
-      assert.match(err.message ?? '', /01J0000000000000000000000Z/);
-      return true;
-    });
+    assert.throws(
+      () => buildReport(store, '01J0000000000000000000000Z'),
+      (e: unknown) => {
+        const err = e as { code?: string; message?: string };
+        assert.equal(err.code, 'KAGE_ERR_RUN_NOT_FOUND');
+        assert.match(err.message ?? '', /01J0000000000000000000000Z/);
+        return true;
+      },
+    );
     assert.deepEqual(listRuns(store), []);
   });
 

@@ -202,11 +202,20 @@ void describe('runMatrix', () => {
     const db = new Database(file, { readonly: true });
     t.after(() => db.close());
     const perCell = db
-      .prepare(`SELECT c.ordinal, count(r.id) AS n, sum(r.warmup) AS w FROM cells c LEFT JOIN requests r ON r.cell_id = c.id GROUP BY c.id ORDER BY c.ordinal`)
+      .prepare(
+        `SELECT c.ordinal, count(r.id) AS n, sum(r.warmup) AS w FROM cells c LEFT JOIN requests r ON r.cell_id = c.id GROUP BY c.id ORDER BY c.ordinal`,
+      )
       .all() as Array<{ ordinal: number; n: number; w: number | null }>;
     assert.deepEqual(
       perCell.map((r) => [r.n, r.w ?? 0]),
-      [[4, 1], [4, 1], [0, 0], [0, 0], [4, 1], [4, 1]],
+      [
+        [4, 1],
+        [4, 1],
+        [0, 0],
+        [0, 0],
+        [4, 1],
+        [4, 1],
+      ],
     );
     assert.equal(ollama.chats(), 8);
     assert.equal(exo.chats(), 8);

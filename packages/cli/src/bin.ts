@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { createEmulateCommand } from './commands/emulate-command.js';
 import { createDemoCommand } from './commands/demo-command.js';
-import { CliError, EXIT_USAGE } from './errors.js';
+import { createBenchCommand } from './commands/bench-command.js';
+import { createReportCommand } from './commands/report-command.js';
+import { CliError, EXIT_USAGE, exitCodeForCode } from './errors.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -20,6 +22,8 @@ function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.addCommand(createEmulateCommand(process.env));
+  program.addCommand(createBenchCommand());
+  program.addCommand(createReportCommand());
   program.addCommand(createDemoCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride();
@@ -39,10 +43,15 @@ function report(err: unknown): number {
     process.stderr.write(`kage: ${err.message} [${err.code}]\n`);
     return err.exitCode;
   }
+  // Coded errors from the packages (KAGE_ERR_*) carry a message written for people, and
+  // sometimes a hint; anything else is unexpected but still gets one line, not a stack trace.
   const code = (err as { code?: unknown }).code;
+  const hint = (err as { hint?: unknown }).hint;
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`kage: ${message}${typeof code === 'string' ? ` [${code}]` : ''}\n`);
-  return 1;
+  if (typeof hint === 'string' && hint.length > 0) process.stderr.write(`hint: ${hint}\n`);
+  if (process.env['KAGE_DEBUG'] && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return typeof code === 'string' ? exitCodeForCode(code) : 1;
 }
 
 try {

@@ -28,3 +28,16 @@ export class CliError extends Error {
     this.name = 'CliError';
   }
 }
+
+/** sysexits.h: an input/output error (database unreadable, locked, corrupt). */
+export const EXIT_IOERR = 74;
+/** sysexits.h: input data was incorrect (an unknown run id). */
+export const EXIT_DATAERR = 65;
+
+/** Maps a package error code to the exit code the CLI ends with. */
+export function exitCodeForCode(code: string): number {
+  if (code === 'KAGE_ERR_MATRIX_INVALID' || code.startsWith('KAGE_ERR_CONFIG')) return EXIT_CONFIG;
+  if (code.startsWith('KAGE_ERR_DB_')) return EXIT_IOERR;
+  if (code.startsWith('KAGE_ERR_RUN_')) return EXIT_DATAERR;
+  return 1;
+}

@@ -43,7 +43,7 @@ export interface AmdGpuReader {
   /** Starts the busy sub-sampler (no-op when `busySampleIntervalMs` is 0). */
   start(): void;
   read(): Promise<GpuSample[]>;
-  /** Stops the sub-sampler. Idempotent. */
+  /** Stops the sub-sampler and releases the kept file descriptors. Idempotent. */
   close(): void;
 }
 
@@ -92,6 +92,14 @@ async function listDir(path: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/** The files read every tick for a card (kept open between ticks). */
+function stablePaths(card: AmdCard): string[] {
+  const paths = ['gpu_busy_percent', 'mem_info_vram_used', 'mem_info_gtt_used'].map((f) => join(card.devicePath, f));
+  if (card.tempPath !== null) paths.push(card.tempPath);
+  if (card.powerPath !== null) paths.push(card.powerPath);
+  return paths;
 }
 
 function sumOrNull(a: number | null, b: number | null): number | null {
@@ -191,7 +199,7 @@ export function createAmdGpuReader(options: AmdGpuReaderOptions = {}): AmdGpuRea
     if (card.busyInFlight) return;
     card.busyInFlight = true;
     try {
-      const v = parseUint(await files.readText(join(card.devicePath, 'gpu_busy_percent')));
+      const v = parseUint(await files.readStable(join(card.devicePath, 'gpu_busy_percent')));
       if (v !== null && v <= 100) {
         card.busySum += v;
         card.busyCount += 1;
@@ -204,11 +212,11 @@ export function createAmdGpuReader(options: AmdGpuReaderOptions = {}): AmdGpuRea
   async function readCard(card: AmdCard, index: number): Promise<GpuSample> {
     const dev = card.devicePath;
     const [busyText, vramUsedText, gttUsedText, tempText, powerText] = await Promise.all([
-      card.busyCount > 0 ? Promise.resolve(null) : files.readText(join(dev, 'gpu_busy_percent')),
-      files.readText(join(dev, 'mem_info_vram_used')),
-      files.readText(join(dev, 'mem_info_gtt_used')),
-      card.tempPath === null ? Promise.resolve(null) : files.readText(card.tempPath),
-      card.powerPath === null ? Promise.resolve(null) : files.readText(card.powerPath),
+      card.busyCount > 0 ? Promise.resolve(null) : files.readStable(join(dev, 'gpu_busy_percent')),
+      files.readStable(join(dev, 'mem_info_vram_used')),
+      files.readStable(join(dev, 'mem_info_gtt_used')),
+      card.tempPath === null ? Promise.resolve(null) : files.readStable(card.tempPath),
+      card.powerPath === null ? Promise.resolve(null) : files.readStable(card.powerPath),
     ]);
     let busy: number | null;
     if (card.busyCount > 0) {
@@ -255,7 +263,10 @@ export function createAmdGpuReader(options: AmdGpuReaderOptions = {}): AmdGpuRea
       const t = now();
       if (discoveredAt === null || t - discoveredAt >= rediscoverMs) {
         const before = cards.length;
-        cards = await discoverAmdCards(sysRoot, files, unifiedMemory);
+        const next = await discoverAmdCards(sysRoot, files, unifiedMemory);
+        const keep = new Set(next.flatMap(stablePaths));
+        for (const p of cards.flatMap(stablePaths)) if (!keep.has(p)) files.release(p);
+        cards = next;
         discoveredAt = t;
         if (cards.length !== before) {
           log?.info({ cards: cards.map((c) => ({ card: c.card, name: c.name, unified: c.unified })) }, 'amdgpu cards');
@@ -267,6 +278,9 @@ export function createAmdGpuReader(options: AmdGpuReaderOptions = {}): AmdGpuRea
       closed = true;
       if (timer !== null) clearInterval(timer);
       timer = null;
+      for (const p of cards.flatMap(stablePaths)) files.release(p);
+      cards = [];
+      discoveredAt = null;
     },
   };
 }

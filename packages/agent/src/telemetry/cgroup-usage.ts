@@ -25,6 +25,8 @@ export interface CgroupReading {
 export interface CgroupUsage {
   /** Usage per cgroup path (as given), e.g. `system.slice/ollama.service`. */
   read(paths: readonly string[]): Promise<Map<string, CgroupReading>>;
+  /** Releases the kept file descriptors. Idempotent. */
+  close(): void;
 }
 
 /**
@@ -48,15 +50,19 @@ export function createCgroupUsage(options: CgroupUsageOptions = {}): CgroupUsage
   const files = options.files ?? createFileReader();
   const now = options.now ?? (() => performance.now());
   const prev = new Map<string, { usageUsec: number; at: number }>();
+  /** Files kept open per requested path, released when the path is no longer asked for. */
+  const opened = new Map<string, string[]>();
 
   async function readOne(path: string): Promise<CgroupReading> {
     const rel = normaliseCgroupPath(path);
     if (rel === null) return { cpu_pct: null, mem_bytes: null };
     const dir = posix.join(root, rel);
-    const [cpuStat, memCurrent] = await Promise.all([
-      files.readText(posix.join(dir, 'cpu.stat')),
-      files.readText(posix.join(dir, 'memory.current')),
-    ]);
+    const cpuPath = posix.join(dir, 'cpu.stat');
+    const memPath = posix.join(dir, 'memory.current');
+    opened.set(path, [cpuPath, memPath]);
+    // Kept open: when the unit restarts, its cgroup is removed and re-created; the stale
+    // descriptor then fails (ENODEV) and the file reader reopens the new one.
+    const [cpuStat, memCurrent] = await Promise.all([files.readStable(cpuPath), files.readStable(memPath)]);
     const at = now();
     const usageUsec = cpuStat === null ? null : parseCpuStatUsageUsec(cpuStat);
     let cpuPct: number | null = null;
@@ -79,7 +85,17 @@ export function createCgroupUsage(options: CgroupUsageOptions = {}): CgroupUsage
       const out = new Map<string, CgroupReading>();
       paths.forEach((p, i) => out.set(p, results[i] as CgroupReading));
       for (const p of prev.keys()) if (!paths.includes(p)) prev.delete(p);
+      for (const [p, list] of opened) {
+        if (paths.includes(p)) continue;
+        for (const f of list) files.release(f);
+        opened.delete(p);
+      }
       return out;
+    },
+    close() {
+      for (const list of opened.values()) for (const f of list) files.release(f);
+      opened.clear();
+      prev.clear();
     },
   };
 }

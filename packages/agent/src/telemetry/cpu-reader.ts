@@ -37,6 +37,8 @@ export interface CpuReaderOptions {
 
 export interface CpuReader {
   read(): Promise<CpuReading>;
+  /** Releases the kept file descriptors. Idempotent; a later read reopens them. */
+  close(): void;
 }
 
 function parseCpuFields(fields: string[]): CpuTimes | null {
@@ -105,7 +107,7 @@ export function createCpuReader(options: CpuReaderOptions = {}): CpuReader {
 
   return {
     async read() {
-      const [statText, loadText] = await Promise.all([files.readText(statPath), files.readText(loadavgPath)]);
+      const [statText, loadText] = await Promise.all([files.readStable(statPath), files.readStable(loadavgPath)]);
       const cur = statText === null ? null : parseProcStat(statText);
       const load = parseLoadavg(loadText);
       if (cur === null) {
@@ -125,6 +127,10 @@ export function createCpuReader(options: CpuReaderOptions = {}): CpuReader {
       }
       prev = cur;
       return { cpu_pct: cpuPct, per_core_pct: perCore, ...load };
+    },
+    close() {
+      files.release(statPath);
+      files.release(loadavgPath);
     },
   };
 }

@@ -19,6 +19,8 @@ export interface HwmonReaderOptions {
 
 export interface HwmonReader {
   read(): Promise<TempSample[]>;
+  /** Releases the kept file descriptors. Idempotent; a later read rediscovers. */
+  close(): void;
 }
 
 interface TempChannel {
@@ -76,15 +78,23 @@ export function createHwmonReader(options: HwmonReaderOptions = {}): HwmonReader
     async read() {
       const t = now();
       if (discoveredAt === null || t - discoveredAt >= rediscoverMs) {
-        channels = await discoverTempChannels(sysRoot, files);
+        const next = await discoverTempChannels(sysRoot, files);
+        const keep = new Set(next.map((c) => c.inputPath));
+        for (const c of channels) if (!keep.has(c.inputPath)) files.release(c.inputPath);
+        channels = next;
         discoveredAt = t;
       }
       return Promise.all(
         channels.map(async (c): Promise<TempSample> => {
-          const milli = parseInt10(await files.readText(c.inputPath));
+          const milli = parseInt10(await files.readStable(c.inputPath));
           return { chip: c.chip, label: c.label, celsius: milli === null ? null : milli / 1000 };
         }),
       );
+    },
+    close() {
+      for (const c of channels) files.release(c.inputPath);
+      channels = [];
+      discoveredAt = null;
     },
   };
 }

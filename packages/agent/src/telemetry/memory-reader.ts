@@ -24,6 +24,8 @@ export interface MemoryReaderOptions {
 
 export interface MemoryReader {
   read(): Promise<MemoryReading>;
+  /** Releases the kept file descriptor. Idempotent. */
+  close(): void;
 }
 
 const WANTED = ['MemTotal', 'MemAvailable', 'SwapTotal', 'SwapFree'] as const;
@@ -58,7 +60,7 @@ export function createMemoryReader(options: MemoryReaderOptions = {}): MemoryRea
 
   return {
     async read() {
-      const text = await files.readText(path);
+      const text = await files.readStable(path);
       if (text === null) {
         return { mem_used_bytes: null, mem_total_bytes: null, swap_used_bytes: null, swap_total_bytes: null };
       }
@@ -69,6 +71,9 @@ export function createMemoryReader(options: MemoryReaderOptions = {}): MemoryRea
         swap_used_bytes: difference(m.SwapTotal, m.SwapFree),
         swap_total_bytes: m.SwapTotal,
       };
+    },
+    close() {
+      files.release(path);
     },
   };
 }

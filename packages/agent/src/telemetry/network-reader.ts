@@ -21,6 +21,8 @@ export interface NetworkReaderOptions {
 export interface NetworkReader {
   /** Null when /proc/net/dev cannot be read. */
   read(): Promise<NetSample[] | null>;
+  /** Releases the kept file descriptor. Idempotent. */
+  close(): void;
 }
 
 /** Default interface filter: everything except loopback and veth pairs. */
@@ -80,7 +82,7 @@ export function createNetworkReader(options: NetworkReaderOptions = {}): Network
 
   return {
     async read() {
-      const text = await files.readText(path);
+      const text = await files.readStable(path);
       const at = now();
       if (text === null) {
         prev = new Map();
@@ -105,6 +107,9 @@ export function createNetworkReader(options: NetworkReaderOptions = {}): Network
       prev = next;
       prevAt = at;
       return out;
+    },
+    close() {
+      files.release(path);
     },
   };
 }

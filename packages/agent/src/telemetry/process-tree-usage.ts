@@ -25,7 +25,11 @@ export interface ProcessTreeUsageOptions {
   clockTicksPerSec?: number;
   /** Page size, the unit of rss. @default 4096 */
   pageSizeBytes?: number;
-  /** Re-read every pid's stat this often, to catch reparenting the cache cannot see. @default 30 */
+  /**
+   * Re-read every pid's stat this often, to catch a process reparented into the tree (only a
+   * subreaper inside the tree does that). Each full pass costs one read per process on the box.
+   * @default 300
+   */
   fullRescanEveryTicks?: number;
 }
 
@@ -94,7 +98,7 @@ export function createProcessTreeUsage(options: ProcessTreeUsageOptions = {}): P
   const now = options.now ?? (() => performance.now());
   const hz = options.clockTicksPerSec ?? 100;
   const pageSize = options.pageSizeBytes ?? 4096;
-  const fullEvery = Math.max(1, options.fullRescanEveryTicks ?? 30);
+  const fullEvery = Math.max(1, options.fullRescanEveryTicks ?? 300);
   /** Every live pid we know, with its last parsed stat. */
   const known = new Map<number, ProcStat>();
   /** Pids that were members of some tree last tick: their stat is re-read every tick. */

@@ -241,6 +241,8 @@ export function createSampler(options: SamplerOptions): Sampler {
         amd.close();
         await inFlight?.catch(() => undefined);
         await nvidia?.close();
+        // After the last tick: a descriptor is never closed under a read in flight.
+        shared.files.close();
         log.info({ ticks: stats.ticks, skipped: stats.skipped, failed: stats.failed }, 'telemetry sampling stopped');
       })();
       return closing;

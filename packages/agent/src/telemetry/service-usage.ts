@@ -28,6 +28,8 @@ export interface ServiceUsageOptions {
 
 export interface ServiceUsage {
   read(targets: readonly ServiceTarget[]): Promise<ServiceSample[]>;
+  /** Releases the kept file descriptors. Idempotent. */
+  close(): void;
 }
 
 /** Creates the per-service reader (it owns one process-tree and one cgroup sampler). */
@@ -57,6 +59,9 @@ export function createServiceUsage(options: ServiceUsageOptions = {}): ServiceUs
         if (r === undefined) return { name: t.name, cpu_pct: null, rss_bytes: null, source: null };
         return { name: t.name, cpu_pct: r.cpu_pct, rss_bytes: r.rss_bytes, source: 'process-tree' };
       });
+    },
+    close() {
+      cgroups.close();
     },
   };
 }

@@ -57,7 +57,14 @@ export async function checkTarget(
           : r.end.kind === 'timeout'
             ? `no answer within ${options.timeoutMs ?? 5000} ms`
             : r.end.kind;
-      return { reachable: false, healthy: false, status: null, detail: why, checked_at: checkedAt, latency_ms: latency };
+      return {
+        reachable: false,
+        healthy: false,
+        status: null,
+        detail: why,
+        checked_at: checkedAt,
+        latency_ms: latency,
+      };
     }
     const text = (r.errorBody ?? body).trim().slice(0, 200);
     const healthy = kind === 'ollama' ? r.status === 200 && /ollama is running/i.test(text) : true;

@@ -25,7 +25,7 @@ import type { BootstrapOptions } from '../statistics.js';
 import type { BenchStore } from '../store/bench-store.js';
 import type { StoredCell } from '../store/store-types.js';
 import { hostInfo, type HostInfo } from './host-info.js';
-import { checkTarget, type TargetHealth } from './ollama-health.js';
+import { checkTarget } from './ollama-health.js';
 import { decideRun } from './run-decisions.js';
 import type { CellPosition, RunEvent } from './run-events.js';
 import { planCells } from './run-plan.js';
@@ -173,6 +173,7 @@ async function execute(runId: string, matrix: Matrix, resumed: boolean, o: RunCo
 
       const before = await checkTarget(target.kind, target.url, { timeoutMs: healthTimeoutMs });
       emit({ type: 'health', when: 'before', health: before, ...pos });
+      if (aborted()) break; // stopped while probing: the cell stays pending
       let fail: { code: string; message: string } | null = null;
       if (!before.reachable) {
         fail = {
@@ -286,7 +287,7 @@ async function execute(runId: string, matrix: Matrix, resumed: boolean, o: RunCo
     // A store failure mid-cell stops the cell (its in-flight requests are aborted) and is rethrown.
     const stop = new AbortController();
     const signal = o.signal === undefined ? stop.signal : AbortSignal.any([o.signal, stop.signal]);
-    let storeFailure: unknown = null;
+    const failure: { error: Error | null } = { error: null };
     const result = await runCell({
       client,
       target: target.id,
@@ -304,12 +305,12 @@ async function execute(runId: string, matrix: Matrix, resumed: boolean, o: RunCo
       requestTimeoutMs: m.request_timeout_s * 1000,
       signal,
       onEvent: (e) => {
-        if (e.type !== 'request-done' || storeFailure !== null) return;
+        if (e.type !== 'request-done' || failure.error !== null) return;
         try {
           store.recordAttempt(cell.id, tryNo, e.record);
         } catch (err) {
-          storeFailure = err;
-          stop.abort(err);
+          failure.error = err instanceof Error ? err : new Error(String(err));
+          stop.abort(failure.error);
           return;
         }
         progress.requests_done += 1;
@@ -323,7 +324,7 @@ async function execute(runId: string, matrix: Matrix, resumed: boolean, o: RunCo
         });
       },
     });
-    if (storeFailure !== null) throw storeFailure;
+    if (failure.error !== null) throw failure.error;
     return result;
   }
 }

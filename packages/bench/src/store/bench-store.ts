@@ -3,48 +3,26 @@
  * recommendation, in one SQLite file (better-sqlite3, WAL). Every write is one small transaction,
  * so a crash loses at most the requests in flight (DESIGN §4).
  *
- * Timing note: better-sqlite3 is synchronous and runs on the event loop that also timestamps the
- * tokens of in-flight requests. `synchronous = NORMAL` (durable against process crashes in WAL
- * mode; a power cut may lose the last commits but never corrupts) keeps a commit to tens of
- * microseconds, and checkpoints (which fsync) are run between cells by the orchestrator rather
- * than in the middle of a measurement.
+ * Timing note: the store is synchronous, on the event loop that also timestamps the tokens of
+ * in-flight requests. Commits are small (no fsync with `synchronous = NORMAL`); checkpoints, which
+ * fsync, are run between cells by the orchestrator, never in the middle of a measurement.
  */
 import { hostname as osHostname } from 'node:os';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { CellRequestRecord } from '../cell-runner.js';
-import type { CellSummary } from '../cell-summary.js';
 import type { Decision, Verdict } from '../decision.js';
 import { BenchError } from '../errors.js';
-import { silentLogger, type BenchLogger } from '../logger.js';
-import type { Matrix, TargetKind } from '../matrix-schema.js';
+import type { Matrix } from '../matrix-schema.js';
 import type { PrepareResult } from '../protocol-client.js';
 import type { Recommendation } from '../recommendation.js';
-import type { CellStatus, RunStatus } from '../report-json.js';
+import type { RunStatus } from '../report-json.js';
 import type { HostInfo } from '../run/host-info.js';
 import type { TargetHealth } from '../run/ollama-health.js';
 import { ATTEMPT_COLUMNS, attemptFromRow, attemptParams, type AttemptRow } from './attempt-row.js';
 import { newRunId } from './ids.js';
-import { LATEST_SCHEMA_VERSION, assertNotNewer, migrate, readSchemaVersion } from './migrations.js';
 import { storeError } from './store-errors.js';
-import type {
-  CellOutcome,
-  CellPlanEntry,
-  RunListEntry,
-  StoredAttempt,
-  StoredCell,
-  StoredRun,
-} from './store-types.js';
-
-/** Options of {@link openBenchStore}. */
-export interface OpenBenchStoreOptions {
-  /** Database file (created when missing unless `readonly`); `:memory:` for a throwaway store. */
-  path: string;
-  /** Open for reading only (`kage report`, `kage bench list`): nothing is created or migrated. */
-  readonly?: boolean;
-  /** How long a write waits for another process's lock before failing with `KAGE_ERR_DB_LOCKED`. @default 5000 */
-  busyTimeoutMs?: number;
-  logger?: BenchLogger;
-}
+import { cellFromRow, runFromRow, type CellRow, type RunRow } from './store-rows.js';
+import type { CellOutcome, CellPlanEntry, RunListEntry, StoredAttempt, StoredCell, StoredRun } from './store-types.js';
 
 /** Input of {@link BenchStore.createRun}. */
 export interface CreateRunInput {
@@ -87,7 +65,10 @@ export interface BenchStore {
   /** Records the cell's end and its aggregate numbers. */
   finishCell(cellId: number, outcome: CellOutcome): void;
   /** Attempts of a cell in completion order; superseded ones only when asked. */
-  getAttempts(cellId: number, options?: { includeSuperseded?: boolean; phase?: 'warmup' | 'measured' }): StoredAttempt[];
+  getAttempts(
+    cellId: number,
+    options?: { includeSuperseded?: boolean; phase?: 'warmup' | 'measured' },
+  ): StoredAttempt[];
   /** Stores decisions and the recommendation and marks the run `completed`, atomically. */
   completeRun(runId: string, decisions: readonly Decision[], recommendation: Recommendation): void;
   getDecisions(runId: string): Decision[];
@@ -98,108 +79,12 @@ export interface BenchStore {
   close(): void;
 }
 
-interface RunRow {
-  id: string;
-  name: string;
-  status: string;
-  matrix_json: string;
-  host_json: string;
-  started_at: string;
-  finished_at: string | null;
-  error: string | null;
-  owner_host: string | null;
-  owner_pid: number | null;
-}
-
-interface CellRow {
-  id: number;
-  run_id: string;
-  ordinal: number;
-  model: string;
-  model_id: string;
-  target: string;
-  target_kind: string;
-  concurrency: number;
-  status: string;
-  tries: number;
-  started_at: string | null;
-  finished_at: string | null;
-  error_code: string | null;
-  error_message: string | null;
-  health_before_json: string | null;
-  health_after_json: string | null;
-  prepare_json: string | null;
-  attempts: number;
-  successes: number;
-  success_rate: number | null;
-  window_ms: number | null;
-  output_tokens_total: number | null;
-  aggregate_tps: number | null;
-  summary_json: string | null;
-}
-
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled', 'interrupted']);
 
-const parse = <T>(json: string | null): T | null => (json === null ? null : (JSON.parse(json) as T));
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
 
-/**
- * Opens (creating and migrating when needed) the store at `options.path`.
- *
- * @throws {@link BenchError} `KAGE_ERR_DB_OPEN` (missing directory, unreadable), `KAGE_ERR_DB_LOCKED`,
- *   `KAGE_ERR_DB_READONLY`, `KAGE_ERR_DB_CORRUPT` (not a database), `KAGE_ERR_DB_SCHEMA_NEWER`;
- *   nothing is written to the file when opening fails
- */
-export function openBenchStore(options: OpenBenchStoreOptions): BenchStore {
-  const file = options.path;
-  const ro = options.readonly ?? false;
-  const log = (options.logger ?? silentLogger).child({ component: 'bench-store' });
-  let db: Database.Database;
-  try {
-    db = new Database(file, { readonly: ro, fileMustExist: ro, timeout: options.busyTimeoutMs ?? 5000 });
-  } catch (err) {
-    // better-sqlite3 throws a plain TypeError for a missing directory: not a SQLite code.
-    if (err instanceof TypeError) {
-      throw new BenchError('KAGE_ERR_DB_OPEN', `database ${file} cannot be opened: ${err.message}`, {
-        cause: err,
-        hint: 'create the directory first or pass another --db',
-      });
-    }
-    throw storeError(err, file, 'open');
-  }
-  try {
-    db.pragma('foreign_keys = ON');
-    if (ro) {
-      const version = readSchemaVersion(db); // reads the header: a non-database fails here
-      assertNotNewer(version, file);
-      if (version === 0) {
-        throw new BenchError('KAGE_ERR_DB_OPEN', `database ${file} holds no kage benchmark data`, {
-          hint: 'run `kage bench run` with this --db first',
-        });
-      }
-      if (version < LATEST_SCHEMA_VERSION) {
-        throw new BenchError(
-          'KAGE_ERR_DB_READONLY',
-          `database ${file} has schema version ${version} and must be upgraded to ${LATEST_SCHEMA_VERSION}, which a read-only open cannot do`,
-          { hint: 'open it once without read-only (e.g. `kage bench list`) as a user who can write it' },
-        );
-      }
-    } else {
-      // Setting WAL reads the header first: random bytes fail here, before anything is written.
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma('wal_autocheckpoint = 10000');
-      const m = migrate(db, file);
-      if (m.from !== m.to) log.info({ file, from: m.from, to: m.to }, 'benchmark schema migrated');
-    }
-  } catch (err) {
-    db.close();
-    throw storeError(err, file, 'open');
-  }
-  return createStore(db, file, ro);
-}
-
-function createStore(db: Database.Database, file: string, ro: boolean): BenchStore {
+/** Wraps an open connection (see `openBenchStore`). */
+export function createStore(db: Database.Database, file: string, ro: boolean): BenchStore {
   let closed = false;
   const me = { host: osHostname(), pid: process.pid };
 
@@ -220,44 +105,6 @@ function createStore(db: Database.Database, file: string, ro: boolean): BenchSto
   const insertAttempt = db.prepare(
     `INSERT INTO requests (${ATTEMPT_COLUMNS.join(', ')}) VALUES (${ATTEMPT_COLUMNS.map(() => '?').join(', ')})`,
   );
-
-  const runFromRow = (r: RunRow): StoredRun => ({
-    id: r.id,
-    name: r.name,
-    status: r.status as RunStatus,
-    matrix: JSON.parse(r.matrix_json) as Matrix,
-    host: JSON.parse(r.host_json) as HostInfo,
-    started_at: r.started_at,
-    finished_at: r.finished_at,
-    error: r.error,
-    owner: r.owner_host === null || r.owner_pid === null ? null : { host: r.owner_host, pid: r.owner_pid },
-  });
-
-  const cellFromRow = (r: CellRow): StoredCell => ({
-    id: r.id,
-    run_id: r.run_id,
-    ordinal: r.ordinal,
-    model: r.model,
-    model_id: r.model_id,
-    target: r.target,
-    target_kind: r.target_kind as TargetKind,
-    concurrency: r.concurrency,
-    status: r.status as CellStatus,
-    tries: r.tries,
-    started_at: r.started_at,
-    finished_at: r.finished_at,
-    error: r.error_code === null ? null : { code: r.error_code, message: r.error_message ?? '' },
-    health_before: parse<TargetHealth>(r.health_before_json),
-    health_after: parse<TargetHealth>(r.health_after_json),
-    prepare: parse<PrepareResult>(r.prepare_json),
-    attempts: r.attempts,
-    successes: r.successes,
-    success_rate: r.success_rate,
-    window_ms: r.window_ms,
-    output_tokens_total: r.output_tokens_total,
-    aggregate_tps: r.aggregate_tps,
-    summary: parse<CellSummary>(r.summary_json),
-  });
 
   const getRunRow = (id: string): RunRow => {
     const row = db.prepare(`SELECT * FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
@@ -321,7 +168,10 @@ function createStore(db: Database.Database, file: string, ro: boolean): BenchSto
           return id;
         }
         // Users may type a ULID in lower case.
-        const exact = db.prepare(`SELECT id FROM runs WHERE id = ? OR id = upper(?)`).pluck().get(idOrLatest, idOrLatest);
+        const exact = db
+          .prepare(`SELECT id FROM runs WHERE id = ? OR id = upper(?)`)
+          .pluck()
+          .get(idOrLatest, idOrLatest);
         if (typeof exact === 'string') return exact;
         return getRunRow(idOrLatest).id;
       });
@@ -382,7 +232,8 @@ function createStore(db: Database.Database, file: string, ro: boolean): BenchSto
         );
         if (stale.length === 0) return stale;
         db.transaction(() => {
-          for (const id of stale) mark.run(now(), 'the process running it ended without finishing (crash or kill)', now(), id);
+          for (const id of stale)
+            mark.run(now(), 'the process running it ended without finishing (crash or kill)', now(), id);
         }).immediate();
         return stale;
       });
@@ -418,7 +269,9 @@ function createStore(db: Database.Database, file: string, ro: boolean): BenchSto
 
     recordAttempt(cellId, tryNo, record) {
       // One INSERT is its own (autocommit) transaction: committed the moment the attempt ends.
-      return guard('record an attempt', () => Number(insertAttempt.run(...attemptParams(cellId, tryNo, record)).lastInsertRowid));
+      return guard('record an attempt', () =>
+        Number(insertAttempt.run(...attemptParams(cellId, tryNo, record)).lastInsertRowid),
+      );
     },
 
     finishCell(cellId, o) {
@@ -486,18 +339,22 @@ function createStore(db: Database.Database, file: string, ro: boolean): BenchSto
 
     getDecisions(runId) {
       return guard('read decisions', () =>
-        (db.prepare(`SELECT decision_json FROM decisions WHERE run_id = ? ORDER BY ordinal`).pluck().all(runId) as string[]).map(
-          (j) => JSON.parse(j) as Decision,
-        ),
+        (
+          db
+            .prepare(`SELECT decision_json FROM decisions WHERE run_id = ? ORDER BY ordinal`)
+            .pluck()
+            .all(runId) as string[]
+        ).map((j) => JSON.parse(j) as Decision),
       );
     },
 
     getRecommendation(runId) {
       return guard('read the recommendation', () => {
         const row = db.prepare(`SELECT verdict, reasons_json FROM recommendations WHERE run_id = ?`).get(runId) as
-          | { verdict: string; reasons_json: string }
-          | undefined;
-        return row === undefined ? null : { verdict: row.verdict as Verdict, reasons: JSON.parse(row.reasons_json) as string[] };
+          { verdict: string; reasons_json: string } | undefined;
+        return row === undefined
+          ? null
+          : { verdict: row.verdict as Verdict, reasons: JSON.parse(row.reasons_json) as string[] };
       });
     },
 

@@ -139,10 +139,7 @@ export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.v
 
 /** Version recorded in the file, 0 when the store was never created there. */
 export function readSchemaVersion(db: Database.Database): number {
-  const table = db
-    .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kage_schema'`)
-    .pluck()
-    .get();
+  const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kage_schema'`).pluck().get();
   if (table === undefined) return 0;
   const v = db.prepare(`SELECT version FROM kage_schema WHERE component = ?`).pluck().get(SCHEMA_COMPONENT);
   return typeof v === 'number' ? v : 0;

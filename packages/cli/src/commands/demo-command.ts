@@ -1,28 +1,32 @@
 /**
- * `kage demo`: starts the emulated three-node lab, shows that it formed, and shuts it down.
- * Every figure it prints comes from emulators and is labelled so.
+ * `kage demo`: the whole product on an emulated lab. Starts the seed's three nodes (an Ollama and
+ * an EXO emulator each) on loopback, runs the seed's benchmark matrix, prints the comparison table
+ * and the verdicts, writes the reports, and stops every emulator — also on Ctrl-C. Every figure
+ * comes from emulators and is labelled so.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Command } from 'commander';
+import { buildReport, openBenchStore, renderMarkdown, runMatrix } from '@kage/bench';
 import { createLogger } from '../logger.js';
+import { createRunProgressView } from '../run-progress.js';
+import { EXIT_INTERRUPTED, withInterrupt } from '../interrupt.js';
 import { startDemoCluster, waitForExoCluster } from './demo-cluster.js';
-
-const GiB = 1024 ** 3;
-
-interface OllamaTags {
-  models: { name: string }[];
-}
+import { demoMatrix } from './demo-matrix.js';
+import { renderReport } from './report-command.js';
 
 export function createDemoCommand(): Command {
   return new Command('demo')
-    .description('run the emulated 3-node lab (Ollama + EXO per node) on loopback')
-    .option('--deterministic', 'no jitter, fixed seeds')
-    .action(async (flags: { deterministic?: boolean }) => {
+    .description('run the seed benchmark matrix on an emulated 3-node lab (Ollama + EXO per node) on loopback')
+    .option('--out <dir>', 'where the database and the reports go', 'kage-demo')
+    .option('--deterministic', 'no jitter, fixed seeds: the same figures every run')
+    .action(async (flags: { out: string; deterministic?: boolean }) => {
       const log = createLogger({ destination: 'stderr', level: process.env['KAGE_LOG_LEVEL'] ?? 'warn' });
+      await mkdir(flags.out, { recursive: true });
+      const dbPath = join(flags.out, 'kage.db');
+      process.stderr.write('starting the emulated lab: srv1, srv2 (CPU servers) and rog (Radeon 8060S laptop)\n');
       const cluster = await startDemoCluster(log, { deterministic: flags.deterministic ?? false });
-      const stop = (): void => {
-        void cluster.close().then(() => process.exit(130));
-      };
-      process.once('SIGINT', stop).once('SIGTERM', stop);
+      const store = openBenchStore({ path: dbPath });
       try {
         const first = cluster.nodes[0];
         if (!first) throw new Error('no demo nodes started');
@@ -31,20 +35,32 @@ export function createDemoCommand(): Command {
           cluster.nodes.map((n) => n.hostname),
           15_000,
         );
-        const out: string[] = ['EMULATED cluster (protocol emulators with a timing model, not real hardware)', ''];
-        out.push('| node | hardware profile | RAM | Ollama | models pulled | EXO |');
-        out.push('|---|---|---|---|---|---|');
-        for (const node of cluster.nodes) {
-          const tags = (await (await fetch(`${node.ollama.url}/api/tags`)).json()) as OllamaTags;
-          out.push(
-            `| ${node.hostname} | ${node.profile.id} | ${(node.profile.memTotalBytes / GiB).toFixed(0)} GiB | ` +
-              `${node.ollama.url} | ${tags.models.map((m) => m.name).join(', ')} | ${node.exo.url} |`,
-          );
+        process.stderr.write(`EXO cluster formed: ${members.join(', ')}\n`);
+        const view = createRunProgressView();
+        const outcome = await withInterrupt((signal) =>
+          runMatrix({
+            matrix: demoMatrix(cluster),
+            store,
+            signal,
+            onEvent: (e) => view.onEvent(e),
+            logger: log.child({ component: 'bench' }),
+          }),
+        ).finally(() => view.stop());
+        if (outcome.status !== 'completed') {
+          process.stderr.write(`demo run ${outcome.runId} ${outcome.status}${outcome.error ? `: ${outcome.error}` : ''}\n`);
+          process.exitCode = outcome.status === 'interrupted' || outcome.status === 'cancelled' ? EXIT_INTERRUPTED : 1;
+          return;
         }
-        out.push('', `EXO cluster formed: ${members.length} nodes (${members.join(', ')})`);
-        process.stdout.write(`${out.join('\n')}\n`);
+        const report = buildReport(store, outcome.runId);
+        for (const format of ['md', 'json', 'html'] as const) {
+          await writeFile(join(flags.out, `report.${format}`), renderReport(report, format, true));
+        }
+        process.stdout.write(renderMarkdown(report, { emulated: true }));
+        process.stdout.write(
+          `\nReports: ${join(flags.out, 'report.md')}, report.json, report.html · database: ${dbPath} · run ${outcome.runId}\n`,
+        );
       } finally {
-        process.off('SIGINT', stop).off('SIGTERM', stop);
+        store.close();
         await cluster.close();
       }
     });

@@ -1,0 +1,45 @@
+/**
+ * `kage report [RUN|latest] --format md|json|html [--out FILE]`: renders a stored run.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { buildReport, openBenchStore, renderHtml, renderMarkdown, type KageReport } from '@kage/bench';
+
+export type ReportFormat = 'md' | 'json' | 'html';
+
+/** Renders a report in one of the three formats. `emulated` labels every figure as not real. */
+export function renderReport(report: KageReport, format: ReportFormat, emulated: boolean): string {
+  switch (format) {
+    case 'json':
+      return `${JSON.stringify(report, null, 2)}\n`;
+    case 'md':
+      return renderMarkdown(report, { emulated });
+    case 'html':
+      return renderHtml(report, { emulated });
+  }
+}
+
+export function createReportCommand(): Command {
+  return new Command('report')
+    .description('render a stored run as markdown, JSON (kage.report/v1) or a self-contained HTML page')
+    .argument('[run]', 'run id, or "latest"', 'latest')
+    .option('--db <path>', 'SQLite results database', './kage.db')
+    .addOption(new Option('--format <format>', 'output format').choices(['md', 'json', 'html']).default('md'))
+    .option('--out <file>', 'write to a file instead of stdout')
+    .option('--emulated', 'label every figure as coming from emulators')
+    .action(async (runId: string, flags: { db: string; format: ReportFormat; out?: string; emulated?: boolean }) => {
+      const store = openBenchStore({ path: flags.db, readonly: true });
+      let text: string;
+      try {
+        text = renderReport(buildReport(store, runId), flags.format, flags.emulated ?? false);
+      } finally {
+        store.close();
+      }
+      if (flags.out) {
+        await writeFile(flags.out, text);
+        process.stderr.write(`wrote ${flags.out}\n`);
+      } else {
+        process.stdout.write(text);
+      }
+    });
+}
