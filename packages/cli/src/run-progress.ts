@@ -22,15 +22,22 @@ function cellLabel(e: { index: number; total: number; model: string; target: str
 
 /** Plain lines: one per cell start/end and per preparation step, nothing per token. */
 function plainView(write: (line: string) => void): RunProgressView {
+  let lastPrepare = '';
   return {
     onEvent(e) {
       switch (e.type) {
         case 'run-start':
-          write(`run ${e.run_id} (${e.name}): ${e.cells_total} cells, ${e.requests_total} requests${e.resumed ? `, resuming after ${e.cells_done} finished cells` : ''}`);
+          write(
+            `run ${e.run_id} (${e.name}): ${e.cells_total} cells, ${e.requests_total} requests${e.resumed ? `, resuming after ${e.cells_done} finished cells` : ''}`,
+          );
           break;
-        case 'prepare':
-          write(`prepare ${e.model} on ${e.target}: ${e.progress.message}`);
+        case 'prepare': {
+          // Readiness polls repeat the same message every second: print changes only.
+          const line = `prepare ${e.model} on ${e.target}: ${e.progress.message}`;
+          if (line !== lastPrepare) write(line);
+          lastPrepare = line;
           break;
+        }
         case 'cell-start':
           write(`${cellLabel(e)}: started`);
           break;

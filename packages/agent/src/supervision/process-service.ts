@@ -9,6 +9,7 @@
  *      │            failed ←─budget─ backoff ─timer→ starting
  *      └──────── stop ───────────────┘
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { RestartBudget, backoffDelayMs, resolveRestartPolicy } from './backoff.js';
@@ -195,13 +196,13 @@ class ProcessSupervisor implements ProcessService {
         case 'backoff':
           this.#cancelBackoff();
           await this.#cleanup;
-          await this.#spawn('start requested');
+          await this.#spawnUnlessClosed('start requested');
           break;
         case 'exited':
         case 'failed':
           await this.#cleanup;
           this.#resetRestarts();
-          await this.#spawn('start requested');
+          await this.#spawnUnlessClosed('start requested');
           break;
       }
       return this.status();
@@ -222,7 +223,7 @@ class ProcessSupervisor implements ProcessService {
     return this.#enqueue(async () => {
       await this.#stopNow('restart requested');
       this.#resetRestarts();
-      await this.#spawn('restart requested');
+      await this.#spawnUnlessClosed('restart requested');
       return this.status();
     });
   }
@@ -332,6 +333,15 @@ class ProcessSupervisor implements ProcessService {
     return settled;
   }
 
+  /**
+   * A command that was queued before close() must not leave a child behind after close()'s own
+   * stop ran: refuse instead.
+   */
+  #spawnUnlessClosed(reason: string): Promise<void> {
+    this.#assertOpen();
+    return this.#spawn(reason);
+  }
+
   /** The main pid exited. Expected while stopping; otherwise clean up the group and back off. */
   #onExit(generation: number, pid: number | undefined, code: number | null, signal: NodeJS.Signals | null): void {
     if (generation !== this.#generation || pid === undefined) return;
@@ -392,7 +402,8 @@ class ProcessSupervisor implements ProcessService {
       const end = await terminateGroup(pgid, { graceMs: this.#timings.stopGraceMs });
       if (end === 'killed')
         this.#log.warn({ pgid, grace_ms: this.#timings.stopGraceMs }, 'group ignored SIGTERM; killed');
-      await exited;
+      // The 'exit' event follows the group's death at once; the bound only guards against a lost event.
+      await Promise.race([exited, sleep(5000, undefined, { ref: false })]);
       await this.#pidfileWrite;
       await removePidfile(this.#pidfile);
     }

@@ -34,7 +34,12 @@ export interface SamplerOptions {
    * @default { command: 'nvidia-smi' }
    */
   nvidiaSmi?: false | { command?: string; restartInitialDelayMs?: number; restartMaxDelayMs?: number };
-  /** amdgpu busy sub-sampling period; 0 reads busy once per tick. @default max(100, intervalMs / 4) */
+  /**
+   * amdgpu busy sub-sampling period (the mean is reported per tick); 0 reads busy once per tick.
+   * Off by default: each sub-sample is a separate wake-up, and 4 Hz measured ~0.17 % of a core —
+   * a third of the agent's budget — while the coordinator's means over a run are unbiased anyway.
+   * @default 0
+   */
   amdBusySampleIntervalMs?: number;
   /** Force the amdgpu unified-memory flag. @default 'auto' */
   amdUnifiedMemory?: 'auto' | boolean;
@@ -102,7 +107,7 @@ export function createSampler(options: SamplerOptions): Sampler {
     ...shared,
     log,
     rediscoverIntervalMs,
-    busySampleIntervalMs: options.amdBusySampleIntervalMs ?? Math.max(100, Math.floor(intervalMs / 4)),
+    busySampleIntervalMs: options.amdBusySampleIntervalMs ?? 0,
     unifiedMemory: options.amdUnifiedMemory ?? 'auto',
   });
   const services = createServiceUsage(shared);

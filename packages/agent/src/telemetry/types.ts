@@ -34,7 +34,7 @@ export interface GpuSample {
   id: string;
   vendor: 'amd' | 'nvidia';
   name: string;
-  /** Engine busy %, 0–100. For amdgpu the mean of the sub-samples taken during the interval. */
+  /** Engine busy %, 0–100. amdgpu: an instant sample, or the mean of sub-samples when enabled. */
   busy_pct: number | null;
   /**
    * Memory the GPU can use that is in use. On a unified-memory APU this is VRAM + GTT used; that

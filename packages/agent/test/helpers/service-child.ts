@@ -7,6 +7,8 @@
  *   --grandchild-ignore-term the grandchild ignores SIGTERM
  *   --listen=PORT            serve GET /health on 127.0.0.1:PORT (0 = any free port)
  *   --listen-after-ms=MS     wait this long before listening (a model still loading)
+ *   --max-lifetime-ms=MS     exit after this long (default 120000): a leaked helper cannot keep a
+ *                            test run waiting forever
  * Prints one JSON ready line on stdout: { ready, pid, grandchild?, port? }, and one line on stderr.
  * Prints nothing afterwards, so an orphan whose reader died is not killed by EPIPE.
  */
@@ -25,6 +27,7 @@ const flags = new Map(
 const keepAlive = (): void => {
   setInterval(() => undefined, 60_000);
 };
+setTimeout(() => process.exit(0), Number(flags.get('max-lifetime-ms') ?? 120_000)).unref();
 
 if (flags.get('role') === 'grandchild') {
   if (flags.has('ignore-term')) process.on('SIGTERM', () => undefined);

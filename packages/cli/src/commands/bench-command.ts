@@ -2,6 +2,7 @@
  * `kage bench run|resume|list|selftest`: standalone benchmark runs in this process, stored in a
  * SQLite file. Progress goes to stderr; the run id is the last line on stdout.
  */
+import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import {
   listRuns,
@@ -50,7 +51,7 @@ export function createBenchCommand(): Command {
   bench
     .command('run')
     .description('run a matrix file (YAML or JSON) against its targets and store every request')
-    .requiredOption('--matrix <file>', 'matrix file (see docs/matrix.md)')
+    .requiredOption('--matrix <file>', 'matrix file, YAML or JSON (see docs/benchmarks.md)')
     .option('--db <path>', 'SQLite results database', DEFAULT_DB)
     .action(async (flags: { matrix: string; db: string }) => {
       // Validate the whole file before touching the database or the network.
@@ -59,7 +60,13 @@ export function createBenchCommand(): Command {
       await withStore(flags.db, false, async (store) => {
         const view = createRunProgressView();
         const outcome = await withInterrupt((signal) =>
-          runMatrix({ matrix, store, signal, onEvent: (e) => view.onEvent(e), logger: log.child({ component: 'bench' }) }),
+          runMatrix({
+            matrix,
+            store,
+            signal,
+            onEvent: (e) => view.onEvent(e),
+            logger: log.child({ component: 'bench' }),
+          }),
         ).finally(() => view.stop());
         finish(outcome);
       });
@@ -75,7 +82,13 @@ export function createBenchCommand(): Command {
       await withStore(flags.db, false, async (store) => {
         const view = createRunProgressView();
         const outcome = await withInterrupt((signal) =>
-          resumeRun({ runId, store, signal, onEvent: (e) => view.onEvent(e), logger: log.child({ component: 'bench' }) }),
+          resumeRun({
+            runId,
+            store,
+            signal,
+            onEvent: (e) => view.onEvent(e),
+            logger: log.child({ component: 'bench' }),
+          }),
         ).finally(() => view.stop());
         finish(outcome);
       });
@@ -87,7 +100,13 @@ export function createBenchCommand(): Command {
     .option('--db <path>', 'SQLite results database', DEFAULT_DB)
     .option('--json', 'print JSON')
     .action(async (flags: { db: string; json?: boolean }) => {
-      await withStore(flags.db, true, (store) => {
+      if (!existsSync(flags.db)) {
+        process.stdout.write(flags.json ? '[]\n' : `no runs: ${flags.db} does not exist\n`);
+        return;
+      }
+      await withStore(flags.db, false, (store) => {
+        // A run whose process was killed still says `running` until someone notices; do it here.
+        store.reapStaleRuns();
         const runs = listRuns(store);
         if (flags.json) {
           process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
@@ -100,7 +119,11 @@ export function createBenchCommand(): Command {
         const rows = runs.map((r) => [r.id, r.name, r.status, r.started_at, r.finished_at ?? '']);
         const header = ['id', 'name', 'status', 'started_at', 'finished_at'];
         const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-        const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+        const line = (cells: string[]): string =>
+          cells
+            .map((c, i) => c.padEnd(widths[i] ?? 0))
+            .join('  ')
+            .trimEnd();
         process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n`);
         return Promise.resolve();
       });
@@ -113,7 +136,8 @@ export function createBenchCommand(): Command {
     .action(async (flags: { out?: string }) => {
       const result = await runSelftest({
         ...(flags.out !== undefined && { outFile: flags.out }),
-        onProgress: (p) => process.stderr.write(`selftest ${p.protocol}: repetition ${p.repetition}/${p.repetitions}\n`),
+        onProgress: (p) =>
+          process.stderr.write(`selftest ${p.protocol}: repetition ${p.repetition}/${p.repetitions}\n`),
       });
       const f = result.figures;
       const t = result.targets;

@@ -47,7 +47,9 @@ export function createDemoCommand(): Command {
           }),
         ).finally(() => view.stop());
         if (outcome.status !== 'completed') {
-          process.stderr.write(`demo run ${outcome.runId} ${outcome.status}${outcome.error ? `: ${outcome.error}` : ''}\n`);
+          process.stderr.write(
+            `demo run ${outcome.runId} ${outcome.status}${outcome.error ? `: ${outcome.error}` : ''}\n`,
+          );
           process.exitCode = outcome.status === 'interrupted' || outcome.status === 'cancelled' ? EXIT_INTERRUPTED : 1;
           return;
         }
