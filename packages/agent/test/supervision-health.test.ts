@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { createProcessService, type HealthState, type ServiceEvent } from '../src/index.js';
@@ -40,9 +41,10 @@ async function httpServer(
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(async () => {
-    server.closeAllConnections();
     server.close();
-    await once(server, 'close').catch(() => undefined);
+    server.closeAllConnections();
+    // Bounded: a probe racing the close must not keep the test (and its children) waiting.
+    await Promise.race([once(server, 'close'), sleep(2000)]);
   });
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
@@ -148,7 +150,7 @@ void test('the inference probe is the third layer, consulted only when the HTTP 
     config: { driver: 'process', command: childCommand(), health: `${base}/api/version` },
     log,
     stateDir: await tempDir(t),
-    timings: { ...FAST, healthIntervalMs: 20, probeIntervalMs: 0 },
+    timings: { ...FAST, healthIntervalMs: 20, healthTimeoutMs: 5000, probeIntervalMs: 0 },
     probe: ({ signal }) => {
       calls++;
       assert.ok(signal instanceof AbortSignal);
@@ -161,7 +163,7 @@ void test('the inference probe is the third layer, consulted only when the HTTP 
   });
   await service.start();
   const bad = await waitFor('unhealthy', () => service.status().health === 'unhealthy' && service.status());
-  assert.equal(bad.health_reason, 'inference probe failed');
+  assert.equal(bad.health_reason, 'inference probe failed', 'the HTTP layer passed; the probe failed');
   verdict = true;
   await waitFor('healthy', () => service.status().healthy);
   assert.ok(calls >= 2);
