@@ -38,3 +38,59 @@ export type {
   SupervisedService,
   SystemdServiceConfig,
 } from './supervision/types.js';
+// Config and daemon integration: the agent main reads the environment once (readDaemonEnv, then
+// scrubDaemonEnv), builds the logger, loads the config (exit 78 on KAGE_ERR_CONFIG_*), sends READY
+// through the notifier and starts the watchdog with one freshness check per loop.
+export { loadAgentConfig, parseAgentConfig } from './config/agent-config.js';
+export type { LoadAgentConfigOptions } from './config/agent-config.js';
+export type {
+  AgentConfig,
+  BufferConfig,
+  CoordinatorConfig,
+  CoordinatorTlsConfig,
+  ResolvedProcessServiceConfig,
+  ResolvedServiceConfig,
+} from './config/agent-config-types.js';
+export { AGENT_CONFIG_DEFAULTS, AgentConfigFileSchema, MAX_GRACE_MS } from './config/agent-config-schema.js';
+export { AgentConfigError, formatConfigProblem } from './config/errors.js';
+export type { AgentConfigErrorCode, ConfigProblem } from './config/errors.js';
+export { readDaemonEnv, scrubDaemonEnv } from './config/daemon-env.js';
+export type { DaemonEnv } from './config/daemon-env.js';
+export { createAgentLogger, isJournalStream, syslogPrefixForLevel } from './daemon/journald-logger.js';
+export type { AgentLoggerOptions } from './daemon/journald-logger.js';
+export { buildNotifyArgs, createSdNotifier } from './daemon/sd-notify.js';
+export type { SdNotifier, SdNotifierOptions } from './daemon/sd-notify.js';
+export { createFreshnessCheck, createWatchdog } from './daemon/watchdog.js';
+export type {
+  FreshnessCheckOptions,
+  Watchdog,
+  WatchdogCheck,
+  WatchdogFailure,
+  WatchdogOptions,
+  WatchdogStats,
+} from './daemon/watchdog.js';
+// Coordinator stream: the agent main reads the boot id, creates one stream (createAgentStream →
+// open → pushSample / pushServiceEvent → close) and wires its command handlers to the registry.
+export { createAgentStream, PROTOCOL_VERSION, toGrpcTarget } from './stream/agent-stream.js';
+export type {
+  AgentStream,
+  AgentStreamOptions,
+  AgentStreamState,
+  AgentStreamStatus,
+  AgentStreamTls,
+} from './stream/agent-stream.js';
+export type { CommandContext, CommandHandlers, ProbeRequest } from './stream/command-dispatcher.js';
+export { readBootId } from './stream/boot-id.js';
+export type { ReadBootIdOptions } from './stream/boot-id.js';
+export { createDiskBuffer } from './stream/disk-buffer.js';
+export type { BufferRecord, DiskBuffer, DiskBufferOptions, DiskBufferStats } from './stream/disk-buffer.js';
+export { ReconnectBackoff } from './stream/reconnect-backoff.js';
+export type { ReconnectBackoffOptions, ReconnectDelay } from './stream/reconnect-backoff.js';
+export { findProtoRoot, loadAgentProto } from './stream/agent-proto.js';
+export { StreamError } from './stream/errors.js';
+export type { StreamErrorCode } from './stream/errors.js';
+export { toWireInventory, toWireSample, toWireServiceEvent, toWireServiceStatus } from './stream/wire-convert.js';
+export type { ProtoGrpcType } from './generated/agent.js';
+export type { AgentGatewayHandlers } from './generated/kage/v1/AgentGateway.js';
+export type { AgentMessage, AgentMessage__Output } from './generated/kage/v1/AgentMessage.js';
+export type { CoordinatorMessage, CoordinatorMessage__Output } from './generated/kage/v1/CoordinatorMessage.js';

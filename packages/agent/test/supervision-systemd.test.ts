@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSystemdService, type ServiceEvent, type SystemdService } from '../src/index.js';
@@ -39,7 +40,8 @@ void test('open() reads the unit: state, main pid, restarts and the cgroup for t
   await once(server, 'listening');
   t.after(async () => {
     server.close();
-    await once(server, 'close');
+    server.closeAllConnections();
+    await Promise.race([once(server, 'close'), sleep(2000)]);
   });
   const health = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   const { service } = await setup(t, { health });

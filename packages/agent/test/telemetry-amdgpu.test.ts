@@ -135,11 +135,11 @@ describe('amdgpu reader', () => {
     await fx.write(`${CARD1}/gpu_busy_percent`, '100\n');
     reader.start();
     let mark = busyReads;
-    await waitFor(() => busyReads >= mark + 3, 5000, 'sub-samples at 100 %');
+    await waitFor(() => busyReads >= mark + 3, 10_000, 'sub-samples at 100 %');
     await fx.write(`${CARD1}/gpu_busy_percent`, '0\n');
     mark = busyReads;
     // The first read after the rewrite may have started before it: wait for two more.
-    await waitFor(() => busyReads >= mark + 3, 5000, 'sub-samples at 0 %');
+    await waitFor(() => busyReads >= mark + 3, 10_000, 'sub-samples at 0 %');
     const busy = (await reader.read())[0]?.busy_pct;
     assert.ok(busy !== null && busy !== undefined && busy > 0 && busy < 100, `mean of 100s and 0s, got ${busy}`);
     reader.close();

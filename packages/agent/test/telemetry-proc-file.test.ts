@@ -105,6 +105,8 @@ describe('file reader', () => {
 
   test('a closed sampler leaves no descriptor open', async () => {
     const { log } = recordingLogger();
+    // Let closes queued by the previous tests' cleanup land before counting.
+    await new Promise((r) => setTimeout(r, 50));
     const before = await openFdCount();
     const sampler = createSampler({
       log,

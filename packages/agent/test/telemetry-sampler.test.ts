@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { constants } from 'node:fs';
+import { constants, writeFileSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -16,6 +16,10 @@ import {
 } from './fixtures/fixture-trees.js';
 
 const GIB = 1024 ** 3;
+const BUSY_STAT =
+  'cpu  10450 500 3100 81450 1000 200 300 0 0 0\n' +
+  'cpu0 2700 100 850 20250 250 50 75 0 0 0\ncpu1 2600 100 700 20400 250 50 75 0 0 0\n' +
+  'cpu2 2650 200 850 20300 250 50 75 0 0 0\ncpu3 2500 100 700 20500 250 50 75 0 0 0\n';
 const MIB = 1024 ** 2;
 
 describe('sampler', () => {
@@ -33,12 +37,23 @@ describe('sampler', () => {
         { name: 'ollama', cgroup: 'system.slice/ollama.service' },
         { name: 'exo', pid: 3000 },
       ],
-      onSample: (s) => samples.push(s),
+      onSample: (s) => {
+        samples.push(s);
+        // The node gets busy right after the first sample. Written synchronously here, between
+        // two ticks, so no tick can read a half-written file.
+        if (s.seq === 1) {
+          writeFileSync(join(fx.procRoot, 'stat'), BUSY_STAT);
+          writeFileSync(
+            join(fx.procRoot, '3000', 'stat'),
+            procPidStat({ pid: 3000, comm: 'exo', ppid: 1, utime: 900, stime: 300, start: 50_000, rssPages: 51_200 }),
+          );
+        }
+      },
     });
     t.after(() => sampler.close());
     sampler.start();
     sampler.start();
-    await waitFor(() => samples.length >= 1, 5000, 'the first sample');
+    await waitFor(() => samples.length >= 2, 10_000, 'two samples');
 
     const first = samples[0] as Sample;
     assert.equal(first.seq, 1);
@@ -66,21 +81,13 @@ describe('sampler', () => {
       { name: 'exo', cpu_pct: null, rss_bytes: 51_200 * 4096, source: 'process-tree' },
     ]);
 
-    // The node gets busy: a later sample shows the exact /proc/stat delta.
-    await fx.write(
-      'proc/stat',
-      'cpu  10450 500 3100 81450 1000 200 300 0 0 0\n' +
-        'cpu0 2700 100 850 20250 250 50 75 0 0 0\ncpu1 2600 100 700 20400 250 50 75 0 0 0\n' +
-        'cpu2 2650 200 850 20300 250 50 75 0 0 0\ncpu3 2500 100 700 20500 250 50 75 0 0 0\n',
-    );
-    await fx.write(
-      'proc/3000/stat',
-      procPidStat({ pid: 3000, comm: 'exo', ppid: 1, utime: 900, stime: 300, start: 50_000, rssPages: 51_200 }),
-    );
-    await waitFor(() => samples.some((s) => s.cpu_pct === 27.5), 5000, 'a sample with the CPU delta');
-    const busy = samples.find((s) => s.cpu_pct === 27.5) as Sample;
-    assert.deepEqual(busy.per_core_pct, [50, 20, 40, 0]);
-    await waitFor(() => samples.some((s) => (s.services[1]?.cpu_pct ?? 0) > 0), 5000, 'exo CPU from its tree');
+    // The second sample shows the exact /proc/stat delta, and exo's 200 ticks of CPU.
+    const second = samples[1] as Sample;
+    assert.equal(second.cpu_pct, 27.5);
+    assert.deepEqual(second.per_core_pct, [50, 20, 40, 0]);
+    assert.ok((second.services[1]?.cpu_pct ?? 0) > 0);
+    await waitFor(() => samples.length >= 4, 10_000, 'more samples');
+    assert.equal(samples[3]?.cpu_pct, null, 'no change since: no time accounted, unknown');
 
     for (let i = 1; i < samples.length; i++) {
       const [a, b] = [samples[i - 1] as Sample, samples[i] as Sample];
@@ -113,7 +120,7 @@ describe('sampler', () => {
     });
     t.after(() => sampler.close());
     sampler.start();
-    await waitFor(() => samples.some((s) => s.gpus.length === 2), 10_000, 'NVIDIA GPUs in a sample');
+    await waitFor(() => samples.some((s) => s.gpus.length === 2), 15_000, 'NVIDIA GPUs in a sample');
     const withGpus = samples.find((s) => s.gpus.length === 2) as Sample;
     assert.deepEqual(
       withGpus.gpus.map((g) => [g.vendor, g.index, g.name]),
@@ -220,7 +227,7 @@ describe('sampler', () => {
     assert.deepEqual(one.services, []);
     assert.equal(calls, 0, 'sampleNow does not call the listener');
     sampler.start();
-    await waitFor(() => calls >= 3, 5000, 'the listener called again after throwing');
+    await waitFor(() => calls >= 3, 10_000, 'the listener called again after throwing');
     assert.ok(sampler.stats().failed >= 3);
     assert.ok(records.some((r) => r.msg === 'sample listener threw'));
     assert.ok(records.some((r) => r.msg === 'service target provider failed'));

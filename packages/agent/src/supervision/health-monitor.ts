@@ -31,6 +31,9 @@ export class HealthMonitor {
   #healthySinceStart = false;
   #lastProbeAt = Number.NEGATIVE_INFINITY;
   #lastProbeFailure: string | undefined;
+  // Bumped on every start and stop: a probe that was in flight across one reports on a process
+  // that is gone, so its verdict is dropped.
+  #epoch = 0;
 
   constructor(options: HealthMonitorOptions) {
     this.#o = options;
@@ -46,6 +49,7 @@ export class HealthMonitor {
 
   /** The service (re)started: a new startup grace begins and old verdicts no longer apply. */
   markStarted(): void {
+    this.#epoch++;
     this.#graceUntil = performance.now() + this.#o.startupGraceMs;
     this.#healthySinceStart = false;
     this.#lastProbeAt = Number.NEGATIVE_INFINITY;
@@ -54,17 +58,19 @@ export class HealthMonitor {
 
   /** The service is not running: nothing to probe. The state change itself is logged elsewhere. */
   markDown(): void {
+    this.#epoch++;
     this.#set('unknown', undefined, false);
   }
 
   /** Run the layers once. `alive` is layer one, decided by the driver. */
   async check(alive: boolean): Promise<HealthState> {
     if (!alive) {
-      this.markDown();
+      this.#set('unknown', undefined, false);
       return this.#state;
     }
+    const epoch = this.#epoch;
     const failure = await this.#failure();
-    if (this.#abort.signal.aborted) return this.#state;
+    if (this.#abort.signal.aborted || epoch !== this.#epoch) return this.#state;
     if (failure === undefined) {
       this.#healthySinceStart = true;
       this.#set('healthy', undefined, true);

@@ -18,7 +18,7 @@ export const CRASHING_AGENT = fileURLToPath(new URL('./crashing-agent.js', impor
 export const FAST: Partial<SupervisionTimings> = {
   stopGraceMs: 300,
   healthIntervalMs: 30,
-  healthTimeoutMs: 500,
+  healthTimeoutMs: 2000,
   startupGraceMs: 0,
   stableAfterMs: 60_000,
   systemctlTimeoutMs: 10_000,

@@ -1,0 +1,138 @@
+// The watchdog pings only while every registered check passes; a stuck loop stops the pings.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino, type Logger } from 'pino';
+import { createFreshnessCheck, createWatchdog, readDaemonEnv, scrubDaemonEnv } from '../src/index.js';
+
+function captureLog(): { log: Logger; entries: { level: number; msg: string }[] } {
+  const entries: { level: number; msg: string }[] = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => void entries.push(JSON.parse(s) as never) });
+  return { log, entries };
+}
+
+function countingNotifier(): { watchdog: () => Promise<boolean>; count: () => number } {
+  let n = 0;
+  return {
+    watchdog: () => {
+      n++;
+      return Promise.resolve(true);
+    },
+    count: () => n,
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function waitUntil(what: string, predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+test('pings while healthy, withholds while a check fails, resumes after; logs transitions only', async (t) => {
+  const { log, entries } = captureLog();
+  const notifier = countingNotifier();
+  const watchdog = createWatchdog({ notifier, log, watchdogUsec: 60_000 });
+  t.after(() => watchdog.close());
+  assert.equal(watchdog.enabled, true);
+  assert.equal(watchdog.intervalMs, 30, 'half of WATCHDOG_USEC');
+  let streamAlive = true;
+  watchdog.register('sampler', () => null);
+  watchdog.register('stream', () => (streamAlive ? null : 'stream loop stopped'));
+  watchdog.start();
+  assert.equal(notifier.count(), 1, 'the first ping goes out at start');
+  await waitUntil('3 pings', () => notifier.count() >= 3);
+
+  streamAlive = false;
+  const withheldFrom = watchdog.stats().withheld;
+  await waitUntil('3 withheld slots', () => watchdog.stats().withheld >= withheldFrom + 3);
+  const pingsWhileFailing = notifier.count();
+  await waitUntil('2 more withheld slots', () => watchdog.stats().withheld >= withheldFrom + 5);
+  assert.equal(notifier.count(), pingsWhileFailing, 'no ping while the stream check fails');
+  assert.deepEqual(watchdog.stats().failing, ['stream']);
+
+  streamAlive = true;
+  await waitUntil('pings resume', () => notifier.count() >= pingsWhileFailing + 2);
+  assert.deepEqual(watchdog.stats().failing, []);
+
+  const warns = entries.filter((e) => e.level === 40);
+  assert.equal(warns.length, 1, 'one warning for the whole failing streak');
+  assert.equal(warns[0]?.msg, 'health check failing: watchdog pings withheld');
+  assert.equal(entries.filter((e) => e.msg === 'health checks pass again: watchdog pings resumed').length, 1);
+
+  await watchdog.close();
+  const afterClose = notifier.count();
+  await sleep(100);
+  assert.equal(notifier.count(), afterClose, 'no ping after close');
+});
+
+test('disabled without WATCHDOG_USEC: start() sends nothing, checks still evaluate', async () => {
+  const notifier = countingNotifier();
+  const watchdog = createWatchdog({ notifier, log: captureLog().log, watchdogUsec: null });
+  assert.equal(watchdog.enabled, false);
+  assert.equal(watchdog.intervalMs, null);
+  watchdog.register('broken', () => {
+    throw new Error('boom');
+  });
+  watchdog.start();
+  await sleep(20);
+  assert.equal(notifier.count(), 0);
+  assert.deepEqual(watchdog.evaluate(), [{ name: 'broken', reason: 'check threw: boom' }]);
+  await watchdog.close();
+});
+
+test('register rejects a duplicate name; the returned function removes the check', () => {
+  const watchdog = createWatchdog({ notifier: countingNotifier(), log: captureLog().log, watchdogUsec: 1_000_000 });
+  const remove = watchdog.register('sampler', () => 'stale');
+  assert.throws(() => watchdog.register('sampler', () => null), /already registered/);
+  assert.equal(watchdog.evaluate().length, 1);
+  remove();
+  assert.deepEqual(watchdog.evaluate(), []);
+});
+
+test('freshness check: grace before the first tick, then the age of the last tick', () => {
+  let now = 1000;
+  let last: number | null = null;
+  const check = createFreshnessCheck({ lastMonoMs: () => last, maxAgeMs: 3000, what: 'sampler', now: () => now });
+  assert.equal(check(), null, 'a loop that has not ticked yet gets maxAgeMs from creation');
+  now = 4500;
+  assert.equal(check(), 'sampler has not run once in 3.5 s');
+  last = 4000;
+  assert.equal(check(), null);
+  now = 7001;
+  assert.equal(check(), 'sampler last ran 3 s ago (limit 3 s)');
+  now = 12_000;
+  assert.match(check() ?? '', /last ran 8 s ago/);
+});
+
+test('readDaemonEnv reads systemd variables; a watchdog meant for another pid is ignored', () => {
+  const env = {
+    NOTIFY_SOCKET: '@/org/freedesktop/systemd1/notify/123',
+    WATCHDOG_USEC: '30000000',
+    WATCHDOG_PID: '77',
+    JOURNAL_STREAM: '8:12345',
+    STATE_DIRECTORY: '/var/lib/kage/agent',
+    KAGE_LOG_LEVEL: 'debug',
+  };
+  assert.deepEqual(readDaemonEnv(env, 77), {
+    notifySocket: '@/org/freedesktop/systemd1/notify/123',
+    watchdogUsec: 30_000_000,
+    journalStream: '8:12345',
+    stateDirectory: '/var/lib/kage/agent',
+    logLevel: 'debug',
+  });
+  assert.equal(readDaemonEnv(env, 78).watchdogUsec, null, 'inherited from a parent that is being watched');
+  assert.equal(readDaemonEnv({ WATCHDOG_USEC: 'x' }, 1).watchdogUsec, null);
+  assert.deepEqual(readDaemonEnv({}, 1), {
+    notifySocket: null,
+    watchdogUsec: null,
+    journalStream: null,
+    stateDirectory: null,
+    logLevel: null,
+  });
+  const mutable: Record<string, string | undefined> = { ...env, PATH: '/usr/bin' };
+  scrubDaemonEnv(mutable);
+  assert.deepEqual(Object.keys(mutable).sort(), ['JOURNAL_STREAM', 'KAGE_LOG_LEVEL', 'PATH', 'STATE_DIRECTORY']);
+});
