@@ -6,7 +6,16 @@ import globals from 'globals';
 
 export default tseslint.config(
   // Generated gRPC types are checked by tsc, not linted (they are regenerated, never edited).
-  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', 'bench/results/**', '**/*.d.ts', '**/src/generated/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'coverage/**',
+      'bench/results/**',
+      '**/*.d.ts',
+      '**/src/generated/**',
+    ],
+  },
   js.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -87,7 +87,11 @@ describe('disk buffer', () => {
     assert.equal(stats.dropped_size + stats.buffered_records, 20);
     assert.ok(stats.dropped_size > 0);
     const seqs = await seqsAfter(b);
-    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => 21 - seqs.length + i), 'the newest are kept');
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: seqs.length }, (_, i) => 21 - seqs.length + i),
+      'the newest are kept',
+    );
   });
 
   test('seq numbering, pending records and drop counters survive a restart within the boot', async (t) => {

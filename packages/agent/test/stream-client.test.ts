@@ -22,7 +22,12 @@ const noCommands: CommandHandlers = {
   service: () => Promise.reject(new Error('no commands expected')),
 };
 
-function streamOptions(port: number, dir: string, log: Logger, extra: Partial<AgentStreamOptions> = {}): AgentStreamOptions {
+function streamOptions(
+  port: number,
+  dir: string,
+  log: Logger,
+  extra: Partial<AgentStreamOptions> = {},
+): AgentStreamOptions {
   return {
     url: `127.0.0.1:${port}`,
     token: TOKEN,
@@ -66,7 +71,10 @@ describe('agent stream', () => {
       reason: 'requested start',
       status: { ...status('exo', 'starting'), driver: 'process' },
     });
-    await waitFor(() => receivedSeqs(c.store).length === 6 && c.store.heartbeats.length > 0, 'six records and a heartbeat');
+    await waitFor(
+      () => receivedSeqs(c.store).length === 6 && c.store.heartbeats.length > 0,
+      'six records and a heartbeat',
+    );
 
     const hello = c.store.hellos[0];
     assert.ok(hello);
@@ -223,7 +231,12 @@ describe('agent stream', () => {
         return Promise.resolve(status(service, action === 'stop' ? 'exited' : 'running'));
       },
       probe: (request) =>
-        Promise.resolve({ protocol: request.target_kind, model: request.model, num_ctx: request.num_ctx, ttft_ms: 12.5 }),
+        Promise.resolve({
+          protocol: request.target_kind,
+          model: request.model,
+          num_ctx: request.num_ctx,
+          ttft_ms: 12.5,
+        }),
     };
     const stream = createAgentStream(streamOptions(port, dir, captureLogger().log, { commands }));
     closeLater(t, () => stream.close());
@@ -271,7 +284,13 @@ describe('agent stream', () => {
 
     const probe = (await c.sendCommand({
       id: 'p1',
-      run_probe: { target_kind: 'ollama', url: 'http://127.0.0.1:11434', model: 'llama3.2:1b', prompt: 'hi', max_tokens: 8 },
+      run_probe: {
+        target_kind: 'ollama',
+        url: 'http://127.0.0.1:11434',
+        model: 'llama3.2:1b',
+        prompt: 'hi',
+        max_tokens: 8,
+      },
     })) as ProbeResult__Output;
     assert.equal(probe.ok, true);
     assert.deepEqual(JSON.parse(probe.metrics_json), {
@@ -324,5 +343,54 @@ describe('agent stream', () => {
     assert.equal(hello?.last_seq, 10);
     assert.equal(hello?.buffer?.buffered_records, 10, 'nothing was acked before this Hello');
     assert.equal(agent2.status().buffer.buffered_records, 0);
+  });
+  test('a Welcome that refuses the agent ends the call; nothing is streamed and the agent retries', async (t) => {
+    const dir = await tempDir(t);
+    const { c, port } = await coordinator(t, {
+      welcome: { accepted: false, reason: 'node rog is not allowed for this token' },
+    });
+    const { log, lines } = captureLogger();
+    const stream = createAgentStream(streamOptions(port, dir, log));
+    closeLater(t, () => stream.close());
+    await stream.open();
+    for (let i = 1; i <= 3; i += 1) stream.pushSample(fakeSample(i));
+    await waitFor(() => c.store.hellos.length >= 3, 'three attempts');
+    assert.deepEqual(receivedSeqs(c.store), []);
+    assert.deepEqual(stream.status().lastError, {
+      code: 'REJECTED',
+      details: 'node rog is not allowed for this token',
+    });
+    assert.equal(stream.status().buffer.buffered_records, 3, 'records stay buffered');
+    assert.ok(lines.some((l) => l.msg === 'coordinator refused this agent; retrying' && l.level === 50));
+  });
+
+  test('an empty token or one with a newline inside is refused at creation', async (t) => {
+    const dir = await tempDir(t);
+    for (const token of ['', '  ', 'abc\ndef']) {
+      assert.throws(() => createAgentStream(streamOptions(1, dir, captureLogger().log, { token })), {
+        code: 'KAGE_ERR_AGENT_STREAM_TOKEN',
+      });
+    }
+  });
+  test('drops are counted and reported in Hello and Heartbeat; the coordinator sees the seq gap', async (t) => {
+    const dir = await tempDir(t);
+    const store = createStore();
+    const { c: probe, port } = await coordinator(t, { store });
+    probe.stop(); // keep the port, start with the coordinator away
+    const stream = createAgentStream(streamOptions(port, dir, captureLogger().log, { buffer: { dir, maxAgeS: 60 } }));
+    closeLater(t, () => stream.close());
+    await stream.open();
+    stream.pushSample(fakeSample(1, Date.now() - 120_000)); // older than max_age_s: dropped
+    stream.pushSample(fakeSample(2));
+    const c = createTestCoordinator({ token: TOKEN, store });
+    closeLater(t, () => c.close());
+    await c.start(port);
+    await waitFor(() => receivedSeqs(store).length === 1 && store.heartbeats.length > 0, 'the sample and a heartbeat');
+    assert.deepEqual(receivedSeqs(store), [2]);
+    assert.equal(store.hellos[0]?.buffer?.dropped_age, 1);
+    assert.equal(store.hellos[0]?.buffer?.buffered_records, 1);
+    assert.equal(store.hellos[0]?.buffer?.oldest_seq, 2);
+    assert.equal(store.heartbeats.at(-1)?.buffer?.dropped_age, 1);
+    assert.equal(store.heartbeats.at(-1)?.last_seq, 2);
   });
 });

@@ -56,6 +56,8 @@ export interface TestCoordinatorOptions {
   ackEvery?: number;
   /** Fields merged into every Welcome. */
   welcome?: Partial<Welcome>;
+  /** @default insecure */
+  credentials?: ServerCredentials;
 }
 
 export interface TestCoordinator {
@@ -169,7 +171,7 @@ export function createTestCoordinator(options: TestCoordinatorOptions): TestCoor
       const s = new Server();
       s.addService(proto.kage.v1.AgentGateway.service, { Connect: handle });
       return new Promise((resolve, reject) => {
-        s.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (err, bound) => {
+        s.bindAsync(`127.0.0.1:${port}`, options.credentials ?? ServerCredentials.createInsecure(), (err, bound) => {
           if (err) return reject(err);
           server = s;
           resolve(bound);

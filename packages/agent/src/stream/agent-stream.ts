@@ -41,7 +41,7 @@ export interface AgentStreamTls {
 export interface AgentStreamOptions {
   /** `coordinator.url`: "host:port" (an http://, https://, grpc:// or grpcs:// prefix is dropped). */
   url: string;
-  /** The agent token, sent as `authorization: Bearer <token>`. */
+  /** The agent token, sent as `authorization: Bearer <token>` (surrounding whitespace is trimmed). */
   token: string;
   /** TLS (with `cert` + `key`: mTLS). Absent or null: an insecure channel. */
   tls?: AgentStreamTls | null;
@@ -125,7 +125,10 @@ export interface AgentStream {
   close(): Promise<void>;
 }
 
-/** Creates an unopened stream client. Throws `KAGE_ERR_AGENT_STREAM_TLS` for incomplete TLS options. */
+/**
+ * Creates an unopened stream client. Throws `KAGE_ERR_AGENT_STREAM_TLS` for incomplete TLS options
+ * and `KAGE_ERR_AGENT_STREAM_TOKEN` for an empty token or one that cannot be sent as a header.
+ */
 export function createAgentStream(options: AgentStreamOptions): AgentStream {
   return new AgentStreamClient(options);
 }
@@ -143,6 +146,7 @@ class AgentStreamClient implements AgentStream {
   readonly #log: Logger;
   readonly #buffer: DiskBuffer;
   readonly #credentials: ChannelCredentials;
+  readonly #token: string;
   readonly #channelOptions: ChannelOptions;
   readonly #backoff: ReconnectBackoff;
   readonly #abort = new AbortController();
@@ -168,6 +172,13 @@ class AgentStreamClient implements AgentStream {
     this.#now = options.now ?? Date.now;
     this.#startedAtMs = this.#now();
     this.#credentials = makeCredentials(options.tls);
+    this.#token = options.token.trim();
+    if (this.#token === '' || !/^[\x21-\x7e]+$/.test(this.#token)) {
+      throw new StreamError(
+        'KAGE_ERR_AGENT_STREAM_TOKEN',
+        'the coordinator token is empty or has characters a header cannot carry',
+      );
+    }
     this.#channelOptions = {
       'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 20_000,
       'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? 10_000,
@@ -269,7 +280,7 @@ class AgentStreamClient implements AgentStream {
       try {
         outcome = await runSession({
           client,
-          token: this.#options.token,
+          token: this.#token,
           buffer: this.#buffer,
           dispatcher: this.#dispatcher,
           log: this.#log,
@@ -281,6 +292,10 @@ class AgentStreamClient implements AgentStream {
           signal,
           onWelcome: (acked) => this.#onWelcome(acked),
         });
+      } catch (err) {
+        // Nothing in a session should throw; if something does, the loop must still never die.
+        this.#log.error({ err }, 'coordinator session failed unexpectedly');
+        outcome = { welcomed: false, upMs: 0, code: 'INTERNAL', details: errorMessage(err) };
       } finally {
         client.close();
       }
@@ -300,7 +315,10 @@ class AgentStreamClient implements AgentStream {
     if (lastAckedSeq > lastSeq) {
       // The coordinator has more of this boot than we remember (our state was lost): never reuse
       // a seq it already holds.
-      this.#log.warn({ last_acked_seq: lastAckedSeq, last_seq: lastSeq }, 'coordinator is ahead of the local seq; skipping ahead');
+      this.#log.warn(
+        { last_acked_seq: lastAckedSeq, last_seq: lastSeq },
+        'coordinator is ahead of the local seq; skipping ahead',
+      );
       this.#buffer.advanceTo(lastAckedSeq);
     }
     this.#buffer.ack(lastAckedSeq);
@@ -321,18 +339,21 @@ class AgentStreamClient implements AgentStream {
     this.#lastLoggedCode = null;
   }
 
-  /** Once per backoff step, and whenever the reason changes; a lost connection is always logged. */
+  /** Once per backoff step, and whenever the reason changes. */
   #logFailure(outcome: SessionOutcome, retryInMs: number, attempt: number, isNewStep: boolean): void {
+    // A coordinator that accepts and then drops the agent again and again is a failure like any
+    // other: the same once-per-step rule applies. After a stable session the backoff was reset,
+    // so the first drop is always a new step and always logged.
+    if (!isNewStep && outcome.code === this.#lastLoggedCode) return;
+    this.#lastLoggedCode = outcome.code;
     const fields = { code: outcome.code, details: outcome.details, attempt, retry_in_ms: retryInMs };
     if (outcome.welcomed) {
       this.#log.warn({ ...fields, up_ms: outcome.upMs }, 'coordinator stream ended; reconnecting');
-      this.#lastLoggedCode = outcome.code;
-      return;
-    }
-    if (!isNewStep && outcome.code === this.#lastLoggedCode) return;
-    this.#lastLoggedCode = outcome.code;
-    if (outcome.code === 'UNAUTHENTICATED') {
-      this.#log.error(fields, 'coordinator rejected the agent token (UNAUTHENTICATED): check coordinator.token / token_file; retrying');
+    } else if (outcome.code === 'UNAUTHENTICATED') {
+      this.#log.error(
+        fields,
+        'coordinator rejected the agent token (UNAUTHENTICATED): check coordinator.token / token_file; retrying',
+      );
     } else if (outcome.code === 'REJECTED' || outcome.code === 'PERMISSION_DENIED') {
       this.#log.error(fields, 'coordinator refused this agent; retrying');
     } else {

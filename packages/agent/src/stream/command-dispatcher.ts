@@ -117,7 +117,11 @@ export class CommandDispatcher {
         const raw = String(command.service_action?.action ?? '');
         const action = Object.hasOwn(ACTIONS, raw) ? ACTIONS[raw] : undefined;
         if (action === undefined) {
-          return failedCommand(command.id, 'KAGE_ERR_AGENT_ACTION_UNKNOWN', `action ${raw} is not START, STOP or RESTART`);
+          return failedCommand(
+            command.id,
+            'KAGE_ERR_AGENT_ACTION_UNKNOWN',
+            `action ${raw} is not START, STOP or RESTART`,
+          );
         }
         this.#log.info({ command_id: command.id, service, action }, 'service command received');
         try {
@@ -129,22 +133,31 @@ export class CommandDispatcher {
         }
       }
       case 'run_probe': {
-        const probe = this.#handlers.probe;
-        if (probe === undefined) {
+        const handlers = this.#handlers;
+        if (handlers.probe === undefined) {
           return failedProbe(command.id, 'KAGE_ERR_AGENT_PROBE_UNSUPPORTED', 'this agent runs no probes');
         }
         const request = toProbeRequest(command.run_probe);
-        this.#log.info({ command_id: command.id, target_kind: request.target_kind, model: request.model }, 'probe received');
+        this.#log.info(
+          { command_id: command.id, target_kind: request.target_kind, model: request.model },
+          'probe received',
+        );
         try {
-          const metrics = await probe(request, context);
-          return { probe_result: { command_id: command.id, ok: true, metrics_json: JSON.stringify(metrics) ?? 'null' } };
+          const metrics = await handlers.probe(request, context);
+          return {
+            probe_result: { command_id: command.id, ok: true, metrics_json: JSON.stringify(metrics) ?? 'null' },
+          };
         } catch (err) {
           this.#log.warn({ command_id: command.id, err }, 'probe failed');
           return failedProbe(command.id, errorCode(err) ?? 'KAGE_ERR_AGENT_COMMAND_FAILED', errorMessage(err));
         }
       }
       case undefined:
-        return failedCommand(command.id, 'KAGE_ERR_AGENT_COMMAND_INVALID', 'command has neither service_action nor run_probe');
+        return failedCommand(
+          command.id,
+          'KAGE_ERR_AGENT_COMMAND_INVALID',
+          'command has neither service_action nor run_probe',
+        );
     }
   }
 }

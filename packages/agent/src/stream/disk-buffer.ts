@@ -174,9 +174,13 @@ class SegmentedBuffer implements DiskBuffer {
     try {
       await mkdir(this.#dir, { recursive: true, mode: 0o750 });
     } catch (err) {
-      throw new StreamError('KAGE_ERR_AGENT_BUFFER_IO', `cannot create buffer directory ${this.#dir}: ${errorMessage(err)}`, {
-        cause: err,
-      });
+      throw new StreamError(
+        'KAGE_ERR_AGENT_BUFFER_IO',
+        `cannot create buffer directory ${this.#dir}: ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      );
     }
     const { state, error } = await readState(this.#dir);
     if (error !== undefined) this.#log.warn({ err: error }, 'buffer state file unreadable; rebuilding from segments');
@@ -199,7 +203,15 @@ class SegmentedBuffer implements DiskBuffer {
         await removeFile(path);
         continue;
       }
-      const segment: Segment = { path, firstTs: Infinity, size: 0, live: 0, handle: null, failed: false, retired: false };
+      const segment: Segment = {
+        path,
+        firstTs: Infinity,
+        size: 0,
+        live: 0,
+        handle: null,
+        failed: false,
+        retired: false,
+      };
       for (const { record, offset, bytes } of scanned.records) {
         segment.size = Math.max(segment.size, offset + bytes);
         maxSeq = Math.max(maxSeq, record.seq);
@@ -233,7 +245,12 @@ class SegmentedBuffer implements DiskBuffer {
     this.#ready = true;
     this.#prune();
     this.#log.info(
-      { boot_id: this.#bootId, last_seq: this.#state.last_seq, buffered: this.#entries.length, resumed: prior !== undefined },
+      {
+        boot_id: this.#bootId,
+        last_seq: this.#state.last_seq,
+        buffered: this.#entries.length,
+        resumed: prior !== undefined,
+      },
       'disk buffer opened',
     );
     this.#saveState();

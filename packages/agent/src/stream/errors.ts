@@ -8,6 +8,8 @@ export type StreamErrorCode =
   | 'KAGE_ERR_AGENT_PROTO_MISSING'
   /** The coordinator TLS options are incomplete (a key without a certificate or the reverse). */
   | 'KAGE_ERR_AGENT_STREAM_TLS'
+  /** The coordinator token is empty or contains characters an HTTP/2 header cannot carry. */
+  | 'KAGE_ERR_AGENT_STREAM_TOKEN'
   /** The stream or its buffer was used after `close()`. */
   | 'KAGE_ERR_AGENT_STREAM_CLOSED'
   /** The buffer directory or its state file cannot be used. */

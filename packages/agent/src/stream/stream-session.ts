@@ -74,7 +74,12 @@ export function runSession(options: SessionOptions): Promise<SessionOutcome> {
       clearTimeout(closeTimer);
       wake();
       call.cancel(); // a no-op once the call has its status
-      resolve({ welcomed: welcomedAt !== null, upMs: welcomedAt === null ? 0 : Date.now() - welcomedAt, code, details });
+      resolve({
+        welcomed: welcomedAt !== null,
+        upMs: welcomedAt === null ? 0 : Date.now() - welcomedAt,
+        code,
+        details,
+      });
     };
 
     const write = async (message: AgentMessage): Promise<void> => {
@@ -93,10 +98,13 @@ export function runSession(options: SessionOptions): Promise<SessionOutcome> {
     const pump = async (afterSeq: number): Promise<void> => {
       let cursor = afterSeq;
       while (active) {
+        const seqBeforeRead = buffer.lastSeq();
         const records = await buffer.readAfter(cursor, options.maxBatchRecords);
         if (!active) return;
         const last = records.at(-1);
         if (last === undefined) {
+          // An append while the read was in flight woke nobody: read again instead of sleeping.
+          if (buffer.lastSeq() > seqBeforeRead) continue;
           await new Promise<void>((done) => {
             wake = done;
           });
