@@ -94,3 +94,6 @@ export type { ProtoGrpcType } from './generated/agent.js';
 export type { AgentGatewayHandlers } from './generated/kage/v1/AgentGateway.js';
 export type { AgentMessage, AgentMessage__Output } from './generated/kage/v1/AgentMessage.js';
 export type { CoordinatorMessage, CoordinatorMessage__Output } from './generated/kage/v1/CoordinatorMessage.js';
+// Daemon: `kage agent` builds one daemon from the loaded config and closes it on SIGTERM.
+export { createAgentDaemon } from './daemon/agent-daemon.js';
+export type { AgentDaemon, AgentDaemonOptions } from './daemon/agent-daemon.js';

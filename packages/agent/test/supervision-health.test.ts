@@ -15,6 +15,8 @@ import {
   readyLines,
   tempDir,
   waitFor,
+  defer,
+  type HasAfter,
 } from './helpers/supervision-fixtures.js';
 
 /**
@@ -33,14 +35,11 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function httpServer(
-  t: { after: (fn: () => Promise<void>) => void },
-  handler: Parameters<typeof createHttpServer>[1],
-): Promise<string> {
+async function httpServer(t: HasAfter, handler: Parameters<typeof createHttpServer>[1]): Promise<string> {
   const server: Server = createHttpServer(handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  t.after(async () => {
+  defer(t, async () => {
     server.close();
     server.closeAllConnections();
     // Bounded: a probe racing the close must not keep the test (and its children) waiting.
@@ -73,7 +72,7 @@ void test('a refusing health URL makes a running service unhealthy, then healthy
     events.push(e);
     if (e.type === 'health') seenAt.set(e.health, performance.now());
   });
-  t.after(async () => {
+  defer(t, async () => {
     await service.close();
     for (const r of readyLines(entries)) killQuietly(r.pid);
   });
@@ -124,7 +123,7 @@ void test('during the startup grace a failing health URL is reported as starting
   });
   const events: ServiceEvent[] = [];
   service.onEvent((e) => events.push(e));
-  t.after(async () => {
+  defer(t, async () => {
     await service.close();
     for (const r of readyLines(entries)) killQuietly(r.pid);
   });
@@ -157,7 +156,7 @@ void test('the inference probe is the third layer, consulted only when the HTTP 
       return Promise.resolve(verdict);
     },
   });
-  t.after(async () => {
+  defer(t, async () => {
     await service.close();
     for (const r of readyLines(entries)) killQuietly(r.pid);
   });

@@ -18,6 +18,7 @@ import {
   tempDir,
   waitFor,
   type ReadyLine,
+  defer,
 } from './helpers/supervision-fixtures.js';
 
 const exists = (path: string): Promise<boolean> =>
@@ -33,7 +34,7 @@ void test('a restarted agent kills the process group its killed predecessor left
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let ready: ReadyLine | undefined;
-  t.after(() => {
+  defer(t, () => {
     killQuietly(agent.pid);
     killQuietly(ready?.pid);
     killQuietly(ready?.grandchild);
@@ -65,7 +66,7 @@ void test('a restarted agent kills the process group its killed predecessor left
     stateDir,
     timings: FAST,
   });
-  t.after(() => service.close());
+  defer(t, () => service.close());
   await service.open();
   assert.equal(await isAlive(orphan.pid), false, 'orphaned main process killed');
   assert.equal(await isAlive(orphan.grandchild), false, 'orphaned grandchild killed');
@@ -79,7 +80,7 @@ void test('a pidfile whose pid now belongs to another process (different start t
   const pidfile = join(stateDir, 'service-svc.pid');
   // An unrelated process that happens to have the recorded pid (and leads its own group).
   const bystander = spawn(process.execPath, [SERVICE_CHILD], { detached: true, stdio: 'ignore' });
-  t.after(() => killQuietly(bystander.pid));
+  defer(t, () => killQuietly(bystander.pid));
   await once(bystander, 'spawn');
   const pid = bystander.pid ?? -1;
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -97,7 +98,7 @@ void test('a pidfile whose pid now belongs to another process (different start t
     stateDir,
     timings: FAST,
   });
-  t.after(() => service.close());
+  defer(t, () => service.close());
   await service.open();
   assert.ok(await isAlive(pid), 'the bystander is untouched');
   assert.ok(entries.some((e) => e.msg === 'pid was reused; not an orphan'));
@@ -121,7 +122,7 @@ void test('a stale pidfile of a dead process is removed and the service starts n
     stateDir,
     timings: FAST,
   });
-  t.after(() => service.close());
+  defer(t, () => service.close());
   const status = await service.start();
   assert.equal(status.state, 'running');
   await waitFor('the new pidfile', async () => {

@@ -13,6 +13,8 @@ import {
   tempDir,
   waitFor,
   type LogEntry,
+  defer,
+  type HasAfter,
 } from './helpers/supervision-fixtures.js';
 
 interface Setup {
@@ -22,7 +24,7 @@ interface Setup {
 }
 
 async function setup(
-  t: { after: (fn: () => Promise<void> | void) => void },
+  t: HasAfter,
   command: string[],
   extra: { restart?: Parameters<typeof createProcessService>[0]['config']['restart']; stopGraceMs?: number } = {},
 ): Promise<Setup> {
@@ -41,7 +43,7 @@ async function setup(
   });
   const events: ServiceEvent[] = [];
   service.onEvent((e) => events.push(e));
-  t.after(async () => {
+  defer(t, async () => {
     const pids = readyLines(entries).flatMap((r) => [r.pid, r.grandchild]);
     await service.close();
     for (const pid of pids) killQuietly(pid); // belt and braces: never leak a helper

@@ -14,10 +14,12 @@ import {
   tempDir,
   waitFor,
   type LogEntry,
+  defer,
+  type HasAfter,
 } from './helpers/supervision-fixtures.js';
 
 async function setup(
-  t: { after: (fn: () => Promise<void>) => void },
+  t: HasAfter,
   autostart?: boolean,
 ): Promise<{
   registry: ServiceRegistry;
@@ -42,7 +44,7 @@ async function setup(
   });
   const events: ServiceEvent[] = [];
   registry.onEvent((e) => events.push(e));
-  t.after(async () => {
+  defer(t, async () => {
     await registry.close();
     for (const r of readyLines(entries)) {
       killQuietly(r.pid);

@@ -6,13 +6,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSystemdService, type ServiceEvent, type SystemdService } from '../src/index.js';
-import { FAST, activeUnit, captureLog, fakeSystemctl, tempDir, waitFor } from './helpers/supervision-fixtures.js';
+import {
+  FAST,
+  activeUnit,
+  captureLog,
+  defer,
+  fakeSystemctl,
+  tempDir,
+  waitFor,
+  type HasAfter,
+} from './helpers/supervision-fixtures.js';
 
 // Every poll spawns the fake (a node process): poll less often than the process tests do.
 const TIMINGS = { ...FAST, healthIntervalMs: 150 };
 
 async function setup(
-  t: { after: (fn: () => Promise<void>) => void },
+  t: HasAfter,
   options: { unit?: string; health?: string; systemctlPath?: string } = {},
 ): Promise<{ service: SystemdService; fake: Awaited<ReturnType<typeof fakeSystemctl>>; events: ServiceEvent[] }> {
   const fake = await fakeSystemctl(await tempDir(t), { 'ollama.service': activeUnit('ollama.service') });
@@ -30,7 +39,7 @@ async function setup(
   });
   const events: ServiceEvent[] = [];
   service.onEvent((e) => events.push(e));
-  t.after(() => service.close());
+  defer(t, () => service.close());
   return { service, fake, events };
 }
 
@@ -38,7 +47,7 @@ void test('open() reads the unit: state, main pid, restarts and the cgroup for t
   const server = createServer((_req, res) => res.writeHead(200).end('Ollama is running'));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  t.after(async () => {
+  defer(t, async () => {
     server.close();
     server.closeAllConnections();
     await Promise.race([once(server, 'close'), sleep(2000)]);

@@ -9,6 +9,7 @@ import { createEmulateCommand } from './commands/emulate-command.js';
 import { createDemoCommand } from './commands/demo-command.js';
 import { createBenchCommand } from './commands/bench-command.js';
 import { createReportCommand } from './commands/report-command.js';
+import { createAgentCommand } from './commands/agent-command.js';
 import { CliError, EXIT_USAGE, exitCodeForCode } from './errors.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -25,6 +26,7 @@ function buildProgram(): Command {
   program.addCommand(createBenchCommand());
   program.addCommand(createReportCommand());
   program.addCommand(createDemoCommand());
+  program.addCommand(createAgentCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -92,10 +92,44 @@ export function killQuietly(pid: number | undefined): void {
   }
 }
 
-/** A fresh temp dir, removed after the test. */
-export async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
+/** The part of node:test's TestContext the fixtures use. */
+export interface HasAfter {
+  after: (fn: () => Promise<void>) => void;
+}
+
+const cleanups = new WeakMap<HasAfter, (() => unknown)[]>();
+
+/**
+ * Register cleanup for the current test, run last-in first-out in one `t.after` hook, every step
+ * even if an earlier one throws. Plain `t.after` hooks run first-in first-out and node:test skips
+ * the remaining ones after a throw: a temp dir removed (or failing to be removed) before the
+ * service writing into it is closed would leave a supervised child running, and restarted, forever.
+ */
+export function defer(t: HasAfter, fn: () => unknown): void {
+  let stack = cleanups.get(t);
+  if (stack === undefined) {
+    const steps: (() => unknown)[] = [];
+    stack = steps;
+    cleanups.set(t, steps);
+    t.after(async () => {
+      const errors: unknown[] = [];
+      for (let step = steps.pop(); step !== undefined; step = steps.pop()) {
+        try {
+          await step();
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+      if (errors.length > 0) throw new AggregateError(errors, 'test cleanup failed');
+    });
+  }
+  stack.push(fn);
+}
+
+/** A fresh temp dir, removed after the test (after everything registered later is closed). */
+export async function tempDir(t: HasAfter): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'kage-supervision-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  defer(t, () => rm(dir, { recursive: true, force: true, maxRetries: 3 }));
   return dir;
 }
 
