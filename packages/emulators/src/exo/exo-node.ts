@@ -88,6 +88,7 @@ export class ExoNode {
   private currentFaults: FaultOptions;
   private generationRequests = 0;
   private crashed = false;
+  private closing = false;
 
   constructor(private readonly opts: ExoNodeOptions) {
     this.log = opts.log;
@@ -240,6 +241,11 @@ export class ExoNode {
     }
   }
 
+  /** True once `close()` began: the node no longer takes part in the cluster. */
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
   /** Handles an incoming heartbeat. */
   heartbeat(msg: HeartbeatMessage<MasterSnapshot>, remoteHost: string): HeartbeatMessage<MasterSnapshot> {
     if (this.isMaster()) this.cluster.touch();
@@ -327,6 +333,10 @@ export class ExoNode {
   }
 
   async close(): Promise<void> {
+    // From here on heartbeats are refused: a master that is shutting down would otherwise answer
+    // them with a snapshot already emptied by the close below, and the node that takes over would
+    // adopt that instead of the last real state.
+    this.closing = true;
     this.membership.close();
     // Requests decoding here end with an error chunk first; forwarded ones just stop.
     await this.cluster.close();

@@ -2,8 +2,14 @@
  * Continuous batching of one instance, as EXO's batch generator does it: up to
  * `EXO_MAX_CONCURRENT_REQUESTS` streams decode together, one token each per step; a newcomer's prompt
  * is prefilled between steps (the batch stalls meanwhile); the rest wait in a queue. Requests sent
- * before the runners are ready wait until they are. All waits are real sleeps, scheduled against
- * absolute deadlines so the client's wall clock matches the model.
+ * before the runners are ready wait until they are.
+ *
+ * The instance keeps its own clock: the time at which the engine finished its last modelled piece
+ * of work (a step or a prefill). Every step and prefill is due at an absolute deadline on that
+ * clock, never at "now + duration", so a late event loop cannot slow the emulated server down: the
+ * steps that fell due meanwhile run at once, each still a separate token event, until the batch is
+ * back on schedule. The clock only restarts from the real time when a stream starts decoding on an
+ * idle engine, so a late start shows in its time to first token, not as a burst in its decode rate.
  */
 import type { Logger } from 'pino';
 import type { Random } from '../random.js';
@@ -57,6 +63,12 @@ export interface SchedulerOptions {
   readonly log: Logger;
 }
 
+/** A queued request and when it arrived (ms, wall clock). */
+interface Pending {
+  readonly job: GenerationJob;
+  readonly submittedAtMs: number;
+}
+
 interface Active {
   readonly job: GenerationJob;
   produced: number;
@@ -66,7 +78,7 @@ interface Active {
 }
 
 export class InstanceScheduler {
-  private readonly waiting: GenerationJob[] = [];
+  private readonly waiting: Pending[] = [];
   private active: Active[] = [];
   private readyAtMs: number | null = null;
   private closed = false;
@@ -89,7 +101,7 @@ export class InstanceScheduler {
       job.sink.error('Instance is shutting down');
       return;
     }
-    this.waiting.push(job);
+    this.waiting.push({ job, submittedAtMs: Date.now() });
     job.signal.addEventListener('abort', () => this.wake(), { once: true });
     this.wake();
   }
@@ -102,7 +114,7 @@ export class InstanceScheduler {
 
   /** Fails every queued and decoding request with EXO's mid-stream error. */
   failAll(message: string): void {
-    const jobs = [...this.waiting.splice(0), ...this.active.map((a) => a.job)];
+    const jobs = [...this.waiting.splice(0).map((p) => p.job), ...this.active.map((a) => a.job)];
     this.active = [];
     for (const job of jobs) if (!job.signal.aborted) safeCall(() => job.sink.error(message));
     this.updateBusy();
@@ -147,15 +159,18 @@ export class InstanceScheduler {
 
   private spread(): number {
     if (this.opts.deterministic) return 1;
-    const jitter = Math.max(0, ...this.active.map((a) => a.job.jitter), ...this.waiting.map((j) => j.jitter));
+    const jitter = Math.max(0, ...this.active.map((a) => a.job.jitter), ...this.waiting.map((p) => p.job.jitter));
     return this.opts.random.jitter(jitter);
   }
 
   private async run(): Promise<void> {
-    let nextStepAtMs = 0;
+    // When the engine finished its last modelled step or prefill (ms, wall clock).
+    let clockMs = 0;
     while (!this.closed) {
       this.active = this.active.filter((a) => !a.job.signal.aborted);
-      for (let i = this.waiting.length - 1; i >= 0; i--) if (this.waiting[i]!.signal.aborted) this.waiting.splice(i, 1);
+      for (let i = this.waiting.length - 1; i >= 0; i--) {
+        if (this.waiting[i]!.job.signal.aborted) this.waiting.splice(i, 1);
+      }
       this.updateBusy();
       if (this.active.length === 0 && this.waiting.length === 0) {
         await this.sleep();
@@ -171,48 +186,66 @@ export class InstanceScheduler {
         this.failAll(timing);
         continue;
       }
-      // Admit newcomers: their prefill runs between decode steps and stalls the batch.
-      while (!this.closed && this.active.length < this.opts.maxConcurrent && this.waiting.length > 0) {
-        const job = this.waiting.shift()!;
-        if (job.signal.aborted) continue;
-        const admitted = await this.prefill(job, timing);
+      // A newcomer is prefilled between steps: at once on an idle engine, else only once the
+      // batch's clock has reached its arrival (a late loop first catches up the steps due before it).
+      const head = this.waiting[0];
+      if (
+        head &&
+        this.active.length < this.opts.maxConcurrent &&
+        (this.active.length === 0 || head.submittedAtMs <= clockMs)
+      ) {
+        this.waiting.shift();
+        const idle = this.active.length === 0;
+        const startMs = Math.max(clockMs, head.submittedAtMs, this.readyAtMs);
+        const { admitted, endMs } = await this.prefill(head.job, timing, startMs);
         if (admitted) this.active.push(admitted);
-        nextStepAtMs = Date.now();
+        clockMs = idle ? Date.now() : endMs;
+        this.updateBusy();
+        continue;
       }
-      this.updateBusy();
-      if (this.active.length === 0 || this.closed) continue;
+      if (this.active.length === 0) continue;
 
       const stepMs = timing.secondsPerToken * batchFactor(this.active.length) * this.spread() * 1000;
-      const start = Date.now();
-      // Absolute deadlines keep long streams on the model's clock (a late step is caught up on the
-      // next one); after a real stall (idle, prefill), restart from now instead of bursting.
-      nextStepAtMs += stepMs;
-      if (nextStepAtMs < start - stepMs) nextStepAtMs = start + stepMs;
-      await this.sleepUntil(nextStepAtMs);
+      const deadlineMs = clockMs + stepMs;
+      await this.sleepUntil(deadlineMs);
       if (this.closed) break;
+      clockMs = deadlineMs;
       this.emitStep();
     }
   }
 
   private async sleepUntil(deadlineMs: number): Promise<void> {
-    // A wake-up (new request, abort) must not shorten a decode step, so sleep again until the deadline.
+    // A wake-up (new request, abort) must not shorten a step, and a timer may fire a little early
+    // (it counts from the loop's cached time), so sleep again until the deadline has really passed.
     while (!this.closed && Date.now() < deadlineMs) await this.sleep(deadlineMs - Date.now());
   }
 
-  private async prefill(job: GenerationJob, timing: InstanceTiming): Promise<Active | null> {
+  /**
+   * Prefills `job` from `startMs` on, one progress event per chunk at its own deadline. Resolves with
+   * the admitted stream (null when it was aborted meanwhile) and when the engine is free again.
+   */
+  private async prefill(
+    job: GenerationJob,
+    timing: InstanceTiming,
+    startMs: number,
+  ): Promise<{ admitted: Active | null; endMs: number }> {
     const total = job.promptTokens;
     const totalMs = timing.prefillSeconds(total) * this.spread() * 1000;
-    const startMs = Date.now();
     safeCall(() => job.sink.prefill(0, total));
-    for (let done = 0; done < total;) {
+    for (let done = 0; done < total; ) {
       const chunk = Math.min(PREFILL_CHUNK_TOKENS, total - done);
       done += chunk;
       await this.sleepUntil(startMs + (totalMs * done) / total);
-      if (this.closed || job.signal.aborted) return null;
+      // An abandoned prefill frees the engine when it was noticed.
+      if (this.closed || job.signal.aborted) return { admitted: null, endMs: Math.min(Date.now(), startMs + totalMs) };
       safeCall(() => job.sink.prefill(done, total));
     }
+    // prompt_tps as measured: the modelled time plus whatever the event loop added.
     const prefillSeconds = Math.max(1e-6, (Date.now() - startMs) / 1000);
-    return { job, produced: 0, prefillSeconds, firstTokenAtMs: 0, lastTokenAtMs: 0 };
+    return {
+      admitted: { job, produced: 0, prefillSeconds, firstTokenAtMs: 0, lastTokenAtMs: 0 },
+      endMs: startMs + totalMs,
+    };
   }
 
   private emitStep(): void {

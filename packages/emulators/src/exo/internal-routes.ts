@@ -22,6 +22,8 @@ export function registerInternalRoutes(app: FastifyInstance, node: ExoNode): voi
   app.post('/_emulator/heartbeat', (request, reply) => {
     const msg = parseJson(request.body) as HeartbeatMessage<MasterSnapshot> | undefined;
     if (!msg?.node?.nodeId) return reply.code(400).send({ errors: ['heartbeat: bad body'] });
+    // A node that is shutting down has left the cluster; its peers notice when it stops listening.
+    if (node.isClosing) return reply.code(503).send({ errors: ['heartbeat: node shutting down'] });
     return reply.send(node.heartbeat(msg, request.socket.remoteAddress ?? '127.0.0.1'));
   });
 

@@ -1,13 +1,17 @@
 /**
  * The decode loop of one request on a loaded runner: prefill, then one token per step, with the
  * step time from the timing model (memory-bound decode, slowed a little per extra stream in the
- * batch). Steps are scheduled against absolute deadlines so the durations reported afterwards,
- * which are measured, match what a client's own clock sees. Fault knobs cut or break the stream.
+ * batch). Every step is due at an absolute deadline counted from the start of decode (token i at
+ * t0 + the sum of the step times before it), never at "now + one step": a late event loop then
+ * only delays the tokens that are due while it is late, which go out at once, each as its own
+ * chunk, as a real server that fell behind would send them. The stream keeps the model's rate, and
+ * the durations reported afterwards are measured, so they match what a client's own clock sees.
+ * Fault knobs cut or break the stream.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import type { FaultOptions } from '../faults.js';
 import { NATURAL_ANSWER_TOKENS, tokenText } from '../text-generator.js';
 import { batchFactor, decodeSecondsPerToken, prefillSeconds } from '../timing-model.js';
+import { nowNs, secondsToNs, sleepUntilNs } from './deadline.js';
 import type { Runner } from './scheduler.js';
 
 /** The text Ollama's docs give for a runner failure; used for the mid-stream error fault. */
@@ -53,24 +57,18 @@ export interface GenerationInput {
   readonly emit: (text: string, index: number) => void;
 }
 
-/** Sleeps until the high-resolution clock reaches `deadlineNs` (no-op when already past). */
-async function sleepUntil(deadlineNs: bigint, signal: AbortSignal): Promise<void> {
-  const remainingMs = Number(deadlineNs - process.hrtime.bigint()) / 1e6;
-  if (remainingMs > 0) await delay(remainingMs, undefined, { signal });
-}
-
 /** Runs prefill and decode; resolves with what happened (never rejects on abort). */
 export async function runGeneration(input: GenerationInput): Promise<GenerationOutcome> {
   const { runner, signal } = input;
   const engine = runner.placement.engine;
   try {
-    const prefillStart = process.hrtime.bigint();
+    const prefillStart = nowNs();
     const prefillS = prefillSeconds(input.promptTokens, runner.model.shape.parameters, engine) * input.jitter();
-    await sleepUntil(prefillStart + BigInt(Math.round(prefillS * 1e9)), signal);
-    const promptEvalNs = Number(process.hrtime.bigint() - prefillStart);
+    await sleepUntilNs(prefillStart + secondsToNs(prefillS), signal);
+    const promptEvalNs = Number(nowNs() - prefillStart);
 
     const slowFirstMs = input.faults().slowFirstTokenMs;
-    if (slowFirstMs > 0) await delay(slowFirstMs, undefined, { signal });
+    if (slowFirstMs > 0) await sleepUntilNs(nowNs() + secondsToNs(slowFirstMs / 1000), signal);
 
     const length = input.maxTokens <= NATURAL_ANSWER_TOKENS;
     const count = length ? input.maxTokens : NATURAL_ANSWER_TOKENS;
@@ -78,7 +76,9 @@ export async function runGeneration(input: GenerationInput): Promise<GenerationO
     let text = '';
     runner.decoding += 1;
     try {
-      const decodeStart = process.hrtime.bigint();
+      // t0 of the schedule is when decode really starts: a prefill that ended late shows in the
+      // time to first token, not as a burst that would inflate the decode rate.
+      const decodeStart = nowNs();
       let deadline = decodeStart;
       for (let i = 0; i < count; i += 1) {
         const faults = input.faults();
@@ -86,14 +86,16 @@ export async function runGeneration(input: GenerationInput): Promise<GenerationO
         if (faults.errorAfterTokens !== null && i >= faults.errorAfterTokens) {
           return { kind: 'error', message: RUNNER_ERROR_MESSAGE, tokens: i };
         }
+        // The batch size is read per step: a stream joining or leaving changes the step time from
+        // here on, never the deadlines already passed.
         const stepS = baseStepS * batchFactor(runner.decoding) * input.jitter();
-        deadline += BigInt(Math.round(stepS * 1e9));
-        await sleepUntil(deadline, signal);
+        deadline += secondsToNs(stepS);
+        await sleepUntilNs(deadline, signal);
         const piece = tokenText(i);
         text += piece;
         input.emit(piece, i);
       }
-      const evalNs = Number(process.hrtime.bigint() - decodeStart);
+      const evalNs = Number(nowNs() - decodeStart);
       return { kind: 'done', doneReason: length ? 'length' : 'stop', text, evalCount: count, promptEvalNs, evalNs };
     } finally {
       runner.decoding -= 1;

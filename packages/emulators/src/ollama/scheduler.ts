@@ -9,11 +9,11 @@
  *   busy ones to finish. A model that cannot fit even on an idle node fails with the OOM text.
  * - When a model's last slot is released its keep-alive timer starts (unref'd); expiry unloads it.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { HardwareProfile } from '../hardware-profiles.js';
 import type { OllamaModel } from '../model-catalogue.js';
 import { loadSeconds } from '../timing-model.js';
+import { nowNs, secondsToNs, sleepUntilNs } from './deadline.js';
 import { MAX_DURATION_NS, nowEpochNs, type KeepAliveMs } from './go-time.js';
 import { choosePlacement, emptyNodeMemory, oomMessage, requiredBytes, type Placement } from './memory-fit.js';
 import { modelKey } from './model-store.js';
@@ -205,6 +205,7 @@ export class Scheduler {
       entry.waiters.push(waiter);
       this.waiting += 1;
       signal.addEventListener('abort', onAbort, { once: true });
+      this.opts.log.debug({ model: entry.model.name, queued: this.waiting }, 'request queued');
     });
   }
 
@@ -286,7 +287,8 @@ export class Scheduler {
       timer: undefined,
       ready: Promise.resolve(),
     };
-    runner.ready = delay(seconds * 1000, undefined, { signal: this.closing.signal }).then(
+    // Ready at an absolute deadline from the start of the load (see deadline.ts).
+    runner.ready = sleepUntilNs(nowNs() + secondsToNs(seconds), this.closing.signal).then(
       () => {
         if (runner.state === 'loading') runner.state = 'ready';
       },
