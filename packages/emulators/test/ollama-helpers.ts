@@ -3,7 +3,7 @@
  * start helper that closes the emulator after the test, and small NDJSON / SSE readers.
  */
 import type { TestContext } from 'node:test';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import {
   findHardwareProfile,
   startOllamaEmulator,
@@ -126,4 +126,25 @@ export async function waitFor(
 export async function psModels(url: string): Promise<Record<string, unknown>[]> {
   const body = (await (await fetch(`${url}/api/ps`)).json()) as { models: Record<string, unknown>[] };
   return body.models;
+}
+
+/** A debug-level logger that keeps the messages it logs, so a test can wait for server events. */
+export interface LogCapture {
+  readonly logger: Logger;
+  /** How many records with this `msg` were logged so far. */
+  count(msg: string): number;
+}
+
+export function captureLog(): LogCapture {
+  const counts = new Map<string, number>();
+  const logger = pino(
+    { level: 'debug' },
+    {
+      write(line: string): void {
+        const msg = (JSON.parse(line) as { msg?: unknown }).msg;
+        if (typeof msg === 'string') counts.set(msg, (counts.get(msg) ?? 0) + 1);
+      },
+    },
+  );
+  return { logger, count: (msg) => counts.get(msg) ?? 0 };
 }
