@@ -1,36 +1,87 @@
-// `pnpm bench` (after `tsc -b`): the harness selftest. Measures the benchmark client's own TTFT
-// error, decode-rate error and token ingest rate against a scripted server with a known schedule,
-// writes bench/results/selftest.json and prints the figures against their targets.
-// Flags: --quick (fewer repetitions, for a smoke run), --strict (exit 1 when a target is missed),
-// --out FILE (another result file).
+// `pnpm bench` (after `tsc -b`): the harness selftest, then the agent overhead benchmark.
+// Selftest: measures the benchmark client's own TTFT error, decode-rate error and token ingest rate
+// against a scripted server with a known schedule, writes bench/results/selftest.json and prints the
+// figures against their targets. Agent overhead: scripts/bench-agent-overhead.mjs in its own
+// process (so the selftest's heap and timers do not share it), writes
+// bench/results/agent-overhead.json.
+// Flags: --only selftest|agent (run one of them), --quick (fewer repetitions and a 20 s agent
+// window, for a smoke run), --seconds N (agent window, default 120), --strict (exit 1 when a target
+// is missed), --out FILE (another selftest result file), --agent-out FILE (another agent result file).
+import { spawn } from 'node:child_process';
 import { relative } from 'node:path';
 import { runSelftest } from '../packages/bench/dist/src/index.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
-const outIdx = args.indexOf('--out');
-const outFile = outIdx >= 0 && args[outIdx + 1] ? args[outIdx + 1] : `${root}bench/results/selftest.json`;
+const flag = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1] : undefined;
+};
+const outFile = flag('--out') ?? `${root}bench/results/selftest.json`;
 const quick = args.includes('--quick');
+const strict = args.includes('--strict');
+const only = flag('--only');
+if (only !== undefined && only !== 'selftest' && only !== 'agent') {
+  process.stderr.write(`--only: selftest or agent (got ${only})\n`);
+  process.exit(2);
+}
 
-const options = quick ? { repetitions: 2, requests: 8, tokens: 64, blastTokens: 50_000 } : {};
-process.stderr.write(`kage bench selftest${quick ? ' (quick)' : ''}: measuring the harness…\n`);
-const result = await runSelftest({
-  ...options,
-  outFile,
-  onProgress: (p) => process.stderr.write(`  ${p.protocol}: repetition ${p.repetition}/${p.repetitions}\n`),
-});
+async function selftest() {
+  const options = quick ? { repetitions: 2, requests: 8, tokens: 64, blastTokens: 50_000 } : {};
+  process.stderr.write(`kage bench selftest${quick ? ' (quick)' : ''}: measuring the harness…\n`);
+  const result = await runSelftest({
+    ...options,
+    outFile,
+    onProgress: (p) => process.stderr.write(`  ${p.protocol}: repetition ${p.repetition}/${p.repetitions}\n`),
+  });
 
-const f = result.figures;
-const t = result.targets;
-const mark = (ok) => (ok ? 'PASS' : 'FAIL');
-const n = (v, d = 3) => v.toFixed(d);
-const lines = [
-  `machine: ${result.machine.cpu_model}, ${result.machine.cpu_cores} cores, node ${result.machine.node_version}, ${result.machine.os}`,
-  `TTFT error      p50 ${n(f.ttft_error_ms.p50)} ms  p99 ${n(f.ttft_error_ms.p99)} ms   target p99 <= ${t.ttft_error_p99_ms} ms   ${mark(result.pass.ttft_error_p99_ms)}`,
-  `decode error    p50 ${n(f.decode_error_pct.p50)} %   p99 ${n(f.decode_error_pct.p99)} %    target p99 <= ${t.decode_error_p99_pct} %    ${mark(result.pass.decode_error_p99_pct)}`,
-  `  (span error   p50 ${n(f.decode_span_error_ms.p50)} ms  p99 ${n(f.decode_span_error_ms.p99)} ms over a ${result.method.tokens_per_request}-token, ${result.method.server_itl_ms} ms/token answer)`,
-  `ingest          ${Math.round(f.ingest_events_per_s).toLocaleString('en-US')} token events/s   target >= ${t.ingest_events_per_s.toLocaleString('en-US')}   ${mark(result.pass.ingest_events_per_s)}`,
-  `worst protocol per figure, median of ${result.method.repetitions} repetitions; written to ${relative(process.cwd(), outFile) || outFile}`,
-];
-process.stdout.write(`${lines.join('\n')}\n`);
-if (args.includes('--strict') && !result.pass.all) process.exit(1);
+  const f = result.figures;
+  const t = result.targets;
+  const mark = (ok) => (ok ? 'PASS' : 'FAIL');
+  const n = (v, d = 3) => v.toFixed(d);
+  const lines = [
+    `machine: ${result.machine.cpu_model}, ${result.machine.cpu_cores} cores, node ${result.machine.node_version}, ${result.machine.os}`,
+    `TTFT error      p50 ${n(f.ttft_error_ms.p50)} ms  p99 ${n(f.ttft_error_ms.p99)} ms   target p99 <= ${t.ttft_error_p99_ms} ms   ${mark(result.pass.ttft_error_p99_ms)}`,
+    `decode error    p50 ${n(f.decode_error_pct.p50)} %   p99 ${n(f.decode_error_pct.p99)} %    target p99 <= ${t.decode_error_p99_pct} %    ${mark(result.pass.decode_error_p99_pct)}`,
+    `  (span error   p50 ${n(f.decode_span_error_ms.p50)} ms  p99 ${n(f.decode_span_error_ms.p99)} ms over a ${result.method.tokens_per_request}-token, ${result.method.server_itl_ms} ms/token answer)`,
+    `ingest          ${Math.round(f.ingest_events_per_s).toLocaleString('en-US')} token events/s   target >= ${t.ingest_events_per_s.toLocaleString('en-US')}   ${mark(result.pass.ingest_events_per_s)}`,
+    `worst protocol per figure, median of ${result.method.repetitions} repetitions; written to ${relative(process.cwd(), outFile) || outFile}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return result.pass.all;
+}
+
+/** Runs the agent benchmark as a child; resolves with its exit code. It cleans up on SIGINT/SIGTERM. */
+function agentOverhead() {
+  const childArgs = [`${root}scripts/bench-agent-overhead.mjs`];
+  const seconds = flag('--seconds') ?? (quick ? '20' : undefined);
+  if (seconds !== undefined) childArgs.push('--seconds', seconds);
+  if (quick) childArgs.push('--warmup', '5');
+  const agentOut = flag('--agent-out');
+  if (agentOut !== undefined) childArgs.push('--out', agentOut);
+  if (strict) childArgs.push('--strict');
+  const child = spawn(process.execPath, childArgs, { stdio: 'inherit' });
+  // Forward signals and wait: the child stops the processes it started before it exits.
+  const forward = (sig) => child.kill(sig);
+  process.on('SIGINT', forward).on('SIGTERM', forward);
+  return new Promise((resolve) => {
+    child.on('error', (err) => {
+      process.stderr.write(`cannot start the agent overhead benchmark: ${err.message}\n`);
+      resolve(1);
+    });
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', forward).off('SIGTERM', forward);
+      resolve(code ?? (signal ? 128 : 1));
+    });
+  });
+}
+
+let exitCode = 0;
+if (only !== 'agent' && !(await selftest()) && strict) exitCode = 1;
+if (only !== 'selftest') {
+  if (only === undefined) process.stdout.write('\n');
+  const code = await agentOverhead();
+  // 130: interrupted (Ctrl-C); anything else non-zero: a missed target under --strict, or an error.
+  if (code !== 0) exitCode = code === 130 ? 130 : 1;
+}
+process.exit(exitCode);

@@ -10,11 +10,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   LLAMA_3B,
   LLAMA_70B,
+  bodyReader,
   chatBody,
   getState,
   parseSse,
   placeAndWait,
   postJson,
+  readRest,
+  readUntil,
   request,
   startNode,
   testProfile,
@@ -115,15 +118,18 @@ describe('a three-node cluster', () => {
     assert.equal(ranges[2]![1], 28);
 
     // A streamed chat from a non-master node: the whole pipeline's time per token, plus 3 hops.
+    // 100 tokens span ~1.6 s: steps are due at absolute deadlines, so an event loop that is late
+    // now and then moves single tokens, never the rate over the stream.
+    const tokens = 100;
     const res = await fetch(`${srv2.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(chatBody({ stream: true, max_tokens: 30 })),
+      body: JSON.stringify(chatBody({ stream: true, max_tokens: tokens })),
     });
     const events = parseSse(await res.text());
     assert.equal(events[0]!.text, 'keep-alive');
     assert.equal(events.at(-1)!.text, '[DONE]');
-    assert.equal(events.filter((e) => e.kind === 'data').length, 31);
+    assert.equal(events.filter((e) => e.kind === 'data').length, tokens + 1);
     const stats = JSON.parse(
       events.find((e) => e.text.startsWith('generation_stats '))!.text.slice('generation_stats '.length),
     ) as { generation_tps: number };
@@ -136,14 +142,15 @@ describe('a three-node cluster', () => {
 
     // srv2 dies mid-stream: the stream ends with EXO's error shape, then the node is dropped and
     // the instance deleted on every remaining node.
-    const streaming = fetch(`${rog.url}/v1/chat/completions`, {
+    const streamRes = await fetch(`${rog.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(chatBody({ stream: true, max_tokens: 2000 })),
-    }).then((r) => r.text());
-    await sleep(300);
+    });
+    const reader = bodyReader(streamRes);
+    const head = await readUntil(reader, /data: \{/); // decoding through all three stages
     await srv2.close();
-    const data = parseSse(await streaming).filter((e) => e.kind === 'data');
+    const data = parseSse(head + (await readRest(reader))).filter((e) => e.kind === 'data');
     const error = JSON.parse(data.at(-2)!.text) as { error: { type: string; code: number; message: string } };
     assert.equal(error.error.type, 'InternalServerError');
     assert.equal(error.error.code, 500);

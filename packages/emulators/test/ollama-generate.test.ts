@@ -210,13 +210,15 @@ void describe('/api/chat', () => {
 
 void describe('timing and determinism', () => {
   void test("reported eval rate matches the client's own measurement", async (t) => {
-    // llama3.2:1b on the DDR4 CPU server: ~43 ms per token, large against timer granularity.
+    // llama3.2:1b on the DDR4 CPU server: ~37 ms per token, large against timer granularity. 40
+    // tokens span ~1.5 s: a late event loop delays a token now and then (never the schedule), so
+    // rates over this span stay within the tolerances below even on a loaded machine.
     const emu = await startEmulator(t, { profile: FAST_CPU_PROFILE, deterministic: true });
     const started = performance.now();
     const res = await postJson(`${emu.url}/api/generate`, {
       model: 'llama3.2:1b',
       prompt: 'x',
-      options: { num_predict: 12 },
+      options: { num_predict: 40 },
     });
     const lines = await readLines(res);
     const finished = performance.now();
@@ -233,6 +235,8 @@ void describe('timing and determinism', () => {
     const llama1b = DEFAULT_OLLAMA_MODELS.find((m) => m.name === 'llama3.2:1b');
     assert.ok(llama1b);
     const modelRate = 1 / decodeSecondsPerToken(llama1b.sizeBytes, FAST_CPU_PROFILE.cpu);
+    // Absolute deadlines: never faster than the model (bar rounding), and lateness never accumulates.
+    assert.ok(serverRate <= modelRate * 1.001, `rate ${serverRate} above the timing model ${modelRate} tok/s`);
     assert.ok(
       Math.abs(serverRate - modelRate) / modelRate < 0.2,
       `rate ${serverRate} vs timing model ${modelRate} tok/s`,

@@ -45,8 +45,7 @@ const STATUS_REFRESH_MS = 5000;
 
 export function createAgentDaemon(o: AgentDaemonOptions): AgentDaemon {
   const { config, log } = o;
-  const notifier =
-    o.notifier ?? createSdNotifier({ socket: o.env.notifySocket, log: log.child({ component: 'sd-notify' }) });
+  const notifier = o.notifier ?? createSdNotifier({ socket: o.env.notifySocket, log });
   let registry: ServiceRegistry | undefined;
   let sampler: Sampler | undefined;
   let stream: AgentStream | undefined;
@@ -62,7 +61,7 @@ export function createAgentDaemon(o: AgentDaemonOptions): AgentDaemon {
     });
     registry = createServiceRegistry({
       services: config.services,
-      log: log.child({ component: 'supervision' }),
+      log,
       stateDir: config.stateDir,
       timings: { stopGraceMs: config.stopGraceMs },
       ...(o.systemctlPath !== undefined && { systemctlPath: o.systemctlPath }),
@@ -92,12 +91,12 @@ export function createAgentDaemon(o: AgentDaemonOptions): AgentDaemon {
         ...(config.buffer.maxBytes !== null && { maxBytes: config.buffer.maxBytes }),
       },
       sampleIntervalMs: config.sampleIntervalMs,
-      log: log.child({ component: 'stream' }),
+      log,
     });
     const out = stream;
     registry.onEvent((event) => out.pushServiceEvent(event));
     sampler = createSampler({
-      log: log.child({ component: 'sampler' }),
+      log,
       intervalMs: config.sampleIntervalMs,
       onSample: (sample) => out.pushSample(sample),
       services: () => services.statuses(),
