@@ -111,11 +111,7 @@ export function createAgentDaemon(o: AgentDaemonOptions): AgentDaemon {
     sampler.start();
 
     const watched = sampler;
-    watchdog = createWatchdog({
-      notifier,
-      log: log.child({ component: 'watchdog' }),
-      watchdogUsec: o.env.watchdogUsec,
-    });
+    watchdog = createWatchdog({ notifier, log, watchdogUsec: o.env.watchdogUsec });
     watchdog.register(
       'sampler',
       createFreshnessCheck({
