@@ -114,12 +114,13 @@ export function createNetnsLab(): NetnsLab {
       await ip(['netns', 'exec', ns, 'sh', '-c', 'printf %s "$1" > "/proc/sys/$2"', 'sh', value, key]);
     },
     spawn(ns, command, args, options = {}) {
+      if (closing) throw new Error('the lab is closed');
       owned(ns);
       // `ip netns exec` execs the command itself, so the child's pid is the command's pid.
       const child = spawn('ip', ['netns', 'exec', ns, command, ...args], {
         ...options,
         stdio: 'pipe',
-      }) as ChildProcessWithoutNullStreams;
+      });
       children.add(child);
       child.once('exit', () => children.delete(child));
       return child;
@@ -144,5 +145,7 @@ async function killChild(child: ChildProcessWithoutNullStreams): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
   child.kill('SIGKILL');
-  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
+  clearTimeout(timer);
 }

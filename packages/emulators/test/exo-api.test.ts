@@ -231,8 +231,9 @@ describe('placement and instances', () => {
   });
 
   test('an instance is placed asynchronously and its runner loads, then is ready', async (t) => {
-    // A slower disk (1.86 GB at 4 GB/s) keeps RunnerLoading visible for about half a second.
-    const node = await startNode(t, { profile: testProfile(16, { diskReadBytesPerSec: 4e9 }) });
+    // A slower disk (1.86 GB at 2 GB/s) keeps RunnerLoading visible for about a second, long
+    // enough for a poll to see it even when the machine is busy.
+    const node = await startNode(t, { profile: testProfile(16, { diskReadBytesPerSec: 2e9 }) });
     const nodeId = (await request(node.url, '/node_id')).body as string;
     const placed = await postJson(node.url, '/place_instance', {
       model_id: LLAMA_3B,
@@ -266,9 +267,12 @@ describe('placement and instances', () => {
     assert.match(instance.instanceId, UUID);
     assert.ok(instance.ephemeralPort >= 49152 && instance.ephemeralPort <= 65535);
 
-    const state = await getState(node.url);
-    // psutil's available RAM drops by the loaded weights.
-    assert.equal(state.nodeMemory[nodeId]!.ramAvailable.inBytes, 16 * GiB - 1_863_319_552);
+    // psutil's available RAM drops by the loaded weights. Like EXO's periodic memory sampling, the
+    // node refreshes it once per heartbeat round, so it may trail the runner status by a round.
+    const state = await waitFor('available RAM to drop by the weights', async () => {
+      const current = await getState(node.url);
+      return current.nodeMemory[nodeId]!.ramAvailable.inBytes === 16 * GiB - 1_863_319_552 ? current : undefined;
+    });
     assert.equal(state.downloads[nodeId]!.length, 1);
     const downloaded = (await request(node.url, '/models?status=downloaded')).body as { data: { id: string }[] };
     assert.deepEqual(

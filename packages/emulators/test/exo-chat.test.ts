@@ -216,6 +216,38 @@ describe('chat completions on a ready instance', () => {
     assert.ok(measured > expected * 0.75 && measured < expected * 1.1, `tps ${measured} vs model ${expected}`);
   });
 
+  test('a stalled event loop does not slow the stream: overdue tokens go out at once', async (t) => {
+    const node = await startNode(t);
+    await placeAndWait(node.url);
+    const tokens = 120; // within the natural answer (125 tokens), so the stream ends at max_tokens
+    const stallMs = 1000;
+    const res = await fetch(`${node.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(chatBody({ stream: true, max_tokens: tokens })),
+    });
+    const reader = bodyReader(res);
+    let text = await readUntil(reader, /data: \{/);
+    // The node runs in this process: block its event loop for a second (~75 decode steps).
+    const until = performance.now() + stallMs;
+    while (performance.now() < until) {
+      // busy
+    }
+    text += await readRest(reader);
+    const events = parseSse(text);
+    // Every overdue token is still its own event.
+    assert.equal(events.filter((e) => e.kind === 'data').length, tokens + 1);
+    const stats = JSON.parse(
+      events.find((e) => e.text.startsWith('generation_stats '))!.text.slice('generation_stats '.length),
+    ) as { generation_tps: number };
+    // ~1.6 s of decode: had the stall been added (relative sleeps), the rate would drop by 40 %.
+    const expected = expectedTokensPerSecond();
+    assert.ok(
+      stats.generation_tps > expected * 0.8 && stats.generation_tps < expected * 1.1,
+      `tps ${stats.generation_tps} vs model ${expected}`,
+    );
+  });
+
   test('up to maxConcurrentRequests decode together; more wait in the queue', async (t) => {
     const node = await startNode(t, { maxConcurrentRequests: 2 });
     await placeAndWait(node.url);
@@ -257,11 +289,20 @@ describe('chat completions on a ready instance', () => {
     const node = await startNode(t);
     const instance = await placeAndWait(node.url);
     const runnerId = Object.values(instance.shardAssignments.nodeToRunner)[0]!;
-    const pending = postJson(node.url, '/bench/chat/completions', chatBody({ max_tokens: 60 }));
+    // A long stream that stays open until the test has seen the status (~40 s if left alone).
+    const abort = new AbortController();
+    t.after(() => abort.abort());
+    const res = await fetch(`${node.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(chatBody({ stream: true, max_tokens: 3000 })),
+      signal: abort.signal,
+    });
+    await readUntil(bodyReader(res), /data: \{/);
     await waitFor('RunnerRunning', async () =>
       'RunnerRunning' in ((await getState(node.url)).runners[runnerId] ?? {}) ? true : undefined,
     );
-    assert.equal((await pending).status, 200);
+    abort.abort();
     await waitFor('RunnerReady', async () =>
       'RunnerReady' in ((await getState(node.url)).runners[runnerId] ?? {}) ? true : undefined,
     );

@@ -42,6 +42,18 @@ async function waitForNames(nodes: readonly TestNode[], expected: readonly strin
   });
 }
 
+/** Waits until every node's view has every directed edge between `nodes` (placement reads them). */
+async function waitForFullMesh(nodes: readonly TestNode[]): Promise<void> {
+  const expected = nodes.length * (nodes.length - 1);
+  await waitFor('full mesh in every view', async () => {
+    const states = await Promise.all(nodes.map((n) => getState(n.url)));
+    const edges = states.map((s) =>
+      Object.values(s.topology.connections).reduce((sum, sinks) => sum + Object.keys(sinks).length, 0),
+    );
+    return edges.every((e) => e === expected) ? true : undefined;
+  });
+}
+
 async function nodeId(node: TestNode): Promise<string> {
   return (await request(node.url, '/node_id')).body as string;
 }
@@ -78,13 +90,7 @@ describe('a three-node cluster', () => {
     assert.equal(new Set(ids).size, 3);
     const master = await masterId(rog);
     assert.equal(master, ids[0], 'the longest-running node is master');
-    await waitFor('full mesh in every view', async () => {
-      const states = await Promise.all(nodes.map((n) => getState(n.url)));
-      const edges = states.map((s) =>
-        Object.values(s.topology.connections).reduce((sum, sinks) => sum + Object.keys(sinks).length, 0),
-      );
-      return edges.every((e) => e === 6) ? true : undefined;
-    });
+    await waitForFullMesh(nodes);
     const views = await Promise.all(nodes.map((n) => getState(n.url)));
     for (const view of views) assert.deepEqual(view.topology.nodes, views[0]!.topology.nodes);
     const edge = views[0]!.topology.connections[ids[0]!]![ids[1]!]![0]!;
@@ -192,6 +198,8 @@ describe('a three-node cluster', () => {
     const srv2 = await startNode(t, { name: 'srv2', profile: testProfile(16), peers: [`127.0.0.1:${srv1.port}`] });
     const rog = await startNode(t, { name: 'rog', profile: testProfile(24), peers: [`127.0.0.1:${srv2.port}`] });
     await waitForNames([srv1, srv2, rog], ['srv1', 'srv2', 'rog']);
+    // Placement prefers leaf nodes of the topology, so let every edge appear first.
+    await waitForFullMesh([srv1, srv2, rog]);
     // One node suffices: the one with the most RAM (rog) gets the instance.
     const instance = await placeAndWait(srv2.url, LLAMA_3B, 1);
     assert.deepEqual(Object.keys(layersByName(instance, await getState(srv2.url))), ['rog']);

@@ -248,6 +248,56 @@ void describe('timing and determinism', () => {
     assert.ok(ttftMs >= serverTtftMs, 'time to first token includes load and prefill');
   });
 
+  void test('a stalled event loop does not slow the stream: overdue tokens go out at once', async (t) => {
+    const emu = await startEmulator(t, { profile: FAST_CPU_PROFILE, deterministic: true });
+    await (await postJson(`${emu.url}/api/generate`, { model: 'llama3.2:1b' })).json(); // warm
+    const llama1b = DEFAULT_OLLAMA_MODELS.find((m) => m.name === 'llama3.2:1b');
+    assert.ok(llama1b);
+    const stepMs = decodeSecondsPerToken(llama1b.sizeBytes, FAST_CPU_PROFILE.cpu) * 1000;
+    const tokens = 40;
+    const stallMs = 1000;
+    const res = await postJson(`${emu.url}/api/generate`, {
+      model: 'llama3.2:1b',
+      prompt: 'x',
+      options: { num_predict: tokens },
+    });
+    const body = res.body;
+    assert.ok(body);
+    const reader = body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    const decoder = new TextDecoder();
+    let text = '';
+    let stalled = false;
+    for (let i = 0; i < 10_000; i += 1) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      if (!stalled && text.split('\n').length > 3) {
+        // The emulator runs in this process: block its event loop for a whole second (~27 steps).
+        stalled = true;
+        const until = performance.now() + stallMs;
+        while (performance.now() < until) {
+          // busy
+        }
+      }
+    }
+    assert.ok(stalled);
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, number | boolean>);
+    // Every overdue token is still its own chunk.
+    assert.equal(lines.length, tokens + 1);
+    const final = lines.at(-1)!;
+    assert.equal(final.eval_count, tokens);
+    // The schedule was fixed before the stall, so decode ends on time: the stall is not added.
+    const evalMs = Number(final.eval_duration) / 1e6;
+    assert.ok(evalMs >= tokens * stepMs * 0.999, `decode ${evalMs} ms, faster than the model`);
+    assert.ok(
+      evalMs < tokens * stepMs + stallMs / 2,
+      `decode ${evalMs} ms vs ${tokens * stepMs} ms model: the ${stallMs} ms stall was added`,
+    );
+  });
+
   void test('deterministic mode yields identical text twice', async (t) => {
     const emu = await startEmulator(t, { deterministic: true });
     const ask = async (): Promise<string> => {

@@ -58,7 +58,10 @@ void describe('keep-alive', () => {
       'unloaded after expiry',
     );
     // expires_at has millisecond precision and the timer may fire a millisecond early.
-    assert.ok(unloadedSeenAt >= expiresAt - 5, `not unloaded before its keep_alive (${expiresAt - unloadedSeenAt} ms early)`);
+    assert.ok(
+      unloadedSeenAt >= expiresAt - 5,
+      `not unloaded before its keep_alive (${expiresAt - unloadedSeenAt} ms early)`,
+    );
   });
 
   void test('negative keep_alive keeps the model forever (expires_at centuries ahead)', async (t) => {
@@ -145,7 +148,11 @@ void describe('parallel slots and the queue', () => {
     });
     // An open-ended answer on the CPU profile takes ~5 s: the slot stays taken while the test runs.
     const ask = (signal: AbortSignal): Promise<Response> =>
-      postJson(`${emu.url}/api/generate`, { model: 'llama3.2:1b', prompt: 'x', options: { num_predict: -1 } }, { signal });
+      postJson(
+        `${emu.url}/api/generate`,
+        { model: 'llama3.2:1b', prompt: 'x', options: { num_predict: -1 } },
+        { signal },
+      );
     const first = await ask(firstAbort.signal);
     assert.equal(first.status, 200);
     // A token arrived: the first request holds the only slot and decodes (the body stays open).

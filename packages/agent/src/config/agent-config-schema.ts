@@ -45,6 +45,10 @@ export const CoordinatorSchema = Type.Object(
     token_file: Type.Optional(Path),
     token: Type.Optional(Str('must be a non-empty string')),
     tls: Type.Optional(TlsSchema),
+    // HTTP/2 keepalive: how fast a silently dead link (a partition, no RST) is noticed. The
+    // defaults (20 s + 10 s) notice within 10-30 s; a LAN can afford shorter pings.
+    keepalive_time_ms: Type.Optional(Int(1000, 3_600_000, 'milliseconds')),
+    keepalive_timeout_ms: Type.Optional(Int(1000, 600_000, 'milliseconds')),
   },
   { additionalProperties: false },
 );

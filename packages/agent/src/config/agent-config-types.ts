@@ -32,6 +32,10 @@ export interface CoordinatorConfig {
   tokenFile: string | null;
   /** Null: plaintext gRPC (fine inside a Tailscale network, which encrypts already). */
   tls: CoordinatorTlsConfig | null;
+  /** `keepalive_time_ms`: HTTP/2 ping period; null = the stream's default (20 s). */
+  keepaliveTimeMs: number | null;
+  /** `keepalive_timeout_ms`: a ping unanswered this long ends the connection; null = default (10 s). */
+  keepaliveTimeoutMs: number | null;
 }
 
 /** Samples and events kept while the coordinator is away. */

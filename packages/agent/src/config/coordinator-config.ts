@@ -90,7 +90,15 @@ export async function resolveCoordinator(
 
   const tls = c.tls === undefined ? null : await resolveTls(ctx, c.tls);
   if (hostPort === null || token === null || tls === undefined) return null;
-  const out = { address: hostPort.address, host: hostPort.host, port: hostPort.port, tokenFile, tls };
+  const out: Omit<CoordinatorConfig, 'token'> = {
+    address: hostPort.address,
+    host: hostPort.host,
+    port: hostPort.port,
+    tokenFile,
+    tls,
+    keepaliveTimeMs: c.keepalive_time_ms ?? null,
+    keepaliveTimeoutMs: c.keepalive_timeout_ms ?? null,
+  };
   // Not enumerable: `log.info({ config })` or JSON.stringify(config) must never print the secret.
   Object.defineProperty(out, 'token', { value: token, enumerable: false });
   return out as CoordinatorConfig;

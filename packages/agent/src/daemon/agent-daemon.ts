@@ -91,6 +91,10 @@ export function createAgentDaemon(o: AgentDaemonOptions): AgentDaemon {
         ...(config.buffer.maxBytes !== null && { maxBytes: config.buffer.maxBytes }),
       },
       sampleIntervalMs: config.sampleIntervalMs,
+      ...(config.coordinator.keepaliveTimeMs !== null && { keepaliveTimeMs: config.coordinator.keepaliveTimeMs }),
+      ...(config.coordinator.keepaliveTimeoutMs !== null && {
+        keepaliveTimeoutMs: config.coordinator.keepaliveTimeoutMs,
+      }),
       log,
     });
     const out = stream;

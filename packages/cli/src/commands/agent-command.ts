@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { pino, type Level } from 'pino';
-import { createAgentDaemon, createAgentLogger, loadAgentConfig, readDaemonEnv, scrubDaemonEnv } from '@kage/agent';
 
 const agentVersion = (
   JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -17,6 +16,8 @@ export function createAgentCommand(): Command {
     .description('run the node agent: supervise ollama/exo, sample CPU/GPU/memory, stream to the coordinator')
     .requiredOption('--config <file>', 'agent.yaml (see docs/agent.md)')
     .action(async (flags: { config: string }) => {
+      const { createAgentDaemon, createAgentLogger, loadAgentConfig, readDaemonEnv, scrubDaemonEnv } =
+        await import('@kage/agent');
       const env = readDaemonEnv();
       // Supervised children must not inherit systemd's notify socket or watchdog.
       scrubDaemonEnv();

@@ -4,16 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
-import {
-  listRuns,
-  loadMatrix,
-  openBenchStore,
-  resumeRun,
-  runMatrix,
-  runSelftest,
-  type BenchStore,
-  type RunOutcome,
-} from '@kage/bench';
+import type { BenchStore, RunOutcome } from '@kage/bench';
 import { createLogger } from '../logger.js';
 import { createRunProgressView } from '../run-progress.js';
 import { EXIT_INTERRUPTED, withInterrupt } from '../interrupt.js';
@@ -36,7 +27,11 @@ function finish(outcome: RunOutcome): void {
   process.stdout.write(`${outcome.runId}\n`);
 }
 
+/** The benchmark engine, loaded on use: the SQLite addon and clients cost memory other commands do not need. */
+const loadBench = () => import('@kage/bench');
+
 async function withStore<T>(path: string, readonly: boolean, use: (store: BenchStore) => Promise<T>): Promise<T> {
+  const { openBenchStore } = await loadBench();
   const store = openBenchStore({ path, readonly });
   try {
     return await use(store);
@@ -54,6 +49,7 @@ export function createBenchCommand(): Command {
     .requiredOption('--matrix <file>', 'matrix file, YAML or JSON (see docs/benchmarks.md)')
     .option('--db <path>', 'SQLite results database', DEFAULT_DB)
     .action(async (flags: { matrix: string; db: string }) => {
+      const { loadMatrix, runMatrix } = await loadBench();
       // Validate the whole file before touching the database or the network.
       const matrix = await loadMatrix(flags.matrix);
       const log = createLogger({ destination: 'stderr', level: process.env['KAGE_LOG_LEVEL'] ?? 'warn' });
@@ -78,6 +74,7 @@ export function createBenchCommand(): Command {
     .argument('<run>', 'run id, or "latest"')
     .option('--db <path>', 'SQLite results database', DEFAULT_DB)
     .action(async (runId: string, flags: { db: string }) => {
+      const { resumeRun } = await loadBench();
       const log = createLogger({ destination: 'stderr', level: process.env['KAGE_LOG_LEVEL'] ?? 'warn' });
       await withStore(flags.db, false, async (store) => {
         const view = createRunProgressView();
@@ -104,6 +101,7 @@ export function createBenchCommand(): Command {
         process.stdout.write(flags.json ? '[]\n' : `no runs: ${flags.db} does not exist\n`);
         return;
       }
+      const { listRuns } = await loadBench();
       await withStore(flags.db, false, (store) => {
         // A run whose process was killed still says `running` until someone notices; do it here.
         store.reapStaleRuns();
@@ -134,6 +132,7 @@ export function createBenchCommand(): Command {
     .description("measure the harness's own timing error and ingest rate against a server with a known schedule")
     .option('--out <file>', 'also write the result JSON here')
     .action(async (flags: { out?: string }) => {
+      const { runSelftest } = await loadBench();
       const result = await runSelftest({
         ...(flags.out !== undefined && { outFile: flags.out }),
         onProgress: (p) =>

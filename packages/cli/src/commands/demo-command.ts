@@ -7,12 +7,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { buildReport, openBenchStore, renderMarkdown, runMatrix } from '@kage/bench';
 import { createLogger } from '../logger.js';
 import { createRunProgressView } from '../run-progress.js';
 import { EXIT_INTERRUPTED, withInterrupt } from '../interrupt.js';
-import { startDemoCluster, waitForExoCluster } from './demo-cluster.js';
-import { demoMatrix } from './demo-matrix.js';
 import { renderReport } from './report-command.js';
 
 export function createDemoCommand(): Command {
@@ -22,6 +19,9 @@ export function createDemoCommand(): Command {
     .option('--deterministic', 'no jitter, fixed seeds: the same figures every run')
     .action(async (flags: { out: string; deterministic?: boolean }) => {
       const log = createLogger({ destination: 'stderr', level: process.env['KAGE_LOG_LEVEL'] ?? 'warn' });
+      const { buildReport, openBenchStore, renderMarkdown, runMatrix } = await import('@kage/bench');
+      const { startDemoCluster, waitForExoCluster } = await import('./demo-cluster.js');
+      const { demoMatrix } = await import('./demo-matrix.js');
       await mkdir(flags.out, { recursive: true });
       const dbPath = join(flags.out, 'kage.db');
       process.stderr.write('starting the emulated lab: srv1, srv2 (CPU servers) and rog (Radeon 8060S laptop)\n');
@@ -55,7 +55,7 @@ export function createDemoCommand(): Command {
         }
         const report = buildReport(store, outcome.runId);
         for (const format of ['md', 'json', 'html'] as const) {
-          await writeFile(join(flags.out, `report.${format}`), renderReport(report, format, true));
+          await writeFile(join(flags.out, `report.${format}`), await renderReport(report, format, true));
         }
         process.stdout.write(renderMarkdown(report, { emulated: true }));
         process.stdout.write(

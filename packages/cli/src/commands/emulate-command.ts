@@ -5,7 +5,6 @@
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import type { RunningEmulator } from '@kage/emulators';
-import { DEFAULT_PROFILE_ID } from '@kage/emulators';
 import { createLogger } from '../logger.js';
 import {
   intFromEnv,
@@ -15,13 +14,13 @@ import {
   parseNonNegativeNumber,
   parsePositiveInt,
 } from '../option-parsers.js';
-import { startExo, startOllama, type ExoEmulateFlags, type OllamaEmulateFlags } from './emulate.js';
+import type { ExoEmulateFlags, OllamaEmulateFlags } from './emulate.js';
 import { runUntilSignal } from '../run-until-signal.js';
 
 function addCommonFlags(cmd: Command): Command {
   return cmd
     .requiredOption('--listen <host:port>', 'address to listen on (port 0 picks a free port)')
-    .option('--hardware <profile>', 'hardware profile driving the timing model', DEFAULT_PROFILE_ID)
+    .option('--hardware <profile>', 'hardware profile driving the timing model (default: the seed CPU server)')
     .option('--models <names>', 'comma-separated subset of the default catalogue', parseCommaList)
     .option('--deterministic', 'no jitter, fixed seed: identical output and timing every run')
     .option('--seed <n>', 'random seed', parseNonNegativeInt)
@@ -66,6 +65,8 @@ export function createEmulateCommand(env: NodeJS.ProcessEnv): Command {
     .option('--server-version <v>', 'version reported by /api/version (< 0.32.6: classic /v1 chunks)')
     .action(async (flags: OllamaEmulateFlags) => {
       const log = createLogger({ destination: 'stderr' });
+      // Loaded on use, so other commands (notably the agent daemon) do not carry the emulators.
+      const { startOllama } = await import('./emulate.js');
       await runUntilSignal(log, (onCrash) => startOllama(flags, log, onCrash), printListening);
     });
 
@@ -82,6 +83,7 @@ export function createEmulateCommand(env: NodeJS.ProcessEnv): Command {
     .option('--link-latency-ms <ms>', 'one-way latency per pipeline hop', parseNonNegativeNumber)
     .action(async (flags: ExoEmulateFlags) => {
       const log = createLogger({ destination: 'stderr' });
+      const { startExo } = await import('./emulate.js');
       await runUntilSignal(log, (onCrash) => startExo(flags, log, onCrash), printListening);
     });
 

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import {
   DEFAULT_EXO_MODELS,
   DEFAULT_OLLAMA_MODELS,
+  DEFAULT_PROFILE_ID,
   HARDWARE_PROFILES,
   findHardwareProfile,
   startExoEmulator,
@@ -19,7 +20,7 @@ import { parseListenAddress, urlHost } from '../listen-address.js';
 /** Flags common to both emulators, as commander hands them over. */
 export interface CommonEmulateFlags {
   listen: string;
-  hardware: string;
+  hardware?: string;
   models?: string[];
   deterministic?: boolean;
   seed?: number;
@@ -49,7 +50,7 @@ export interface ExoEmulateFlags extends CommonEmulateFlags {
   linkLatencyMs?: number;
 }
 
-function resolveProfile(id: string): HardwareProfile {
+function resolveProfile(id: string = DEFAULT_PROFILE_ID): HardwareProfile {
   const profile = findHardwareProfile(id);
   if (!profile) {
     throw new CliError(

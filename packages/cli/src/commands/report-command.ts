@@ -3,12 +3,13 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { buildReport, openBenchStore, renderHtml, renderMarkdown, type KageReport } from '@kage/bench';
+import type { KageReport } from '@kage/bench';
 
 export type ReportFormat = 'md' | 'json' | 'html';
 
 /** Renders a report in one of the three formats. `emulated` labels every figure as not real. */
-export function renderReport(report: KageReport, format: ReportFormat, emulated: boolean): string {
+export async function renderReport(report: KageReport, format: ReportFormat, emulated: boolean): Promise<string> {
+  const { renderHtml, renderMarkdown } = await import('@kage/bench');
   switch (format) {
     case 'json':
       return `${JSON.stringify(report, null, 2)}\n`;
@@ -28,10 +29,11 @@ export function createReportCommand(): Command {
     .option('--out <file>', 'write to a file instead of stdout')
     .option('--emulated', 'label every figure as coming from emulators')
     .action(async (runId: string, flags: { db: string; format: ReportFormat; out?: string; emulated?: boolean }) => {
+      const { buildReport, openBenchStore } = await import('@kage/bench');
       const store = openBenchStore({ path: flags.db, readonly: true });
       let text: string;
       try {
-        text = renderReport(buildReport(store, runId), flags.format, flags.emulated ?? false);
+        text = await renderReport(buildReport(store, runId), flags.format, flags.emulated ?? false);
       } finally {
         store.close();
       }

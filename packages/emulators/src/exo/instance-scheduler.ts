@@ -232,7 +232,7 @@ export class InstanceScheduler {
     const total = job.promptTokens;
     const totalMs = timing.prefillSeconds(total) * this.spread() * 1000;
     safeCall(() => job.sink.prefill(0, total));
-    for (let done = 0; done < total; ) {
+    for (let done = 0; done < total;) {
       const chunk = Math.min(PREFILL_CHUNK_TOKENS, total - done);
       done += chunk;
       await this.sleepUntil(startMs + (totalMs * done) / total);

@@ -374,18 +374,24 @@ export class Scheduler {
       return;
     }
     if (!Number.isFinite(ms)) return;
-    const arm = (remainingMs: number): void => {
+    // The expiry is an absolute deadline (the `expires_at` /api/ps shows): a timer that fires early
+    // (it counts from the loop's cached time) or is capped at Node's limit is simply re-armed.
+    const arm = (): void => {
+      const remainingMs = Number(runner.expiresAtNs - nowEpochNs()) / 1e6;
+      if (remainingMs <= 0) {
+        if (entry.active === 0 && entry.runner === runner) this.unload(entry, runner, 'keep_alive expired');
+        return;
+      }
       runner.timer = setTimeout(
         () => {
           runner.timer = undefined;
-          if (remainingMs > MAX_TIMER_MS) arm(remainingMs - MAX_TIMER_MS);
-          else if (entry.active === 0 && entry.runner === runner) this.unload(entry, runner, 'keep_alive expired');
+          arm();
         },
-        Math.min(remainingMs, MAX_TIMER_MS),
+        Math.min(Math.max(1, remainingMs), MAX_TIMER_MS),
       );
       runner.timer.unref();
     };
-    arm(ms);
+    arm();
   }
 
   private clearTimer(runner: Runner): void {
