@@ -3,12 +3,13 @@
  * same clients and timing as `kage bench`, so a probe measured here and a cell measured from the
  * coordinator are the same kind of number.
  */
-import { createClient, TARGET_KINDS, type RequestMetrics, type TargetKind } from '@kage/bench';
+import type { RequestMetrics, TargetKind } from '@kage/bench';
 import type { Logger } from 'pino';
 import type { CommandContext, ProbeRequest } from '../stream/command-dispatcher.js';
 import { StreamError } from '../stream/errors.js';
 
 const DEFAULT_PROBE_TIMEOUT_MS = 120_000;
+const TARGET_KINDS: readonly TargetKind[] = ['ollama', 'exo', 'openai'];
 
 export function createProbeHandler(log: Logger) {
   return async (request: ProbeRequest, context: CommandContext): Promise<RequestMetrics> => {
@@ -18,6 +19,9 @@ export function createProbeHandler(log: Logger) {
         `probe target kind ${JSON.stringify(request.target_kind)} is not one of ${TARGET_KINDS.join(', ')}`,
       );
     }
+    // Loaded on the first probe only: the benchmark engine (clients, statistics, SQLite store)
+    // would otherwise add ~25 MB to an agent that may never be asked to probe.
+    const { createClient } = await import('@kage/bench');
     const client = createClient(
       { id: 'probe', kind: request.target_kind as TargetKind, url: request.url, nodes: [] },
       { log: log.child({ component: 'probe' }) },

@@ -4,7 +4,10 @@
  * the sampling timer. Tests and callers that must not spawn pass `source: null` and get the same
  * shape from Node's `os` module alone.
  */
+import { execFile } from 'node:child_process';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 
 export interface Inventory {
@@ -57,10 +60,28 @@ function positiveOrNull(n: number): number | null {
   return Number.isFinite(n) && n > 0 ? n : null;
 }
 
-async function loadSystemInformation(): Promise<InventorySource> {
-  // Loaded on demand: a process that never asks for the inventory never loads the module.
-  const mod = await import('systeminformation');
-  return mod.default;
+type ChildFacts = {
+  cpu: Awaited<ReturnType<InventorySource['cpu']>>;
+  mem: Awaited<ReturnType<InventorySource['mem']>>;
+  osInfo: Awaited<ReturnType<InventorySource['osInfo']>>;
+};
+
+/**
+ * systeminformation run in a child process (`inventory-child.js`), once: the daemon stays free of
+ * the module, which would otherwise stay resident for a query made once.
+ */
+function childProcessSource(timeoutMs: number): InventorySource {
+  const script = fileURLToPath(new URL('./inventory-child.js', import.meta.url));
+  let facts: Promise<ChildFacts> | undefined;
+  const load = (): Promise<ChildFacts> =>
+    (facts ??= promisify(execFile)(process.execPath, [script], { timeout: timeoutMs, maxBuffer: 1 << 20 }).then(
+      ({ stdout }) => JSON.parse(stdout) as ChildFacts,
+    ));
+  return {
+    cpu: async () => (await load()).cpu,
+    mem: async () => (await load()).mem,
+    osInfo: async () => (await load()).osInfo,
+  };
 }
 
 /** Collects the inventory; never throws (falls back to the `os` module and logs why). */
@@ -71,7 +92,7 @@ export async function readInventory(options: ReadInventoryOptions): Promise<Inve
   const timeoutMs = options.timeoutMs ?? 10_000;
   let timer: NodeJS.Timeout | undefined;
   try {
-    const source = options.source ?? (await loadSystemInformation());
+    const source = options.source ?? childProcessSource(timeoutMs);
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`inventory took longer than ${timeoutMs} ms`)), timeoutMs);
     });
