@@ -189,6 +189,11 @@ function urlProblem(raw: string): string | null {
   }
   if (url.hostname === '') return `"${raw}" has no host`;
   if (url.search !== '' || url.hash !== '') return `"${raw}" must not carry a query or a fragment`;
+  // The clients append the API paths themselves (/api/chat, /v1/chat/completions): a base URL that
+  // already ends in an API prefix would send every request to /v1/v1/... and fail with 404.
+  if (/\/(v1|api)\/?$/.test(url.pathname)) {
+    return `"${raw}" must be the server's root URL, without the trailing ${url.pathname.replace(/\/$/, '')} (Kage adds the API paths)`;
+  }
   return null;
 }
 

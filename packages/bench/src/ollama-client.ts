@@ -13,15 +13,17 @@ import {
   type ProtocolClient,
 } from './protocol-client.js';
 import { classifyServerMessage, RequestRecorder, type RequestMetrics } from './request-metrics.js';
+import { preloadTokenizer } from './text-tokens.js';
 
 /** Options of {@link createOllamaClient}. */
 export interface OllamaClientOptions {
   /** Base URL, e.g. `http://100.77.248.9:11434`. */
   url: string;
   /**
-   * `keep_alive` sent with every request, so the model stays loaded for the whole run instead of
-   * unloading after Ollama's 5-minute default and charging a reload to some request's TTFT.
-   * @default '30m'
+   * `keep_alive` sent with every request. Unset by default: the node's own setting
+   * (`OLLAMA_KEEP_ALIVE`, 5 min) applies, because holding a large model resident for longer could
+   * evict models the node's users rely on. Requests of a cell follow one another, so the default
+   * keeps the model loaded; a reload would show in `load_duration` and in that request's TTFT.
    */
   keepAlive?: string | number;
 }
@@ -29,7 +31,7 @@ export interface OllamaClientOptions {
 /** Creates an unstarted Ollama client (no connection until the first request). */
 export function createOllamaClient(options: OllamaClientOptions): ProtocolClient {
   const url = options.url.replace(/\/+$/, '');
-  const keepAlive = options.keepAlive ?? '30m';
+  const keepAlive = options.keepAlive;
   const agents: AgentPair = createAgents();
   let closed = false;
   return {
@@ -52,9 +54,11 @@ export function createOllamaClient(options: OllamaClientOptions): ProtocolClient
 async function streamOllamaChat(
   url: string,
   agents: AgentPair,
-  keepAlive: string | number,
+  keepAlive: string | number | undefined,
   request: ChatRequest,
 ): Promise<RequestMetrics> {
+  // Before the clock starts: a stream cut before Ollama's final counts is counted by tokenizing.
+  await preloadTokenizer();
   const options: Record<string, number> = { num_predict: request.maxTokens };
   if (request.numCtx != null) options['num_ctx'] = request.numCtx;
   if (request.temperature != null) options['temperature'] = request.temperature;
@@ -63,7 +67,7 @@ async function streamOllamaChat(
     model: request.model,
     messages: [{ role: 'user', content: request.prompt }],
     stream: true,
-    keep_alive: keepAlive,
+    ...(keepAlive !== undefined && { keep_alive: keepAlive }),
     options,
   });
 
@@ -93,8 +97,8 @@ async function streamOllamaChat(
     if (msg !== null && typeof msg === 'object') {
       const m = msg as Record<string, unknown>;
       const hasAnswer = nonEmpty(m['content']) || (Array.isArray(m['tool_calls']) && m['tool_calls'].length > 0);
-      if (hasAnswer) rec.token(at, 'answer');
-      else if (nonEmpty(m['thinking'])) rec.token(at, 'reasoning');
+      if (hasAnswer) rec.token(at, 'answer', textOf(m['content']));
+      else if (nonEmpty(m['thinking'])) rec.token(at, 'reasoning', textOf(m['thinking']));
     }
     if (o['done'] === true) {
       done = true;
@@ -156,4 +160,8 @@ function readFinalCounters(rec: RequestRecorder, o: Record<string, unknown>): vo
 
 function nonEmpty(v: unknown): boolean {
   return typeof v === 'string' && v !== '';
+}
+
+function textOf(value: unknown): string {
+  return typeof value === 'string' ? value : '';
 }

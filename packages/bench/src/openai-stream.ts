@@ -10,6 +10,7 @@
 import { createParser } from 'eventsource-parser';
 import { exchange, type AgentPair } from './http-transport.js';
 import { endpoint, type ChatRequest } from './protocol-client.js';
+import { preloadTokenizer } from './text-tokens.js';
 import type { TargetKind } from './matrix-schema.js';
 import { classifyServerMessage, RequestRecorder, type RequestMetrics } from './request-metrics.js';
 
@@ -24,6 +25,8 @@ export async function streamChatCompletion(
   request: ChatRequest,
   onComment?: CommentHandler,
 ): Promise<RequestMetrics> {
+  // Before the clock starts: a server that sends no token count is counted by tokenizing.
+  await preloadTokenizer();
   const payload: Record<string, unknown> = {
     model: request.model,
     messages: [{ role: 'user', content: request.prompt }],
@@ -109,8 +112,10 @@ function readChunk(rec: RequestRecorder, o: Record<string, unknown>, at: bigint)
     if (delta !== null && typeof delta === 'object') {
       const answer =
         nonEmpty(delta['content']) || (Array.isArray(delta['tool_calls']) && delta['tool_calls'].length > 0);
-      if (answer) rec.token(at, 'answer');
-      else if (nonEmpty(delta['reasoning_content']) || nonEmpty(delta['reasoning'])) rec.token(at, 'reasoning');
+      if (answer) rec.token(at, 'answer', textOf(delta['content']));
+      else if (nonEmpty(delta['reasoning_content']) || nonEmpty(delta['reasoning'])) {
+        rec.token(at, 'reasoning', textOf(delta['reasoning_content']) || textOf(delta['reasoning']));
+      }
     }
     if (typeof c['finish_reason'] === 'string') rec.finishReason = c['finish_reason'];
   }
@@ -124,4 +129,8 @@ function readChunk(rec: RequestRecorder, o: Record<string, unknown>, at: bigint)
 
 function nonEmpty(v: unknown): boolean {
   return typeof v === 'string' && v !== '';
+}
+
+function textOf(value: unknown): string {
+  return typeof value === 'string' ? value : '';
 }

@@ -5,6 +5,7 @@
  */
 import { msBetween, type ExchangeResult } from './http-transport.js';
 import type { TargetKind } from './matrix-schema.js';
+import { countTextTokens } from './text-tokens.js';
 
 /** Why a request failed. */
 export type RequestErrorKind =
@@ -70,7 +71,7 @@ export interface RequestMetrics {
   total_ms: number;
   /** Server count when given (`eval_count`, `usage.completion_tokens`), else token events. */
   output_tokens: number;
-  output_tokens_source: 'server' | 'events';
+  output_tokens_source: 'server' | 'tokenizer' | 'events';
   /** True when only event (chunk) counting was possible: a lower bound with multi-token chunks. */
   output_tokens_approx: boolean;
   server_output_tokens: number | null;
@@ -132,6 +133,8 @@ export class RequestRecorder {
   private tFirstAnswerNs: bigint | null = null;
   private tLastNs: bigint | null = null;
   private readonly tokenTimesNs: bigint[] = [];
+  /** Answer and reasoning text, for counting tokens when the server gives no count. */
+  private text = '';
   private error: RequestError | null = null;
   private completed = false;
   serverOutputTokens: number | null = null;
@@ -154,7 +157,8 @@ export class RequestRecorder {
   ) {}
 
   /** A token-bearing event arrived at `atNs` on `channel`. */
-  token(atNs: bigint, channel: 'answer' | 'reasoning'): void {
+  token(atNs: bigint, channel: 'answer' | 'reasoning', text = ''): void {
+    this.text += text;
     this.tFirstNs ??= atNs;
     if (channel === 'answer') this.tFirstAnswerNs ??= atNs;
     this.tLastNs = atNs;
@@ -183,7 +187,8 @@ export class RequestRecorder {
     if (this.error === null && events === 0) this.fail('no_tokens', 'stream completed without a token');
 
     const fromServer = this.serverOutputTokens !== null;
-    const outputTokens = this.serverOutputTokens ?? events;
+    const textTokens = fromServer || this.text === '' ? null : countTextTokens(this.text);
+    const outputTokens = this.serverOutputTokens ?? textTokens ?? events;
     let decodeTps: number | null = null;
     if (this.tFirstNs !== null && this.tLastNs !== null && outputTokens > 1 && this.tLastNs > this.tFirstNs) {
       decodeTps = (outputTokens - 1) / (Number(this.tLastNs - this.tFirstNs) / 1e9);
@@ -201,8 +206,9 @@ export class RequestRecorder {
       e2e_ms: since(this.tLastNs),
       total_ms: msBetween(x.tSendNs, x.tEndNs),
       output_tokens: outputTokens,
-      output_tokens_source: fromServer ? 'server' : 'events',
-      output_tokens_approx: !fromServer,
+      output_tokens_source: fromServer ? 'server' : textTokens !== null ? 'tokenizer' : 'events',
+      // Chunk counting is the flagged last resort (a lower bound with multi-token chunks).
+      output_tokens_approx: !fromServer && textTokens === null,
       server_output_tokens: this.serverOutputTokens,
       client_token_events: events,
       prompt_tokens: this.promptTokens,

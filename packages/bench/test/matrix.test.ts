@@ -162,6 +162,9 @@ void describe('matrix: every rejection names file, key path, line and reason', (
     expectProblem(b, 'targets[1].url', /not a valid URL/, 9);
     const c = problemsOf(withLine(9, '  - { id: ollama-rog, kind: ollama, url: "http://h:1/?x=1" }'));
     expectProblem(c, 'targets[1].url', /query or a fragment/, 9);
+    // A common slip with OpenAI-compatible servers: the base URL already ends in /v1.
+    const d = problemsOf(withLine(9, '  - { id: ollama-rog, kind: openai, url: "http://h:8000/v1" }'));
+    expectProblem(d, 'targets[1].url', /root URL, without the trailing \/v1/, 9);
   });
 
   void test('kind not in ollama|exo|openai', () => {

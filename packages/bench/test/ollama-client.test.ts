@@ -58,7 +58,7 @@ void describe('ollama client: /api/chat NDJSON', () => {
       model: 'qwen2.5:3b',
       messages: [{ role: 'user', content: 'hello' }],
       stream: true,
-      keep_alive: '30m',
+      // No keep_alive: the node's own OLLAMA_KEEP_ALIVE decides how long models stay resident.
       options: { num_predict: 16, num_ctx: 4096, temperature: 0, seed: 7 },
     });
     assert.equal(server.requests[0]?.path, '/api/chat');
@@ -113,19 +113,34 @@ void describe('ollama client: /api/chat NDJSON', () => {
     assert.ok(m.decode_tps !== null && Math.abs(m.decode_tps - 8 / (span / 1000)) < 1e-6);
   });
 
-  void test('without eval_count the events are counted and flagged approximate', async (t) => {
+  void test('without eval_count the text is tokenised; events are the flagged last resort', async (t) => {
     const { client } = await setup(t, async (_req, res) => {
       ndjsonHead(res);
-      await write(res, ollamaChunk('a'));
-      await write(res, ollamaChunk('b'));
+      await write(res, ollamaChunk('Hello'));
+      await write(res, ollamaChunk(' world'));
       res.end(ollamaDone({}));
     });
     const m = await client.chat(request());
     assert.equal(m.success, true);
     assert.equal(m.output_tokens, 2);
-    assert.equal(m.output_tokens_source, 'events');
-    assert.equal(m.output_tokens_approx, true);
+    assert.equal(m.output_tokens_source, 'tokenizer');
+    assert.equal(m.output_tokens_approx, false);
     assert.equal(m.server_decode_tps, null);
+
+    // Tool calls stream no text: only their events can be counted, and that is flagged.
+    const tools = await setup(t, async (_req, res) => {
+      ndjsonHead(res);
+      await write(
+        res,
+        `${JSON.stringify({ model: 'qwen2.5:3b', created_at: '2026-01-01T00:00:00Z', message: { role: 'assistant', content: '', tool_calls: [{ function: { name: 'f', arguments: {} } }] }, done: false })}\n`,
+      );
+      res.end(ollamaDone({}));
+    });
+    const n = await tools.client.chat(request());
+    assert.equal(n.success, true);
+    assert.equal(n.output_tokens, 1);
+    assert.equal(n.output_tokens_source, 'events');
+    assert.equal(n.output_tokens_approx, true);
   });
 
   void test('lines split across writes, and multi-byte characters split across chunks', async (t) => {

@@ -99,17 +99,19 @@ void describe('openai client: /v1/chat/completions SSE', () => {
     assert.equal(a.client_token_events, 3);
     assert.equal(a.output_tokens_approx, false);
 
+    // No usage: the text is tokenised (o200k_base), so two multi-token chunks count as 6, not 2.
     const bare = await setup(t, async (_req, res) => {
       sseHead(res);
-      await write(res, openaiChunk({ content: 'a' }));
-      await write(res, openaiChunk({ content: 'b' }));
+      await write(res, openaiChunk({ content: 'Hello world,' }));
+      await write(res, openaiChunk({ content: ' binary search function' }));
       res.end(sseData('[DONE]'));
     });
     const b = await bare.client.chat(request());
     assert.equal(b.success, true);
-    assert.equal(b.output_tokens, 2);
-    assert.equal(b.output_tokens_source, 'events');
-    assert.equal(b.output_tokens_approx, true);
+    assert.equal(b.client_token_events, 2);
+    assert.equal(b.output_tokens, 6);
+    assert.equal(b.output_tokens_source, 'tokenizer');
+    assert.equal(b.output_tokens_approx, false);
   });
 
   void test('reasoning deltas count for TTFT, answer deltas for TTFO; tool calls are tokens', async (t) => {

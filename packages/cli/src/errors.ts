@@ -15,7 +15,8 @@ export type CliErrorCode =
   | 'KAGE_ERR_CLI_LISTEN_INVALID'
   | 'KAGE_ERR_CLI_PORT_IN_USE'
   | 'KAGE_ERR_CLI_PROFILE_UNKNOWN'
-  | 'KAGE_ERR_CLI_MODEL_UNKNOWN';
+  | 'KAGE_ERR_CLI_MODEL_UNKNOWN'
+  | 'KAGE_ERR_CLI_OUTPUT';
 
 export class CliError extends Error {
   constructor(
@@ -34,8 +35,14 @@ export const EXIT_IOERR = 74;
 /** sysexits.h: input data was incorrect (an unknown run id). */
 export const EXIT_DATAERR = 65;
 
+/** sysexits.h: an input file does not exist or cannot be read. */
+export const EXIT_NOINPUT = 66;
+/** sysexits.h: an output file cannot be created. */
+export const EXIT_CANTCREAT = 73;
+
 /** Maps a package error code to the exit code the CLI ends with. */
 export function exitCodeForCode(code: string): number {
+  if (code === 'KAGE_ERR_MATRIX_READ') return EXIT_NOINPUT;
   if (code === 'KAGE_ERR_MATRIX_INVALID' || code.startsWith('KAGE_ERR_CONFIG')) return EXIT_CONFIG;
   if (code.startsWith('KAGE_ERR_DB_')) return EXIT_IOERR;
   if (code.startsWith('KAGE_ERR_RUN_')) return EXIT_DATAERR;

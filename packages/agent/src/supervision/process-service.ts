@@ -273,7 +273,11 @@ class ProcessSupervisor implements ProcessService {
     if (!NEXT[from].includes(to)) throw new Error(`service ${this.name}: illegal transition ${from} → ${to}`);
     this.#state = to;
     this.#reason = reason;
-    this.#log.info({ from, to, reason, pid: this.#pid, restarts: this.#restarts, ...extra }, 'state change');
+    // Crash loops and failures must show in `journalctl -p warning`; routine transitions are info.
+    this.#log[to === 'failed' || to === 'backoff' ? 'warn' : 'info'](
+      { from, to, reason, pid: this.#pid, restarts: this.#restarts, ...extra },
+      'state change',
+    );
     if (to !== 'running') this.#health.markDown();
     this.#events.emit({
       type: 'state',

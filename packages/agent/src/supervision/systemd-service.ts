@@ -250,7 +250,8 @@ class SystemdSupervisor implements SystemdService {
       this.#lastExit = { code: Number.isInteger(code) ? code : null, signal: null, at: new Date().toISOString() };
     }
     const props = this.#props;
-    this.#log.info(
+    // A unit that failed is what an operator filters the journal for (`journalctl -p warning`).
+    this.#log[to === 'failed' ? 'warn' : 'info'](
       { from, to, reason, active_state: props.ActiveState, sub_state: props.SubState, main_pid: props.MainPID },
       'state change',
     );

@@ -156,7 +156,10 @@ export function attemptFromRow(row: AttemptRow): StoredAttempt {
     e2e_ms: row.e2e_ms,
     total_ms: row.total_ms,
     output_tokens: row.output_tokens,
-    output_tokens_source: row.output_tokens_source === 'server' ? 'server' : 'events',
+    output_tokens_source:
+      row.output_tokens_source === 'server' || row.output_tokens_source === 'tokenizer'
+        ? row.output_tokens_source
+        : 'events',
     output_tokens_approx: row.output_tokens_approx !== 0,
     server_output_tokens: row.server_output_tokens,
     client_token_events: row.client_token_events,

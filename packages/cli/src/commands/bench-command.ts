@@ -61,7 +61,7 @@ export function createBenchCommand(): Command {
             store,
             signal,
             onEvent: (e) => view.onEvent(e),
-            logger: log.child({ component: 'bench' }),
+            logger: log,
           }),
         ).finally(() => view.stop());
         finish(outcome);
@@ -84,7 +84,7 @@ export function createBenchCommand(): Command {
             store,
             signal,
             onEvent: (e) => view.onEvent(e),
-            logger: log.child({ component: 'bench' }),
+            logger: log,
           }),
         ).finally(() => view.stop());
         finish(outcome);

@@ -45,7 +45,8 @@ export async function startDemoCluster(log: Logger, options: { deterministic: bo
     const nodes: DemoNode[] = [];
     for (const hostname of HOSTNAMES) {
       const profile = profileFor(hostname);
-      const nodeLog = log.child({ node: hostname });
+      // `host`, not `node`: the EXO emulator logs its own node id under `node`.
+      const nodeLog = log.child({ host: hostname });
       const ollama = await startOllamaEmulator({
         listen: { host: '127.0.0.1', port: 0 },
         profile,

@@ -43,7 +43,7 @@ export function createDemoCommand(): Command {
             store,
             signal,
             onEvent: (e) => view.onEvent(e),
-            logger: log.child({ component: 'bench' }),
+            logger: log,
           }),
         ).finally(() => view.stop());
         if (outcome.status !== 'completed') {

@@ -140,6 +140,9 @@ export async function startExo(flags: ExoEmulateFlags, log: Logger, onCrash: () 
   const models = pickModels(DEFAULT_EXO_MODELS, flags.models, (m) => m.id);
   const peers = (flags.peers ?? []).map((peer) => {
     const address = parseListenAddress(peer, '--peers');
+    if (address.port === 0) {
+      throw new CliError('KAGE_ERR_CLI_LISTEN_INVALID', `--peers ${JSON.stringify(peer)}: a peer's port cannot be 0`);
+    }
     return `${urlHost(address.host)}:${address.port}`;
   });
   return withListenErrors(flags.listen, () =>

@@ -4,6 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import type { KageReport } from '@kage/bench';
+import { CliError, EXIT_CANTCREAT } from '../errors.js';
 
 export type ReportFormat = 'md' | 'json' | 'html';
 
@@ -38,7 +39,19 @@ export function createReportCommand(): Command {
         store.close();
       }
       if (flags.out) {
-        await writeFile(flags.out, text);
+        try {
+          await writeFile(flags.out, text);
+        } catch (err) {
+          const reason = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+          throw new CliError(
+            'KAGE_ERR_CLI_OUTPUT',
+            `--out ${flags.out}: cannot write the report (${reason})`,
+            EXIT_CANTCREAT,
+            {
+              cause: err,
+            },
+          );
+        }
         process.stderr.write(`wrote ${flags.out}\n`);
       } else {
         process.stdout.write(text);
