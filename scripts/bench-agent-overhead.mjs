@@ -385,7 +385,7 @@ async function run(opts, signal, cleanups, children, seenDescendants) {
     ].join('\n'),
     { mode: 0o600 },
   );
-  const agentArgs = ['--enable-source-maps', CLI, 'agent', '--config', config];
+  const agentArgs = [...unitNodeFlags(), CLI, 'agent', '--config', config];
   const env = { ...process.env, NODE_ENV: 'production', KAGE_LOG_LEVEL: 'info' };
   for (const k of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'JOURNAL_STREAM', 'NODE_OPTIONS']) delete env[k];
   const agentLog = join(dir, 'agent.log');
@@ -613,4 +613,12 @@ if (result) {
   await writeFile(opts.out, `${JSON.stringify(result, null, 2)}\n`);
   printTable(result, opts.out);
   if (opts.strict && !result.pass.all) process.exitCode = 1;
+}
+
+/** The node flags of the shipped unit's ExecStart, so the benchmark measures what nodes run. */
+function unitNodeFlags() {
+  const unit = readFileSync(new URL('../systemd/kage-agent.service', import.meta.url), 'utf8');
+  const match = /^ExecStart=\S*node((?: --[^\s]+)*) \S+bin\.js agent /m.exec(unit);
+  if (!match) throw new Error('systemd/kage-agent.service: ExecStart does not run `node … bin.js agent`');
+  return match[1].trim().split(/\s+/).filter(Boolean);
 }

@@ -46,6 +46,8 @@ export interface ReportDecodeTps {
 export interface ReportTtft {
   median: number | null;
   p90: number | null;
+  /** Extra: seeded bootstrap 95 % CI of the median (for the chart's whiskers). */
+  ci95?: [number, number] | null;
 }
 
 /** End-to-end latency summary (ms). */
@@ -145,7 +147,7 @@ function reportCell(c: StoredCell): ReportCell {
     successes: c.successes,
     success_rate: num(c.success_rate) ?? 0,
     decode_tps: { median: m(s?.decode_tps), mean: num(s?.decode_tps?.mean), ci95: pair(s?.decode_tps?.ci95) },
-    ttft_ms: { median: m(s?.ttft_ms), p90: num(s?.ttft_ms?.p90) },
+    ttft_ms: { median: m(s?.ttft_ms), p90: num(s?.ttft_ms?.p90), ci95: pair(s?.ttft_ms?.ci95) },
     e2e_ms: { median: m(s?.e2e_ms) },
     output_tokens: { median: m(s?.output_tokens) },
     status: c.status,

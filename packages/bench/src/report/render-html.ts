@@ -187,7 +187,13 @@ function chartsSection(view: ReportView, emulated: boolean): string {
           ci95: cell.decode_tps.ci95,
           note,
         });
-        ttft.push({ group: model, series: target, value: ok(c.kind, cell.ttft_ms.median), ci95: null, note });
+        ttft.push({
+          group: model,
+          series: target,
+          value: ok(c.kind, cell.ttft_ms.median),
+          ci95: cell.ttft_ms.ci95 ?? null,
+          note,
+        });
       }
     }
     const common = { groups: view.models, series: view.targets, highlight: view.candidate, emulated };
@@ -204,8 +210,8 @@ function chartsSection(view: ReportView, emulated: boolean): string {
       renderBarChart({
         ...common,
         id: `chart-ttft-${level}`,
-        title: `Time to first token, median ms${suffix} (lower is better)`,
-        axisLabel: 'time to first token, ms (median)',
+        title: `Time to first token, median ms with 95 % CI${suffix} (lower is better)`,
+        axisLabel: 'time to first token, ms (median; whiskers: 95 % CI)',
         data: ttft,
         formatValue: formatMs,
         unit: 'ms',
