@@ -4,6 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +18,7 @@ import {
   type RunningEmulator,
 } from '@kage/emulators';
 import { profile, startExoCluster, startOllama } from './src/emulated-lab.js';
-import { runKage } from './src/kage-process.js';
+import { KAGE_BIN, runKage } from './src/kage-process.js';
 
 const OLLAMA_MODEL = 'qwen2.5:3b';
 const EXO_MODEL = 'mlx-community/Qwen2.5-3B-Instruct-4bit';
@@ -257,4 +259,59 @@ test('report on an unknown run or a corrupt database fails clearly', async (t) =
   assert.equal(result.code, 74, result.stderr);
   assert.match(result.stderr, /corrupt\.db/);
   assert.match(result.stderr, /KAGE_ERR_DB_CORRUPT/);
+});
+
+test('Ctrl-C leaves a resumable run; bench resume finishes it without redoing finished cells', async (t) => {
+  const dir = await tempDir(t);
+  const srv1 = await startOllama('cpu-server-ddr4');
+  const rog = await startOllama('strix-halo-8060s-32gb');
+  t.after(() => Promise.all([srv1.close(), rog.close()]).then(() => undefined));
+  const file = join(dir, 'matrix.json');
+  await writeFile(
+    file,
+    JSON.stringify(
+      matrix(
+        [
+          { id: 'ollama-rog', kind: 'ollama', url: rog.url, nodes: ['rog'] },
+          { id: 'ollama-srv1', kind: 'ollama', url: srv1.url, nodes: ['srv1'] },
+        ],
+        { candidate: 'ollama-rog', baselines: ['ollama-srv1'] },
+      ),
+    ),
+  );
+  const db = join(dir, 'results.db');
+  const child = spawn(process.execPath, [KAGE_BIN, 'bench', 'run', '--matrix', file, '--db', db], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  t.after(() => clearTimeout(killer));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // The first cell (the fast GPU node) is done; the slow CPU cell has just started.
+      if (/cell 2\/2 qwen2\.5:3b × ollama-srv1: started/.test(stderr)) resolve();
+    });
+    void exited.then(() => reject(new Error(`bench run exited early:\n${stderr}`)));
+  });
+  child.kill('SIGINT');
+  const [code] = await exited;
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /resume with: kage bench resume /);
+
+  const resumed = await runKage(['bench', 'resume', 'latest', '--db', db], 120_000);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /resuming after 1 finished cells/);
+  assert.doesNotMatch(resumed.stderr, /cell 1\/2 .*started/, 'the finished cell is not run again');
+  const report = JSON.parse((await runKage(['report', 'latest', '--db', db, '--format', 'json'])).stdout) as ReportJson;
+  assert.equal(report.run.status, 'completed');
+  assert.deepEqual(
+    report.cells.map((c) => [c.target, c.successes]),
+    [
+      ['ollama-rog', 3],
+      ['ollama-srv1', 3],
+    ],
+  );
+  assert.equal(report.decisions[0]!.verdict, 'phase-2', 'the GPU node is far faster than the CPU server');
 });

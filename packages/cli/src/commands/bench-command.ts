@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
-import type { BenchStore, RunOutcome } from '@kage/bench';
+import type { BenchStore, RunCommonOptions, RunOutcome } from '@kage/bench';
 import { createLogger } from '../logger.js';
 import { createRunProgressView } from '../run-progress.js';
 import { EXIT_INTERRUPTED, withInterrupt } from '../interrupt.js';
@@ -40,6 +40,21 @@ async function withStore<T>(path: string, readonly: boolean, use: (store: BenchS
   }
 }
 
+/**
+ * Runs (or resumes) a run on the database with a progress view on stderr and Ctrl-C turned into
+ * an interrupted, resumable run; prints the outcome.
+ */
+async function executeRun(db: string, execute: (common: RunCommonOptions) => Promise<RunOutcome>): Promise<void> {
+  const log = createLogger({ destination: 'stderr', level: process.env['KAGE_LOG_LEVEL'] ?? 'warn' });
+  await withStore(db, false, async (store) => {
+    const view = createRunProgressView();
+    const outcome = await withInterrupt((signal) =>
+      execute({ store, signal, onEvent: (e) => view.onEvent(e), logger: log }),
+    ).finally(() => view.stop());
+    finish(outcome);
+  });
+}
+
 export function createBenchCommand(): Command {
   const bench = new Command('bench').description('run benchmark matrices and list stored runs');
 
@@ -52,20 +67,7 @@ export function createBenchCommand(): Command {
       const { loadMatrix, runMatrix } = await loadBench();
       // Validate the whole file before touching the database or the network.
       const matrix = await loadMatrix(flags.matrix);
-      const log = createLogger({ destination: 'stderr', level: process.env['KAGE_LOG_LEVEL'] ?? 'warn' });
-      await withStore(flags.db, false, async (store) => {
-        const view = createRunProgressView();
-        const outcome = await withInterrupt((signal) =>
-          runMatrix({
-            matrix,
-            store,
-            signal,
-            onEvent: (e) => view.onEvent(e),
-            logger: log,
-          }),
-        ).finally(() => view.stop());
-        finish(outcome);
-      });
+      await executeRun(flags.db, (common) => runMatrix({ matrix, ...common }));
     });
 
   bench
@@ -75,20 +77,7 @@ export function createBenchCommand(): Command {
     .option('--db <path>', 'SQLite results database', DEFAULT_DB)
     .action(async (runId: string, flags: { db: string }) => {
       const { resumeRun } = await loadBench();
-      const log = createLogger({ destination: 'stderr', level: process.env['KAGE_LOG_LEVEL'] ?? 'warn' });
-      await withStore(flags.db, false, async (store) => {
-        const view = createRunProgressView();
-        const outcome = await withInterrupt((signal) =>
-          resumeRun({
-            runId,
-            store,
-            signal,
-            onEvent: (e) => view.onEvent(e),
-            logger: log,
-          }),
-        ).finally(() => view.stop());
-        finish(outcome);
-      });
+      await executeRun(flags.db, (common) => resumeRun({ runId, ...common }));
     });
 
   bench
