@@ -45,7 +45,9 @@ async function withStore<T>(path: string, readonly: boolean, use: (store: BenchS
  * an interrupted, resumable run; prints the outcome.
  */
 async function executeRun(db: string, execute: (common: RunCommonOptions) => Promise<RunOutcome>): Promise<void> {
-  const log = createLogger({ destination: 'stderr', level: process.env['KAGE_LOG_LEVEL'] ?? 'warn' });
+  // The progress view already reports every failed cell and unhealthy target in plain words;
+  // JSON log lines would repeat them, so only errors are logged unless KAGE_LOG_LEVEL says otherwise.
+  const log = createLogger({ destination: 'stderr', level: process.env['KAGE_LOG_LEVEL'] ?? 'error' });
   await withStore(db, false, async (store) => {
     const view = createRunProgressView();
     const outcome = await withInterrupt((signal) =>

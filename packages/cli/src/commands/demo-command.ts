@@ -18,7 +18,9 @@ export function createDemoCommand(): Command {
     .option('--out <dir>', 'where the database and the reports go', 'kage-demo')
     .option('--deterministic', 'no jitter, fixed seeds: the same figures every run')
     .action(async (flags: { out: string; deterministic?: boolean }) => {
-      const log = createLogger({ destination: 'stderr', level: process.env['KAGE_LOG_LEVEL'] ?? 'warn' });
+      // The progress view already reports every failed cell and unhealthy target in plain words;
+      // JSON log lines would repeat them, so only errors are logged unless KAGE_LOG_LEVEL says otherwise.
+      const log = createLogger({ destination: 'stderr', level: process.env['KAGE_LOG_LEVEL'] ?? 'error' });
       const { buildReport, openBenchStore, renderMarkdown, runMatrix } = await import('@kage/bench');
       const { startDemoCluster, waitForExoCluster } = await import('./demo-cluster.js');
       const { demoMatrix } = await import('./demo-matrix.js');
