@@ -38,5 +38,5 @@ test('kage demo on Ctrl-C: exit 130, the run interrupted and listed, no stack tr
 
   const list = await runKage(['bench', 'list', '--db', join(dir, 'kage.db')]);
   assert.equal(list.code, 0, list.stderr);
-  assert.match(list.stdout, /kage-demo \(emulated seed matrix\)\s+interrupted/);
+  assert.match(list.stdout, /kage-demo: the seed matrix\s+interrupted/);
 });

@@ -16,7 +16,8 @@ export function demoMatrix(cluster: DemoCluster): Matrix {
   };
   return validateMatrix(
     {
-      name: 'kage-demo (emulated seed matrix)',
+      // The reports add "(emulated)" themselves.
+      name: 'kage-demo: the seed matrix',
       prompt: DEMO_PROMPT,
       max_tokens: 8,
       repetitions: 3,
