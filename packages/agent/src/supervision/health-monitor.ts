@@ -6,7 +6,9 @@
  */
 import type { Logger } from 'pino';
 import { probeHttp } from './http-probe.js';
-import type { HealthState, InferenceProbe } from './types.js';
+import type { ServiceEvents } from './service-events.js';
+import type { SupervisionTimings } from './service-options.js';
+import type { HealthState, InferenceProbe, ServiceStatus } from './types.js';
 
 export interface HealthMonitorOptions {
   service: string;
@@ -121,4 +123,39 @@ export class HealthMonitor {
     }
     this.#o.onChange(state, reason);
   }
+}
+
+/** What {@link createServiceHealthMonitor} needs from a supervised service of either driver. */
+export interface ServiceHealthOptions {
+  service: string;
+  url: string | undefined;
+  probe: InferenceProbe | undefined;
+  timings: Pick<SupervisionTimings, 'healthTimeoutMs' | 'startupGraceMs' | 'probeIntervalMs' | 'probeTimeoutMs'>;
+  log: Logger;
+  events: ServiceEvents;
+  /** The service's status at the moment of the change, carried by the event. */
+  status: () => ServiceStatus;
+}
+
+/** A health monitor whose changes are published as the service's `health` events (both drivers). */
+export function createServiceHealthMonitor(o: ServiceHealthOptions): HealthMonitor {
+  return new HealthMonitor({
+    service: o.service,
+    ...(o.url === undefined ? {} : { url: o.url }),
+    ...(o.probe === undefined ? {} : { probe: o.probe }),
+    timeoutMs: o.timings.healthTimeoutMs,
+    startupGraceMs: o.timings.startupGraceMs,
+    probeIntervalMs: o.timings.probeIntervalMs,
+    probeTimeoutMs: o.timings.probeTimeoutMs,
+    log: o.log,
+    onChange: (health, reason) => {
+      o.events.emit({
+        type: 'health',
+        service: o.service,
+        health,
+        ...(reason === undefined ? {} : { reason }),
+        status: o.status(),
+      });
+    },
+  });
 }

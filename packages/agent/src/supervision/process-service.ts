@@ -14,7 +14,7 @@ import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { RestartBudget, backoffDelayMs, resolveRestartPolicy } from './backoff.js';
 import { SupervisionError } from './errors.js';
-import { HealthMonitor } from './health-monitor.js';
+import { createServiceHealthMonitor, type HealthMonitor } from './health-monitor.js';
 import { LineRing, LineSplitter } from './output-lines.js';
 import { PeriodicTask } from './periodic-task.js';
 import { pidfilePath, reapOrphans, removePidfile, writePidfile } from './pidfile.js';
@@ -142,24 +142,14 @@ class ProcessSupervisor implements ProcessService {
     this.#random = options.random ?? Math.random;
     this.#events = new ServiceEvents(this.#log);
     this.#budget = new RestartBudget(this.#policy);
-    this.#health = new HealthMonitor({
+    this.#health = createServiceHealthMonitor({
       service: name,
-      ...(config.health === undefined ? {} : { url: config.health }),
-      ...(options.probe === undefined ? {} : { probe: options.probe }),
-      timeoutMs: this.#timings.healthTimeoutMs,
-      startupGraceMs: this.#timings.startupGraceMs,
-      probeIntervalMs: this.#timings.probeIntervalMs,
-      probeTimeoutMs: this.#timings.probeTimeoutMs,
+      url: config.health,
+      probe: options.probe,
+      timings: this.#timings,
       log: this.#log,
-      onChange: (health, reason) => {
-        this.#events.emit({
-          type: 'health',
-          service: name,
-          health,
-          ...(reason === undefined ? {} : { reason }),
-          status: this.status(),
-        });
-      },
+      events: this.#events,
+      status: () => this.status(),
     });
     this.#healthTask = new PeriodicTask({
       intervalMs: this.#timings.healthIntervalMs,

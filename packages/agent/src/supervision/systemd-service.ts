@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { SupervisionError } from './errors.js';
-import { HealthMonitor } from './health-monitor.js';
+import { createServiceHealthMonitor, type HealthMonitor } from './health-monitor.js';
 import { PeriodicTask } from './periodic-task.js';
 import { ServiceEvents } from './service-events.js';
 import { checkHealthUrl, checkServiceName, resolveTimings, type SupervisionTimings } from './service-options.js';
@@ -112,24 +112,14 @@ class SystemdSupervisor implements SystemdService {
     this.#systemctl = { path: options.systemctlPath ?? 'systemctl', timeoutMs: timings.systemctlTimeoutMs };
     this.#log = options.log.child({ component: 'supervisor', service: name, driver: 'systemd', unit: config.unit });
     this.#events = new ServiceEvents(this.#log);
-    this.#health = new HealthMonitor({
+    this.#health = createServiceHealthMonitor({
       service: name,
-      ...(config.health === undefined ? {} : { url: config.health }),
-      ...(options.probe === undefined ? {} : { probe: options.probe }),
-      timeoutMs: timings.healthTimeoutMs,
-      startupGraceMs: timings.startupGraceMs,
-      probeIntervalMs: timings.probeIntervalMs,
-      probeTimeoutMs: timings.probeTimeoutMs,
+      url: config.health,
+      probe: options.probe,
+      timings: timings,
       log: this.#log,
-      onChange: (health, reason) => {
-        this.#events.emit({
-          type: 'health',
-          service: name,
-          health,
-          ...(reason === undefined ? {} : { reason }),
-          status: this.status(),
-        });
-      },
+      events: this.#events,
+      status: () => this.status(),
     });
     this.#poll = new PeriodicTask({
       intervalMs: timings.healthIntervalMs,
