@@ -27,6 +27,7 @@ import {
   sseHead,
   startScriptedServer,
   write,
+  readyExoState,
 } from './helpers/scripted-server.js';
 
 const HF = 'mlx-community/Qwen2.5-3B-Instruct-4bit';
@@ -45,18 +46,7 @@ void test('matrix to recommendation: a slower cluster is shelved', async (t) => 
   t.after(() => ollama.close());
   const exo = await startScriptedServer(async (req, res) => {
     if (req.path === '/state') {
-      return json(res, 200, {
-        nodeIdentities: { n1: { friendlyName: 'srv1' }, n2: { friendlyName: 'srv2' } },
-        instances: {
-          i1: {
-            MlxRingInstance: {
-              instanceId: 'i1',
-              shardAssignments: { modelId: HF, nodeToRunner: { n1: 'r1', n2: 'r2' } },
-            },
-          },
-        },
-        runners: { r1: { RunnerReady: {} }, r2: { RunnerReady: {} } },
-      });
+      return json(res, 200, readyExoState(HF));
     }
     sseHead(res);
     await write(res, ': keep-alive\n\n');

@@ -26,6 +26,7 @@ import {
   sseHead,
   startScriptedServer,
   write,
+  readyExoState,
 } from './helpers/scripted-server.js';
 
 const HF = 'mlx-community/Llama-3.3-70B-Instruct-4bit';
@@ -47,18 +48,7 @@ void describe('buildReport', () => {
     const exo = await startScriptedServer(async (req, res) => {
       if (req.path === '/node_id') return json(res, 200, 'n1');
       if (req.path === '/state') {
-        return json(res, 200, {
-          nodeIdentities: { n1: { friendlyName: 'srv1' }, n2: { friendlyName: 'srv2' } },
-          instances: {
-            i1: {
-              MlxRingInstance: {
-                instanceId: 'i1',
-                shardAssignments: { modelId: HF, nodeToRunner: { n1: 'r1', n2: 'r2' } },
-              },
-            },
-          },
-          runners: { r1: { RunnerReady: {} }, r2: { RunnerReady: {} } },
-        });
+        return json(res, 200, readyExoState(HF));
       }
       sseHead(res);
       for (let i = 0; i < 3; i++) {

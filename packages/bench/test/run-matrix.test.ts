@@ -37,6 +37,7 @@ import {
   startScriptedServer,
   write,
   type ScriptedServer,
+  readyExoState,
 } from './helpers/scripted-server.js';
 
 const HF = 'mlx-community/Qwen2.5-3B-Instruct-4bit';
@@ -78,18 +79,7 @@ async function fakeExo(t: TestContext, o: { tokenMs?: number } = {}) {
   const server = await startScriptedServer(async (req, res) => {
     if (req.path === '/node_id') return json(res, 200, 'n1');
     if (req.path === '/state') {
-      return json(res, 200, {
-        nodeIdentities: { n1: { friendlyName: 'srv1' }, n2: { friendlyName: 'srv2' } },
-        instances: {
-          i1: {
-            MlxRingInstance: {
-              instanceId: 'i1',
-              shardAssignments: { modelId: HF, nodeToRunner: { n1: 'r1', n2: 'r2' } },
-            },
-          },
-        },
-        runners: { r1: { RunnerReady: {} }, r2: { RunnerReady: {} } },
-      });
+      return json(res, 200, readyExoState(HF));
     }
     chats += 1;
     sseHead(res);

@@ -161,3 +161,19 @@ export async function refusedPort(): Promise<number> {
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
 }
+
+/** EXO `/state` of a srv1+srv2 cluster with `modelId` placed across both and every runner ready. */
+export function readyExoState(modelId: string): Record<string, unknown> {
+  return {
+    nodeIdentities: { n1: { friendlyName: 'srv1' }, n2: { friendlyName: 'srv2' } },
+    instances: {
+      i1: {
+        MlxRingInstance: {
+          instanceId: 'i1',
+          shardAssignments: { modelId, nodeToRunner: { n1: 'r1', n2: 'r2' } },
+        },
+      },
+    },
+    runners: { r1: { RunnerReady: {} }, r2: { RunnerReady: {} } },
+  };
+}
