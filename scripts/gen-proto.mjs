@@ -1,5 +1,5 @@
 // Generates the TypeScript types of the gRPC contract (proto/kage/v1/*.proto) into
-// packages/agent/src/generated/, with proto-loader-gen-types. The generated files are committed
+// packages/wire/src/generated/, with proto-loader-gen-types. The generated files are committed
 // (style R11); `node scripts/gen-proto.mjs --check` regenerates into a temporary directory and
 // exits 1 when the committed files differ, for CI.
 //
@@ -14,8 +14,8 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const protoRoot = join(root, 'proto');
-const outDir = join(root, 'packages', 'agent', 'src', 'generated');
+const protoRoot = join(root, 'packages', 'wire', 'proto');
+const outDir = join(root, 'packages', 'wire', 'src', 'generated');
 const check = process.argv.includes('--check');
 
 /**
@@ -69,7 +69,7 @@ function loaderOptionsSource() {
   ].join('\n');
 }
 
-const agentRequire = createRequire(join(root, 'packages', 'agent', 'package.json'));
+const agentRequire = createRequire(join(root, 'packages', 'wire', 'package.json'));
 const generator = join(
   dirname(agentRequire.resolve('@grpc/proto-loader/package.json')),
   'build',

@@ -26,7 +26,7 @@ import { createNetnsLab, netnsUnavailable } from './src/netns.js';
 import { KAGE_BIN } from './src/kage-process.js';
 
 const COORDINATOR_MODULE = fileURLToPath(
-  new URL('../../packages/agent/dist/test/stream-test-coordinator.js', import.meta.url),
+  new URL('../../packages/wire/dist/src/testing/fake-coordinator.js', import.meta.url),
 );
 const TOKEN = 'netns-partition-token';
 const SAMPLE_INTERVAL_MS = 200;

@@ -52,26 +52,11 @@ export type {
   ResolvedServiceConfig,
 } from './config/agent-config-types.js';
 export { AGENT_CONFIG_DEFAULTS, AgentConfigFileSchema, MAX_GRACE_MS } from './config/agent-config-schema.js';
-export { AgentConfigError, formatConfigProblem } from './config/errors.js';
+export { AgentConfigError } from './config/errors.js';
 export type { AgentConfigErrorCode, ConfigProblem } from './config/errors.js';
-export { readDaemonEnv, scrubDaemonEnv } from './config/daemon-env.js';
-export type { DaemonEnv } from './config/daemon-env.js';
-export { createAgentLogger, isJournalStream, syslogPrefixForLevel } from './daemon/journald-logger.js';
-export type { AgentLoggerOptions } from './daemon/journald-logger.js';
-export { buildNotifyArgs, createSdNotifier } from './daemon/sd-notify.js';
-export type { SdNotifier, SdNotifierOptions } from './daemon/sd-notify.js';
-export { createFreshnessCheck, createWatchdog } from './daemon/watchdog.js';
-export type {
-  FreshnessCheckOptions,
-  Watchdog,
-  WatchdogCheck,
-  WatchdogFailure,
-  WatchdogOptions,
-  WatchdogStats,
-} from './daemon/watchdog.js';
 // Coordinator stream: the agent main reads the boot id, creates one stream (createAgentStream →
 // open → pushSample / pushServiceEvent → close) and wires its command handlers to the registry.
-export { createAgentStream, PROTOCOL_VERSION, toGrpcTarget } from './stream/agent-stream.js';
+export { createAgentStream, toGrpcTarget } from './stream/agent-stream.js';
 export type {
   AgentStream,
   AgentStreamOptions,
@@ -86,14 +71,9 @@ export { createDiskBuffer } from './stream/disk-buffer.js';
 export type { BufferRecord, DiskBuffer, DiskBufferOptions, DiskBufferStats } from './stream/disk-buffer.js';
 export { ReconnectBackoff } from './stream/reconnect-backoff.js';
 export type { ReconnectBackoffOptions, ReconnectDelay } from './stream/reconnect-backoff.js';
-export { findProtoRoot, loadAgentProto } from './stream/agent-proto.js';
 export { StreamError } from './stream/errors.js';
 export type { StreamErrorCode } from './stream/errors.js';
 export { toWireInventory, toWireSample, toWireServiceEvent, toWireServiceStatus } from './stream/wire-convert.js';
-export type { ProtoGrpcType } from './generated/agent.js';
-export type { AgentGatewayHandlers } from './generated/kage/v1/AgentGateway.js';
-export type { AgentMessage, AgentMessage__Output } from './generated/kage/v1/AgentMessage.js';
-export type { CoordinatorMessage, CoordinatorMessage__Output } from './generated/kage/v1/CoordinatorMessage.js';
 // Daemon: `kage agent` builds one daemon from the loaded config and closes it on SIGTERM.
 export { createAgentDaemon } from './daemon/agent-daemon.js';
 export type { AgentDaemon, AgentDaemonOptions } from './daemon/agent-daemon.js';

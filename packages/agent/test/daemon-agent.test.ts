@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { createAgentDaemon, parseAgentConfig, readDaemonEnv } from '@kage/agent';
-import type { CommandResult__Output } from '../src/generated/kage/v1/CommandResult.js';
-import { createTestCoordinator, waitFor } from './stream-test-coordinator.js';
+import { createAgentDaemon, parseAgentConfig } from '@kage/agent';
+import { readDaemonEnv } from '@kage/common';
+import type { CommandResult__Output } from '@kage/wire';
+import { createTestCoordinator, waitFor } from '@kage/wire/testing';
 
 const SERVICE_CHILD = fileURLToPath(new URL('./helpers/service-child.js', import.meta.url));
 

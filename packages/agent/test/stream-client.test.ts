@@ -2,15 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Logger } from 'pino';
 import { createAgentStream, SupervisionError, type AgentStreamOptions, type CommandHandlers } from '../src/index.js';
-import type { CommandResult__Output } from '../src/generated/kage/v1/CommandResult.js';
-import type { ProbeResult__Output } from '../src/generated/kage/v1/ProbeResult.js';
+import type { CommandResult__Output, ProbeResult__Output } from '@kage/wire';
 import {
   createStore,
   createTestCoordinator,
   receivedSeqs,
   waitFor,
   type TestCoordinatorOptions,
-} from './stream-test-coordinator.js';
+} from '@kage/wire/testing';
 import { INVENTORY, captureLogger, closeLater, fakeSample, status, tempDir } from './stream-test-fixtures.js';
 
 const TOKEN = 'test-token';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ServerCredentials } from '@grpc/grpc-js';
 import { createAgentStream, type AgentStreamOptions } from '../src/index.js';
-import { createTestCoordinator, receivedSeqs, waitFor } from './stream-test-coordinator.js';
+import { createTestCoordinator, receivedSeqs, waitFor } from '@kage/wire/testing';
 import { INVENTORY, captureLogger, closeLater, fakeSample, tempDir } from './stream-test-fixtures.js';
 
 const TOKEN = 'tls-token';

@@ -3,6 +3,7 @@
  * package copies, process boundaries and the coordinator's REST API, where only the code survives.
  * Codes are stable and never reused.
  */
+import { formatProblem, formatProblems, KageError, type Problem } from '@kage/common';
 
 /** Every error code this package throws or records. */
 export type BenchErrorCode =
@@ -30,37 +31,13 @@ export type BenchErrorCode =
   | 'KAGE_ERR_OLLAMA_UNHEALTHY';
 
 /** Base class: a message for humans, a stable `code` for programs, an optional `hint`. */
-export class BenchError extends Error {
-  readonly code: BenchErrorCode;
-  readonly hint: string | undefined;
-
-  constructor(code: BenchErrorCode, message: string, options: { cause?: unknown; hint?: string } = {}) {
-    super(message, { cause: options.cause });
-    this.name = new.target.name;
-    this.code = code;
-    this.hint = options.hint;
-  }
-}
+export class BenchError extends KageError<BenchErrorCode> {}
 
 /** One problem found in a matrix file. */
-export interface MatrixProblem {
-  /** The file as given by the caller (or `<inline>`). */
-  file: string;
-  /** Key path in the document, e.g. `targets[2].url`; `''` for the document itself. */
-  path: string;
-  /** 1-based line in the source, when the parser knows it. */
-  line: number | null;
-  /** 1-based column in the source, when the parser knows it. */
-  column: number | null;
-  /** Why the value is rejected. */
-  reason: string;
-}
+export type MatrixProblem = Problem;
 
 /** Formats a problem as `file:line:col: path: reason` (line/column and path omitted when unknown). */
-export function formatMatrixProblem(p: MatrixProblem): string {
-  const where = p.line === null ? p.file : `${p.file}:${p.line}${p.column === null ? '' : `:${p.column}`}`;
-  return p.path === '' ? `${where}: ${p.reason}` : `${where}: ${p.path}: ${p.reason}`;
-}
+export const formatMatrixProblem = formatProblem;
 
 /**
  * Thrown by {@link parseMatrix} / {@link loadMatrix} before anything runs. Carries every problem
@@ -71,13 +48,9 @@ export class MatrixInvalidError extends BenchError {
   readonly file: string;
 
   constructor(file: string, problems: readonly MatrixProblem[]) {
-    const n = problems.length;
-    super(
-      'KAGE_ERR_MATRIX_INVALID',
-      `invalid matrix ${file} (${n} problem${n === 1 ? '' : 's'}):\n` +
-        problems.map((p) => `  - ${formatMatrixProblem(p)}`).join('\n'),
-      { hint: 'fix every listed key; nothing was run' },
-    );
+    super('KAGE_ERR_MATRIX_INVALID', formatProblems('matrix', file, problems), {
+      hint: 'fix every listed key; nothing was run',
+    });
     this.file = file;
     this.problems = problems;
   }

@@ -30,7 +30,7 @@ export {
   type MatrixTarget,
   type TargetKind,
 } from './matrix-schema.js';
-export { formatPath, loadMatrix, parseMatrix, validateMatrix } from './matrix.js';
+export { loadMatrix, parseMatrix, validateMatrix } from './matrix.js';
 export {
   type ChatRequest,
   type PrepareOptions,

@@ -3,18 +3,14 @@
  * and every problem is reported at once with the file, the key path, the line and the reason.
  */
 import { readFile } from 'node:fs/promises';
-import { Value } from '@sinclair/typebox/value';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
+import { parseYaml, problemAt, schemaViolations, type Segment, type YamlSource } from '@kage/common';
 import { BenchError, MatrixInvalidError, type MatrixProblem } from './errors.js';
 import { MATRIX_DEFAULTS, MatrixFileSchema, type Matrix, type MatrixFile } from './matrix-schema.js';
 
-type Segment = string | number;
-
-/** Where a parsed document came from: lets problems carry line numbers. */
+/** Where a parsed document came from: lets problems carry line numbers (none for parsed JSON). */
 interface Source {
   file: string;
-  doc: Document | null;
-  lines: LineCounter | null;
+  yaml: YamlSource | null;
 }
 
 /**
@@ -27,18 +23,9 @@ interface Source {
  */
 export function parseMatrix(text: string, options: { file?: string } = {}): Matrix {
   const file = options.file ?? '<inline>';
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new MatrixInvalidError(
-      file,
-      doc.errors.map((e) => syntaxProblem(file, e)),
-    );
-  }
-  if (doc.contents === null) {
-    throw new MatrixInvalidError(file, [{ file, path: '', line: null, column: null, reason: 'the file is empty' }]);
-  }
-  return validate(doc.toJS({ maxAliasCount: 100 }) as unknown, { file, doc, lines });
+  const parsed = parseYaml(text, file);
+  if (!('source' in parsed)) throw new MatrixInvalidError(file, parsed.problems);
+  return validate(parsed.value, { file, yaml: parsed.source });
 }
 
 /**
@@ -48,7 +35,7 @@ export function parseMatrix(text: string, options: { file?: string } = {}): Matr
  * @throws {@link MatrixInvalidError} (`KAGE_ERR_MATRIX_INVALID`) listing every problem
  */
 export function validateMatrix(value: unknown, options: { file?: string } = {}): Matrix {
-  return validate(value, { file: options.file ?? '<inline>', doc: null, lines: null });
+  return validate(value, { file: options.file ?? '<inline>', yaml: null });
 }
 
 /**
@@ -71,7 +58,7 @@ export async function loadMatrix(path: string): Promise<Matrix> {
 function validate(value: unknown, source: Source): Matrix {
   const problems: MatrixProblem[] = [];
   const add = (path: Segment[], reason: string): void => {
-    problems.push(problemAt(source, path, reason));
+    problems.push(problemAt(source.yaml, source.file, path, reason));
   };
   if (!isRecord(value)) {
     add([], 'must be a mapping (YAML) or an object (JSON) at the top level');
@@ -80,13 +67,7 @@ function validate(value: unknown, source: Source): Matrix {
   // `decision: null` (a resolved matrix sent back) means "no decision".
   const m: Record<string, unknown> = { ...value };
   if (m['decision'] === null) delete m['decision'];
-  for (const e of Value.Errors(MatrixFileSchema, m)) {
-    // A missing key yields "required" plus a type error on `undefined`; keep only the first.
-    if (e.value === undefined && e.message !== 'Expected required property') continue;
-    const schemaMessage = (e.schema as Record<string, unknown>)['errorMessage'];
-    const reason = typeof schemaMessage === 'string' ? schemaMessage : describeSchemaError(e.message, e.value);
-    add(pointerToSegments(e.path), reason);
-  }
+  for (const v of schemaViolations(MatrixFileSchema, m, [])) add(v.path, v.reason);
   checkCrossKeyRules(m, add);
   if (problems.length > 0) {
     problems.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
@@ -238,72 +219,6 @@ function resolve(f: MatrixFile): Matrix {
 function normaliseUrl(raw: string): string {
   const url = new URL(raw);
   return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
-}
-
-function describeSchemaError(message: string, value: unknown): string {
-  if (message === 'Unexpected property') return 'unknown key';
-  if (message === 'Expected required property') return 'required key is missing';
-  const lower = message.charAt(0).toLowerCase() + message.slice(1);
-  return value === undefined ? lower : `${lower}, got ${JSON.stringify(value)}`;
-}
-
-function syntaxProblem(file: string, e: YAMLError): MatrixProblem {
-  const firstLine = e.message.split('\n')[0] ?? e.message;
-  const reason = firstLine.replace(/ at line \d+, column \d+:?$/, '');
-  const pos = e.linePos?.[0];
-  return { file, path: '', line: pos?.line ?? null, column: pos?.col ?? null, reason: `syntax: ${reason}` };
-}
-
-function problemAt(source: Source, path: Segment[], reason: string): MatrixProblem {
-  const pos = source.doc === null || source.lines === null ? null : locate(source.doc, source.lines, path);
-  return { file: source.file, path: formatPath(path), line: pos?.line ?? null, column: pos?.col ?? null, reason };
-}
-
-/** Line of the deepest node on `path` that exists (the key's line for a mapping entry). */
-function locate(doc: Document, lines: LineCounter, path: Segment[]): { line: number; col: number } | null {
-  let node: unknown = doc.contents;
-  let offset: number | null = rangeStart(node);
-  for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-      if (pair === undefined) break;
-      offset = rangeStart(pair.key) ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item: unknown = node.items[seg];
-      if (item === undefined) break;
-      offset = rangeStart(item) ?? offset;
-      node = item;
-    } else {
-      break;
-    }
-  }
-  return offset === null ? null : lines.linePos(offset);
-}
-
-function rangeStart(node: unknown): number | null {
-  if (node !== null && typeof node === 'object' && 'range' in node) {
-    const range = (node as { range?: [number, number, number] | null }).range;
-    return range?.[0] ?? null;
-  }
-  return null;
-}
-
-/** `/targets/2/url` → `['targets', 2, 'url']` (JSON pointer, RFC 6901). */
-function pointerToSegments(pointer: string): Segment[] {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
-
-/** `['targets', 2, 'url']` → `targets[2].url`. */
-export function formatPath(path: readonly Segment[]): string {
-  let out = '';
-  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
-  return out;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -242,7 +242,7 @@ void describe('matrix: every rejection names file, key path, line and reason', (
   void test('YAML syntax errors and duplicate keys carry lines', () => {
     expectProblem(problemsOf('name: a\nname: b\n'), '', /syntax: Map keys must be unique/, 2);
     const p = problemsOf('name: a\ntargets: [1, 2\n');
-    assert.ok(p[0]?.reason.startsWith('syntax:'));
+    assert.ok(p[0]?.reason.startsWith('YAML syntax:'));
     assert.equal(typeof p[0]?.line, 'number');
   });
 

@@ -12,10 +12,10 @@ import type { AgentConfig } from './agent-config-types.js';
 import { AGENT_CONFIG_DEFAULTS, AgentConfigFileSchema, type AgentConfigFile } from './agent-config-schema.js';
 import { describeFsError, isRecord, resolveConfigPath, type ConfigContext } from './config-context.js';
 import { resolveCoordinator } from './coordinator-config.js';
-import { readDaemonEnv } from './daemon-env.js';
+import { readDaemonEnv } from '@kage/common';
 import { AgentConfigError, type ConfigProblem } from './errors.js';
 import { resolveServices } from './services-config.js';
-import { parseYaml, problemAt, schemaViolations, type YamlSource } from './yaml-source.js';
+import { parseYaml, problemAt, schemaViolations, type YamlSource } from '@kage/common';
 
 /** Time the agent allows itself, beyond the children's grace, to end the stream and flush. */
 const SHUTDOWN_DRAIN_MS = 5000;

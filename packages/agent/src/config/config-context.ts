@@ -4,7 +4,7 @@
  * run reports every violation at once.
  */
 import { isAbsolute, resolve } from 'node:path';
-import type { Segment } from './yaml-source.js';
+import type { Segment } from '@kage/common';
 
 export interface ConfigContext {
   /** Directory of the config file: relative paths in the file start here (DESIGN §3.8). */

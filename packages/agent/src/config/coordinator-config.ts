@@ -16,7 +16,7 @@ import {
   resolveConfigPath,
   type ConfigContext,
 } from './config-context.js';
-import { formatPath, type Segment } from './yaml-source.js';
+import { formatPath, type Segment } from '@kage/common';
 
 /** A token travels in gRPC metadata: one line of visible ASCII, nothing else. */
 const TOKEN = /^[\x21-\x7e]+$/;

@@ -19,7 +19,7 @@ import {
   type SystemdServiceFile,
 } from './agent-config-schema.js';
 import { describeFsError, isRecord, resolveConfigPath, type ConfigContext } from './config-context.js';
-import { describeValue, schemaViolations, type Segment } from './yaml-source.js';
+import { describeValue, schemaViolations, type Segment } from '@kage/common';
 
 const DRIVERS = ['systemd', 'process'] as const;
 type Driver = (typeof DRIVERS)[number];

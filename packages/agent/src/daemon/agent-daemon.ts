@@ -6,14 +6,14 @@
  */
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config-types.js';
-import type { DaemonEnv } from '../config/daemon-env.js';
+import type { DaemonEnv } from '@kage/common';
 import { createServiceRegistry, type ServiceRegistry } from '../supervision/service-registry.js';
 import { createSampler, type Sampler } from '../telemetry/sampler.js';
 import { readInventory, type InventorySource } from '../telemetry/inventory.js';
 import { createAgentStream, type AgentStream } from '../stream/agent-stream.js';
 import { readBootId } from '../stream/boot-id.js';
-import { createSdNotifier, type SdNotifier } from './sd-notify.js';
-import { createFreshnessCheck, createWatchdog, type Watchdog } from './watchdog.js';
+import { createSdNotifier, type SdNotifier } from '@kage/common';
+import { createFreshnessCheck, createWatchdog, type Watchdog } from '@kage/common';
 import { createProbeHandler } from './probe-handler.js';
 
 export interface AgentDaemonOptions {

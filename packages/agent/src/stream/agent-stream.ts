@@ -11,22 +11,17 @@
  */
 import { credentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { AgentGatewayClient } from '../generated/kage/v1/AgentGateway.js';
-import type { AgentMessage } from '../generated/kage/v1/AgentMessage.js';
-import type { BufferStats } from '../generated/kage/v1/BufferStats.js';
+import type { AgentGatewayClient, AgentMessage, BufferStats } from '@kage/wire';
 import type { ServiceEvent, ServiceStatus } from '../supervision/types.js';
 import type { Inventory } from '../telemetry/inventory.js';
 import type { GpuSample, Sample } from '../telemetry/types.js';
-import { loadAgentProto } from './agent-proto.js';
+import { loadContract, PROTOCOL_VERSION } from '@kage/wire';
 import { CommandDispatcher, type CommandHandlers } from './command-dispatcher.js';
 import { createDiskBuffer, type DiskBuffer, type DiskBufferStats } from './disk-buffer.js';
 import { StreamError, errorMessage } from './errors.js';
 import { ReconnectBackoff, type ReconnectBackoffOptions } from './reconnect-backoff.js';
 import { runSession, type SessionOutcome } from './stream-session.js';
 import { epochMs, toWireInventory, toWireSample, toWireServiceEvent, toWireServiceStatus } from './wire-convert.js';
-
-/** The contract version this agent speaks (Hello.protocol_version). */
-export const PROTOCOL_VERSION = 1;
 
 /** PEM contents (not paths) for TLS to the coordinator. */
 export interface AgentStreamTls {
@@ -86,8 +81,6 @@ export interface AgentStreamOptions {
   maxBatchRecords?: number;
   /** Extra grpc-js channel options (override the defaults). */
   channelOptions?: ChannelOptions;
-  /** The `proto/` directory. @default found from this module's location */
-  protoRoot?: string;
   /** Wall-clock ms (buffer ages, event times). @default Date.now */
   now?: () => number;
 }
@@ -203,7 +196,7 @@ class AgentStreamClient implements AgentStream {
     }
     this.#opening ??= (async () => {
       // Load the contract first: a missing .proto is a deployment error worth failing loudly on.
-      const proto = loadAgentProto(this.#options.protoRoot);
+      const proto = loadContract();
       await this.#buffer.open();
       this.#bufferOpen = true;
       const early = this.#early;

@@ -7,9 +7,7 @@
  * coordinator that resends after a reconnect must not restart a service twice.
  */
 import type { Logger } from 'pino';
-import type { AgentMessage } from '../generated/kage/v1/AgentMessage.js';
-import type { Command__Output } from '../generated/kage/v1/Command.js';
-import type { RunProbe__Output } from '../generated/kage/v1/RunProbe.js';
+import type { AgentMessage, Command__Output, RunProbe__Output } from '@kage/wire';
 import type { ServiceStatus } from '../supervision/types.js';
 import { errorCode, errorMessage } from './errors.js';
 import { toWireServiceStatus } from './wire-convert.js';

@@ -1,7 +1,8 @@
 /**
  * Coded errors of the agent's coordinator stream and its disk buffer. Callers branch on `code`
- * (style R5); the command codes also travel to the coordinator in `CommandResult.error.code`.
+ *; the command codes also travel to the coordinator in `CommandResult.error.code`.
  */
+import { KageError } from '@kage/common';
 
 export type StreamErrorCode =
   /** `proto/kage/v1/agent.proto` is not in this package's directory or any parent. */
@@ -24,23 +25,6 @@ export type StreamErrorCode =
   | 'KAGE_ERR_AGENT_PROBE_UNSUPPORTED';
 
 /** An error of the stream layer with a stable {@link StreamErrorCode}. */
-export class StreamError extends Error {
-  readonly code: StreamErrorCode;
+export class StreamError extends KageError<StreamErrorCode> {}
 
-  constructor(code: StreamErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
-    this.name = 'StreamError';
-    this.code = code;
-  }
-}
-
-/** The `code` of an error-like value when it is a non-empty string, else undefined. */
-export function errorCode(err: unknown): string | undefined {
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  return typeof code === 'string' && code !== '' ? code : undefined;
-}
-
-/** A readable message for any thrown value. */
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export { errorCode, errorMessage } from '@kage/common';

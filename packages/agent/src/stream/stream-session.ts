@@ -5,11 +5,13 @@
  */
 import { Metadata, status as GrpcStatus, type StatusObject } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { AgentGatewayClient } from '../generated/kage/v1/AgentGateway.js';
-import type { AgentMessage } from '../generated/kage/v1/AgentMessage.js';
-import type { CoordinatorMessage__Output } from '../generated/kage/v1/CoordinatorMessage.js';
-import type { Sample as WireSample } from '../generated/kage/v1/Sample.js';
-import type { ServiceEvent as WireServiceEvent } from '../generated/kage/v1/ServiceEvent.js';
+import type {
+  AgentGatewayClient,
+  AgentMessage,
+  CoordinatorMessage__Output,
+  Sample as WireSample,
+  ServiceEvent as WireServiceEvent,
+} from '@kage/wire';
 import type { CommandDispatcher } from './command-dispatcher.js';
 import type { BufferRecord, DiskBuffer } from './disk-buffer.js';
 import { errorMessage } from './errors.js';

@@ -4,11 +4,13 @@
  * NaN, ±Infinity) become unset `optional` fields, never 0. Byte counts and other uint64 fields are
  * rounded to integers, since protobuf cannot carry a fraction there.
  */
-import type { Inventory as WireInventory } from '../generated/kage/v1/Inventory.js';
-import type { GpuInfo } from '../generated/kage/v1/GpuInfo.js';
-import type { Sample as WireSample } from '../generated/kage/v1/Sample.js';
-import type { ServiceEvent as WireServiceEvent } from '../generated/kage/v1/ServiceEvent.js';
-import type { ServiceStatus as WireServiceStatus } from '../generated/kage/v1/ServiceStatus.js';
+import type {
+  GpuInfo,
+  Inventory as WireInventory,
+  Sample as WireSample,
+  ServiceEvent as WireServiceEvent,
+  ServiceStatus as WireServiceStatus,
+} from '@kage/wire';
 import type { ServiceEvent, ServiceStatus } from '../supervision/types.js';
 import type { Inventory } from '../telemetry/inventory.js';
 import type { GpuSample, Sample } from '../telemetry/types.js';

@@ -3,6 +3,7 @@
  * `code`, never on `instanceof`: the error may cross package copies and the wire. Codes are stable
  * and never reused.
  */
+import { KageError } from '@kage/common';
 
 export type SupervisionErrorCode =
   /** A command named a service that is not in this agent's config. */
@@ -17,15 +18,7 @@ export type SupervisionErrorCode =
   | 'KAGE_ERR_AGENT_SERVICE_CLOSED';
 
 /** An error a caller of the supervision API can hit, with a stable {@link SupervisionErrorCode}. */
-export class SupervisionError extends Error {
-  readonly code: SupervisionErrorCode;
-
-  constructor(code: SupervisionErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
-    this.name = 'SupervisionError';
-    this.code = code;
-  }
-}
+export class SupervisionError extends KageError<SupervisionErrorCode> {}
 
 /** True when `err` is a Node system error with the given errno code (ENOENT, ESRCH, …). */
 export function hasErrnoCode(err: unknown, code: string): boolean {

@@ -16,14 +16,17 @@ export function createAgentCommand(): Command {
     .description('run the node agent: supervise ollama/exo, sample CPU/GPU/memory, stream to the coordinator')
     .requiredOption('--config <file>', 'agent.yaml (see docs/agent.md)')
     .action(async (flags: { config: string }) => {
-      const { createAgentDaemon, createAgentLogger, loadAgentConfig, readDaemonEnv, scrubDaemonEnv } =
-        await import('@kage/agent');
+      const { createAgentDaemon, loadAgentConfig } = await import('@kage/agent');
+      const { createDaemonLogger, readDaemonEnv, scrubDaemonEnv } = await import('@kage/common');
       const env = readDaemonEnv();
       // Supervised children must not inherit systemd's notify socket or watchdog.
       scrubDaemonEnv();
       const requested = env.logLevel ?? 'info';
       const known = requested in pino.levels.values || requested === 'silent';
-      const log = createAgentLogger({ level: (known ? requested : 'info') as Level, journalStream: env.journalStream });
+      const log = createDaemonLogger({
+        level: (known ? requested : 'info') as Level,
+        journalStream: env.journalStream,
+      });
       if (!known) log.warn({ KAGE_LOG_LEVEL: requested }, 'unknown log level; using info');
       const config = await loadAgentConfig(flags.config, { log });
       const daemon = createAgentDaemon({ config, env, log, agentVersion });

@@ -17,7 +17,7 @@ const PRIORITY_BY_LEVEL: readonly (readonly [minLevel: number, prefix: string])[
   [0, '<7>'], // debug, trace → debug
 ];
 
-export interface AgentLoggerOptions {
+export interface DaemonLoggerOptions {
   /** pino level. @default 'info' */
   level?: Level | 'silent';
   /**
@@ -55,7 +55,7 @@ export function isJournalStream(journalStream: string | null | undefined, fd: nu
  * Builds the root logger. Writes are synchronous: at 1 Hz telemetry volume the cost is nil, and a
  * crash or `process.exit` never loses the last lines (no flush to forget on shutdown).
  */
-export function createAgentLogger(options: AgentLoggerOptions = {}): Logger {
+export function createDaemonLogger(options: DaemonLoggerOptions = {}): Logger {
   const fd = options.fd ?? 1;
   const destination = pino.destination({ fd, sync: true });
   const base = options.base ?? { pid: process.pid };

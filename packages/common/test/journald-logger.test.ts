@@ -13,9 +13,9 @@ const INDEX_URL = new URL('../src/index.js', import.meta.url).href;
 
 // Logs one line per level through a child logger, as the agent would.
 const CHILD_SCRIPT = `
-const { createAgentLogger, readDaemonEnv } = await import(process.argv[1]);
+const { createDaemonLogger, readDaemonEnv } = await import(process.argv[1]);
 const env = readDaemonEnv();
-const log = createAgentLogger({ level: 'trace', journalStream: env.journalStream }).child({ component: 'test' });
+const log = createDaemonLogger({ level: 'trace', journalStream: env.journalStream }).child({ component: 'test' });
 log.trace('t'); log.debug('d'); log.info('i'); log.warn('w'); log.error({ err: new Error('boom\\nsecond line') }, 'e'); log.fatal('f');
 `;
 

@@ -1,20 +1,23 @@
 /**
- * A small coordinator for the stream tests: a real grpc-js server on 127.0.0.1 speaking
+ * A small fake coordinator for tests of agents: a real grpc-js server on 127.0.0.1 speaking
  * `kage.v1.AgentGateway` from the same .proto, with its own seq bookkeeping. Its store outlives
  * the server, so a test can stop it and start a new one on the same port, like a coordinator
  * restart.
  */
 import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
-import { loadAgentProto } from '../src/index.js';
-import type { AgentMessage__Output, CoordinatorMessage } from '../src/index.js';
-import type { Command } from '../src/generated/kage/v1/Command.js';
-import type { CommandResult__Output } from '../src/generated/kage/v1/CommandResult.js';
-import type { Hello__Output } from '../src/generated/kage/v1/Hello.js';
-import type { Heartbeat__Output } from '../src/generated/kage/v1/Heartbeat.js';
-import type { ProbeResult__Output } from '../src/generated/kage/v1/ProbeResult.js';
-import type { Sample__Output } from '../src/generated/kage/v1/Sample.js';
-import type { ServiceEvent__Output } from '../src/generated/kage/v1/ServiceEvent.js';
-import type { Welcome } from '../src/generated/kage/v1/Welcome.js';
+import { loadContract } from '../load-contract.js';
+import type {
+  AgentMessage__Output,
+  Command,
+  CommandResult__Output,
+  CoordinatorMessage,
+  Hello__Output,
+  Heartbeat__Output,
+  ProbeResult__Output,
+  Sample__Output,
+  ServiceEvent__Output,
+  Welcome,
+} from '../index.js';
 
 type Call = ServerDuplexStream<AgentMessage__Output, CoordinatorMessage>;
 
@@ -89,7 +92,7 @@ export function receivedSeqs(store: CoordinatorStore): number[] {
 export function createTestCoordinator(options: TestCoordinatorOptions): TestCoordinator {
   const store = options.store ?? createStore();
   const ackEvery = options.ackEvery ?? 1;
-  const proto = loadAgentProto();
+  const proto = loadContract();
   let server: Server | null = null;
   const calls = new Set<Call>();
   let newest: Call | null = null;

@@ -5,8 +5,20 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
-import { ERROR_MESSAGE } from './agent-config-schema.js';
-import type { ConfigProblem } from './errors.js';
+import type { Problem } from './problem.js';
+import { excerpt } from './text-excerpt.js';
+
+/**
+ * The schema keyword holding a custom message for every way a value can be wrong (`Type.String({
+ * errorMessage: 'must be …' })`); {@link schemaViolations} prefers it to TypeBox's own wording.
+ */
+export const ERROR_MESSAGE = 'errorMessage';
+
+/** Aliases a document may expand: enough for any real file, far too few for a "billion laughs". */
+const MAX_ALIAS_COUNT = 100;
+
+/** Syntax errors listed before the rest are summed up: a garbage file must not flood a terminal. */
+const MAX_SYNTAX_PROBLEMS = 10;
 
 /** One step of a key path: a mapping key or a list index. */
 export type Segment = string | number;
@@ -19,25 +31,49 @@ export interface YamlSource {
 }
 
 /** Result of {@link parseYaml}: the plain value, or the syntax problems (never both). */
-export type ParsedYaml = { source: YamlSource; value: unknown; problems: [] } | { problems: ConfigProblem[] };
+export type ParsedYaml = { source: YamlSource; value: unknown; problems: [] } | { problems: Problem[] };
 
 /** Parses YAML (JSON is YAML too). Duplicate keys are syntax errors, not a silent "last one wins". */
 export function parseYaml(text: string, file: string): ParsedYaml {
+  // A binary file (an image, a database, random bytes given by mistake) is named as such rather
+  // than parsed into hundreds of syntax errors.
+  const nul = text.indexOf('\u0000');
+  if (nul !== -1) {
+    return {
+      problems: [{ file, path: '', line: null, column: null, reason: `not a text file (a NUL byte at offset ${nul})` }],
+    };
+  }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) return { problems: doc.errors.map((e) => syntaxProblem(file, e)) };
+  if (doc.errors.length > 0) {
+    const shown = doc.errors.slice(0, MAX_SYNTAX_PROBLEMS).map((e) => syntaxProblem(file, e));
+    const more = doc.errors.length - shown.length;
+    if (more > 0)
+      shown.push({ file, path: '', line: null, column: null, reason: `… and ${more} more YAML syntax errors` });
+    return { problems: shown };
+  }
   if (doc.contents === null) {
     return { problems: [{ file, path: '', line: null, column: null, reason: 'the file is empty' }] };
   }
-  // Alias expansion is bounded: a "billion laughs" file must not exhaust the agent's memory.
-  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  // Alias expansion is bounded: a "billion laughs" file must not exhaust the daemon's memory. The
+  // parser throws when the bound is hit; that is a problem of the file, not a crash.
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    const reason =
+      err instanceof ReferenceError && /alias/i.test(err.message)
+        ? `YAML aliases expand too far (more than ${MAX_ALIAS_COUNT} uses of an anchor): refused as a resource exhaustion attack`
+        : `YAML cannot be read: ${err instanceof Error ? err.message : String(err)}`;
+    return { problems: [{ file, path: '', line: null, column: null, reason }] };
+  }
   return { source: { file, doc, lines }, value, problems: [] };
 }
 
 /** A problem at `path`, positioned at the deepest existing node on that path. */
 export function problemAt(source: YamlSource | null, file: string, path: readonly Segment[], reason: string) {
   const pos = source === null ? null : locate(source, path);
-  const problem: ConfigProblem = {
+  const problem: Problem = {
     file,
     path: formatPath(path),
     line: pos?.line ?? null,
@@ -79,8 +115,7 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'an empty value';
   if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
   if (typeof value === 'object') return 'a mapping';
-  const text = JSON.stringify(value) ?? typeof value;
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  return excerpt(JSON.stringify(value) ?? typeof value, 60);
 }
 
 /** `['services', 'exo', 'command', 0]` → `services.exo.command[0]`. */
@@ -120,9 +155,11 @@ function rangeStart(node: unknown): number | null {
   return null;
 }
 
-function syntaxProblem(file: string, e: YAMLError): ConfigProblem {
+function syntaxProblem(file: string, e: YAMLError): Problem {
+  // The parser's first line names the problem; the rest is an excerpt of the source, which may be
+  // binary. Only the first line is kept, and it is clipped and escaped.
   const firstLine = e.message.split('\n')[0] ?? e.message;
-  const reason = firstLine.replace(/ at line \d+, column \d+:?$/, '');
+  const reason = excerpt(firstLine.replace(/ at line \d+, column \d+:?$/, ''), 160);
   const pos = e.linePos?.[0];
   return { file, path: '', line: pos?.line ?? null, column: pos?.col ?? null, reason: `YAML syntax: ${reason}` };
 }
