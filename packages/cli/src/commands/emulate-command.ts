@@ -1,7 +1,7 @@
 /**
  * `kage emulate ollama|exo`: start one protocol-faithful emulator and keep it running. Defines the
  * flags, their defaults from the environment variables the real servers read, and the process
- * lifetime (until SIGINT/SIGTERM); start-emulator.ts turns the flags into an
+ * lifetime (until SIGINT/SIGTERM, see run-daemon.ts); start-emulator.ts turns the flags into an
  * emulator.
  */
 import { hostname } from 'node:os';
@@ -16,7 +16,7 @@ import {
   parseNonNegativeNumber,
   parsePositiveInt,
 } from '../option-parsers.js';
-import { runUntilSignal } from '../run-until-signal.js';
+import { runDaemon } from '../run-daemon.js';
 
 /** Flags common to both emulators, as commander hands them over. */
 export interface CommonEmulateFlags {
@@ -102,7 +102,11 @@ export function createEmulateCommand(env: NodeJS.ProcessEnv): Command {
       const log = createLogger({ destination: 'stderr' });
       // Loaded on use, so other commands (notably the agent daemon) do not carry the emulators.
       const { startOllama } = await import('./start-emulator.js');
-      await runUntilSignal(log, (onCrash) => startOllama(flags, log, onCrash), printListening);
+      await runDaemon({
+        log,
+        start: (hooks) => startOllama(flags, log, () => hooks.onCrash('crash fault triggered')),
+        onReady: printListening,
+      });
     });
 
   addCommonFlags(emulate.command('exo').description('EXO 1.x (v1.0.71): cluster state, placement, SSE chat'))
@@ -119,7 +123,11 @@ export function createEmulateCommand(env: NodeJS.ProcessEnv): Command {
     .action(async (flags: ExoEmulateFlags) => {
       const log = createLogger({ destination: 'stderr' });
       const { startExo } = await import('./start-emulator.js');
-      await runUntilSignal(log, (onCrash) => startExo(flags, log, onCrash), printListening);
+      await runDaemon({
+        log,
+        start: (hooks) => startExo(flags, log, () => hooks.onCrash('crash fault triggered')),
+        onReady: printListening,
+      });
     });
 
   return emulate;
