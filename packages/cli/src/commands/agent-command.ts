@@ -1,11 +1,13 @@
 /**
  * `kage agent --config FILE`: the node agent daemon, as the systemd unit runs it. Logs pino JSON on
  * stdout (with syslog priorities under journald); a config problem exits 78 so systemd does not
- * restart into the same error.
+ * restart into the same error. SIGTERM stops it cleanly with exit 0; a failed or overlong
+ * shutdown exits 1.
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { pino, type Level } from 'pino';
+import { runDaemon } from '../run-daemon.js';
 
 const agentVersion = (
   JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -29,32 +31,22 @@ export function createAgentCommand(): Command {
       });
       if (!known) log.warn({ KAGE_LOG_LEVEL: requested }, 'unknown log level; using info');
       const config = await loadAgentConfig(flags.config, { log });
-      const daemon = createAgentDaemon({ config, env, log, agentVersion });
-
-      let stopping: Promise<void> | undefined;
-      const done = new Promise<void>((resolve) => {
-        const onSignal = (signal: NodeJS.Signals): void => {
-          if (stopping) return;
-          log.info({ signal }, 'shutdown requested');
-          // Backstop inside systemd's TimeoutStopSec: a stuck close must not hang the unit.
-          setTimeout(() => {
-            log.error({ forceMs: config.shutdownForceMs }, 'shutdown took too long; exiting');
-            process.exit(1);
-          }, config.shutdownForceMs).unref();
-          stopping = daemon.close().then(resolve, (err: unknown) => {
-            log.error({ err }, 'shutdown failed');
-            process.exitCode = 1;
-            resolve();
-          });
-        };
-        process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+      await runDaemon({
+        log,
+        // Inside the unit's TimeoutStopSec, so a stuck close ends in our own exit 1 with a log line
+        // rather than in systemd's SIGKILL.
+        forceExitMs: config.shutdownForceMs,
+        start: async () => {
+          const daemon = createAgentDaemon({ config, env, log, agentVersion });
+          try {
+            await daemon.start();
+          } catch (err) {
+            // Whatever did start (the buffer, supervised children) must not outlive the failure.
+            await daemon.close();
+            throw err;
+          }
+          return daemon;
+        },
       });
-      try {
-        await daemon.start();
-      } catch (err) {
-        await daemon.close();
-        throw err;
-      }
-      await done;
     });
 }

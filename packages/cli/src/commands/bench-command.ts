@@ -23,7 +23,7 @@ function finish(outcome: RunOutcome): void {
   } else if (outcome.status !== 'completed') {
     process.exitCode = 1;
   }
-  // Contract (DESIGN §3.2): the run id is the last line of stdout.
+  // Scripts read the run id from the last line of stdout, so nothing may follow it.
   process.stdout.write(`${outcome.runId}\n`);
 }
 

@@ -1,6 +1,8 @@
 /**
- * Wires `kage emulate ollama|exo` into commander: flags, defaults from the environment variables
- * the real servers read, and the process lifetime (run until SIGINT/SIGTERM).
+ * `kage emulate ollama|exo`: start one protocol-faithful emulator and keep it running. Defines the
+ * flags, their defaults from the environment variables the real servers read, and the process
+ * lifetime (until SIGINT/SIGTERM, see run-daemon.ts); start-emulator.ts turns the flags into an
+ * emulator.
  */
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
@@ -14,8 +16,40 @@ import {
   parseNonNegativeNumber,
   parsePositiveInt,
 } from '../option-parsers.js';
-import type { ExoEmulateFlags, OllamaEmulateFlags } from './emulate.js';
-import { runUntilSignal } from '../run-until-signal.js';
+import { runDaemon } from '../run-daemon.js';
+
+/** Flags common to both emulators, as commander hands them over. */
+export interface CommonEmulateFlags {
+  listen: string;
+  hardware?: string;
+  models?: string[];
+  deterministic?: boolean;
+  seed?: number;
+  extraLatencyMs?: number;
+  jitter?: number;
+  slowFirstTokenMs?: number;
+  cutAfterTokens?: number;
+  errorAfterTokens?: number;
+  http500Rate?: number;
+  crashAfterRequests?: number;
+}
+
+export interface OllamaEmulateFlags extends CommonEmulateFlags {
+  numParallel: number;
+  maxQueue: number;
+  keepAlive?: string;
+  contextLength?: number;
+  serverVersion?: string;
+}
+
+export interface ExoEmulateFlags extends CommonEmulateFlags {
+  name: string;
+  peers?: string[];
+  peerTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  maxConcurrentRequests: number;
+  linkLatencyMs?: number;
+}
 
 function addCommonFlags(cmd: Command): Command {
   return cmd
@@ -34,7 +68,8 @@ function addCommonFlags(cmd: Command): Command {
 }
 
 function printListening(emulator: RunningEmulator): void {
-  // The contract (DESIGN §3.6): the bound address on stdout once ready, nothing else on stdout.
+  // Scripts and tests wait for this line: the bound address on stdout once ready, and nothing else
+  // on stdout (logs go to stderr).
   process.stdout.write(`listening on ${emulator.url}\n`);
 }
 
@@ -66,8 +101,12 @@ export function createEmulateCommand(env: NodeJS.ProcessEnv): Command {
     .action(async (flags: OllamaEmulateFlags) => {
       const log = createLogger({ destination: 'stderr' });
       // Loaded on use, so other commands (notably the agent daemon) do not carry the emulators.
-      const { startOllama } = await import('./emulate.js');
-      await runUntilSignal(log, (onCrash) => startOllama(flags, log, onCrash), printListening);
+      const { startOllama } = await import('./start-emulator.js');
+      await runDaemon({
+        log,
+        start: (hooks) => startOllama(flags, log, () => hooks.onCrash('crash fault triggered')),
+        onReady: printListening,
+      });
     });
 
   addCommonFlags(emulate.command('exo').description('EXO 1.x (v1.0.71): cluster state, placement, SSE chat'))
@@ -83,8 +122,12 @@ export function createEmulateCommand(env: NodeJS.ProcessEnv): Command {
     .option('--link-latency-ms <ms>', 'one-way latency per pipeline hop', parseNonNegativeNumber)
     .action(async (flags: ExoEmulateFlags) => {
       const log = createLogger({ destination: 'stderr' });
-      const { startExo } = await import('./emulate.js');
-      await runUntilSignal(log, (onCrash) => startExo(flags, log, onCrash), printListening);
+      const { startExo } = await import('./start-emulator.js');
+      await runDaemon({
+        log,
+        start: (hooks) => startExo(flags, log, () => hooks.onCrash('crash fault triggered')),
+        onReady: printListening,
+      });
     });
 
   return emulate;

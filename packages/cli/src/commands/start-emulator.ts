@@ -1,5 +1,8 @@
 /**
- * `kage emulate ollama|exo`: start one protocol-faithful emulator and keep it running.
+ * Turns the `kage emulate` flags into a running emulator: resolves the hardware profile, the model
+ * subset, faults and peers, and reports a bad address as a CLI error naming the flag. Imported on
+ * use by emulate-command.ts, so other commands (notably the agent daemon) do not load the
+ * emulators.
  */
 import type { Logger } from 'pino';
 import {
@@ -16,39 +19,7 @@ import {
 } from '@kage/emulators';
 import { CliError, EXIT_UNAVAILABLE } from '../errors.js';
 import { parseListenAddress, urlHost } from '../listen-address.js';
-
-/** Flags common to both emulators, as commander hands them over. */
-export interface CommonEmulateFlags {
-  listen: string;
-  hardware?: string;
-  models?: string[];
-  deterministic?: boolean;
-  seed?: number;
-  extraLatencyMs?: number;
-  jitter?: number;
-  slowFirstTokenMs?: number;
-  cutAfterTokens?: number;
-  errorAfterTokens?: number;
-  http500Rate?: number;
-  crashAfterRequests?: number;
-}
-
-export interface OllamaEmulateFlags extends CommonEmulateFlags {
-  numParallel: number;
-  maxQueue: number;
-  keepAlive?: string;
-  contextLength?: number;
-  serverVersion?: string;
-}
-
-export interface ExoEmulateFlags extends CommonEmulateFlags {
-  name: string;
-  peers?: string[];
-  peerTimeoutMs?: number;
-  heartbeatIntervalMs?: number;
-  maxConcurrentRequests: number;
-  linkLatencyMs?: number;
-}
+import type { CommonEmulateFlags, ExoEmulateFlags, OllamaEmulateFlags } from './emulate-command.js';
 
 function resolveProfile(id: string = DEFAULT_PROFILE_ID): HardwareProfile {
   const profile = findHardwareProfile(id);
