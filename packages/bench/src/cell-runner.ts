@@ -62,7 +62,8 @@ export type CellEvent =
 
 /** Options of {@link runCell}. */
 export interface RunCellOptions {
-  client: ProtocolClient;
+  /** Sends each request: a protocol client, or anything that measures a request the same way. */
+  client: Pick<ProtocolClient, 'chat'>;
   /** Model id on the wire (see `modelIdFor`). */
   model: string;
   prompt: string;

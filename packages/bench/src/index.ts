@@ -128,15 +128,17 @@ export { checkTarget, type TargetHealth } from './run/ollama-health.js';
 export { planCells } from './run/run-plan.js';
 export { decideRun, decisionCellFromStore } from './run/run-decisions.js';
 export { type CellPosition, type RunEvent, type RunProgress } from './run/run-events.js';
+export { resumeRun, runMatrix } from './run/run-matrix.js';
 export {
   RUN_CANCEL_REASON,
-  resumeRun,
-  runMatrix,
   type ResumeRunOptions,
   type RunCommonOptions,
   type RunMatrixOptions,
   type RunOutcome,
-} from './run/run-matrix.js';
+} from './run/run-options.js';
+export { ActiveRuns } from './run/active-runs.js';
+export { type SendRequest } from './run/send-request.js';
+export { type CellMeasuredWindow } from './run/cell-window.js';
 export {
   SELFTEST_TARGETS,
   runSelftest,

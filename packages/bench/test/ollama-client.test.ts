@@ -31,6 +31,15 @@ async function setup(t: TestContext, handler: Handler): Promise<{ server: Script
   return { server, client };
 }
 
+/** Polls `cond` until it holds; fails after `ms`. */
+async function waitFor(cond: () => boolean, what: string, ms = 2000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) assert.fail(`timed out waiting until ${what}`);
+    await sleep(5);
+  }
+}
+
 const DONE_COUNTERS = {
   total_duration: 900_000_000,
   load_duration: 1_000_000,
@@ -267,9 +276,18 @@ void describe('ollama client: /api/chat NDJSON', () => {
     assert.equal(pre.error?.kind, 'aborted');
   });
 
-  void test('close() is idempotent', () => {
-    const client = createOllamaClient({ url: 'http://127.0.0.1:1' });
+  void test('close() destroys the pooled keep-alive connection; a second close() is a no-op', async (t) => {
+    const { server, client } = await setup(t, (_req, res) => {
+      ndjsonHead(res);
+      res.end(ollamaChunk('hi') + ollamaDone({ eval_count: 1, eval_duration: 1_000_000 }));
+    });
+    const m = await client.chat(request());
+    assert.equal(m.success, true, JSON.stringify(m.error));
+    await sleep(20);
+    assert.equal(server.openConnections(), 1, 'the socket stays pooled after the request');
     client.close();
-    client.close();
+    await waitFor(() => server.openConnections() === 0, 'the server sees the pooled socket closed');
+    assert.doesNotThrow(() => client.close());
+    assert.equal(server.openConnections(), 0);
   });
 });

@@ -2,7 +2,9 @@
  * Run orchestration end to end against scripted in-process servers (an Ollama node, an EXO
  * cluster, a dead address) and a real SQLite file: every attempt committed as it ends, Ollama
  * health before and after each cell, an unreachable target failing only its cells, interruption
- * by signal and by a crash, and a resume that redoes only the unfinished cell.
+ * by signal and by a crash, and a resume that redoes only the unfinished cell. Also what a
+ * coordinator plugs in: its own request sender, the measured window of each cell, and the runs it
+ * keeps active.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,18 +13,22 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import {
+  ActiveRuns,
   RUN_CANCEL_REASON,
   buildReport,
   createClient,
+  hostInfo,
   openBenchStore,
   parseMatrix,
   resumeRun,
   runMatrix,
   type BenchStore,
+  type CellMeasuredWindow,
   type KageReport,
   type Matrix,
   type RunEvent,
   type RunMatrixOptions,
+  type SendRequest,
 } from '../src/index.js';
 import {
   json,
@@ -447,5 +453,182 @@ models: [{ name: "qwen2.5:3b" }]
     const resumed = await resumeRun({ runId: id, store });
     assert.equal(resumed.status, 'completed');
     assert.equal(store.getAttempts(store.getCells(id)[0]?.id ?? -1).length, 4);
+  });
+});
+
+void describe('runMatrix: what a caller plugs in', () => {
+  const twoTargets = (ollamaUrl: string, exoUrl: string): Matrix =>
+    parseMatrix(`
+name: injected
+prompt: hi
+max_tokens: 4
+repetitions: 3
+warmup: 1
+concurrency: [1, 2]
+targets:
+  - { id: ollama-a, kind: ollama, url: "${ollamaUrl}" }
+  - { id: exo-cluster, kind: exo, url: "${exoUrl}", nodes: [srv1, srv2] }
+models:
+  - { name: "qwen2.5:3b", exo: "${HF}" }
+decision: { candidate: exo-cluster, baselines: [ollama-a] }
+`);
+
+  void test('requests go through sendRequest; EXO preparation and health checks stay here', async (t) => {
+    const ollama = await fakeOllama(t);
+    const exo = await fakeExo(t, { tokenMs: 2 });
+    const matrix = twoTargets(ollama.url, exo.url);
+    const { store } = tempStore(t);
+
+    // The clients the run builds may prepare but must not send; the sender has clients of its own.
+    const local: string[] = [];
+    const createLocal: RunMatrixOptions['createClient'] = (target, options) => {
+      const c = fastClients(target, options);
+      return {
+        kind: c.kind,
+        url: c.url,
+        prepare: (model, o) => {
+          local.push(`prepare ${target.id}`);
+          return c.prepare(model, o);
+        },
+        chat: (request) => {
+          local.push(`chat ${target.id}`);
+          return c.chat(request);
+        },
+        close: () => c.close(),
+      };
+    };
+    const remote = new Map<string, ReturnType<typeof createClient>>();
+    t.after(() => {
+      for (const c of remote.values()) c.close();
+    });
+    const sent: string[] = [];
+    const sendRequest: SendRequest = (target, request, signal) => {
+      assert.equal(signal, request.signal);
+      sent.push(`${target.id} ${request.model}`);
+      let c = remote.get(target.id);
+      if (c === undefined) remote.set(target.id, (c = createClient(target)));
+      return c.chat(request);
+    };
+    const order: string[] = [];
+    const windows: CellMeasuredWindow[] = [];
+    const wallBefore = Date.now();
+    const outcome = await runMatrix({
+      matrix,
+      store,
+      createClient: createLocal,
+      sendRequest,
+      onCellMeasured: (w) => {
+        windows.push(w);
+        order.push(`window ${w.cell.index}`);
+      },
+      onEvent: (e) => {
+        if (e.type === 'cell-end') order.push(`cell-end ${e.index}`);
+      },
+    });
+    const wallAfter = Date.now();
+
+    assert.equal(outcome.status, 'completed');
+    assert.deepEqual(outcome.cells, { total: 4, completed: 4, failed: 0, pending: 0 });
+    assert.equal(sent.length, 16, '4 cells × (1 warm-up + 3 measured)');
+    assert.equal(sent.filter((x) => x === `exo-cluster ${HF}`).length, 8, 'EXO gets the Hugging Face id');
+    assert.deepEqual(local, ['prepare exo-cluster'], 'one preparation for both concurrency levels, no request');
+    assert.equal(ollama.chats(), 8);
+    assert.equal(exo.chats(), 8);
+    const cells = store.getCells(outcome.runId);
+    assert.ok(cells.filter((c) => c.target === 'ollama-a').every((c) => c.health_after?.healthy === true));
+    assert.equal(store.getAttempts(cells[0]?.id ?? -1).length, 4, 'attempts from the sender are stored');
+
+    // One window per cell, reported before that cell's cell-end, on the wall clock, cells in sequence.
+    assert.deepEqual(order, [
+      'window 0',
+      'cell-end 0',
+      'window 1',
+      'cell-end 1',
+      'window 2',
+      'cell-end 2',
+      'window 3',
+      'cell-end 3',
+    ]);
+    let previousEnd = wallBefore - 2;
+    for (const w of windows) {
+      assert.ok(w.result.window_ms !== null);
+      assert.ok(Math.abs(w.finished_at_ms - w.started_at_ms - w.result.window_ms) < 0.01, 'the window is window_ms');
+      assert.ok(w.started_at_ms >= previousEnd - 2, `cell ${w.cell.index} starts after the one before ends`);
+      assert.ok(w.finished_at_ms <= wallAfter + 2);
+      assert.equal(w.result.attempts, 3);
+      previousEnd = w.finished_at_ms;
+    }
+  });
+
+  void test('a sender that rejects stops the run with its error, nothing after it stored; resume finishes', async (t) => {
+    const ollama = await fakeOllama(t);
+    const matrix = parseMatrix(`
+name: broken-sender
+prompt: hi
+repetitions: 4
+warmup: 0
+targets: [{ id: ollama-a, kind: ollama, url: "${ollama.url}" }]
+models: [{ name: "qwen2.5:3b" }]
+`);
+    const { store } = tempStore(t);
+    const target = matrix.targets[0];
+    assert.ok(target);
+    const client = createClient(target);
+    t.after(() => client.close());
+    let calls = 0;
+    const sendRequest: SendRequest = (_target, request) => {
+      calls += 1;
+      if (calls === 3) return Promise.reject(new Error('sender exploded'));
+      return client.chat(request);
+    };
+    const measured: CellMeasuredWindow[] = [];
+    await assert.rejects(
+      runMatrix({ matrix, store, sendRequest, onCellMeasured: (w) => measured.push(w) }),
+      /sender exploded/,
+    );
+    assert.equal(calls, 3, 'no request after the failure');
+    const id = store.resolveRunId('latest');
+    assert.equal(store.getRun(id).status, 'interrupted');
+    assert.match(store.getRun(id).error ?? '', /sender exploded/);
+    assert.equal(store.getAttempts(store.getCells(id)[0]?.id ?? -1).length, 2);
+    assert.deepEqual(measured, [], 'a cell that did not end is not reported');
+
+    const resumed = await resumeRun({ runId: id, store });
+    assert.equal(resumed.status, 'completed');
+    assert.equal(store.getAttempts(store.getCells(id)[0]?.id ?? -1).length, 4);
+  });
+
+  void test("runs listed in the caller's ActiveRuns are live; by default this process's leftovers are reaped", async (t) => {
+    const ollama = await fakeOllama(t);
+    const matrix = parseMatrix(`
+name: registry
+prompt: hi
+repetitions: 1
+warmup: 0
+targets: [{ id: ollama-a, kind: ollama, url: "${ollama.url}" }]
+models: [{ name: "qwen2.5:3b" }]
+`);
+    const { store } = tempStore(t);
+    // Another run of this process, still going as far as the store can tell.
+    const other = store.createRun({ matrix, plan: [], host: hostInfo() });
+    const active = new ActiveRuns();
+    active.add(other.id);
+    let listedWhileRunning = false;
+    const out = await runMatrix({
+      matrix,
+      store,
+      activeRuns: active,
+      onEvent: (e) => {
+        if (e.type === 'cell-start') listedWhileRunning = active.has(e.run_id);
+      },
+    });
+    assert.equal(out.status, 'completed');
+    assert.ok(listedWhileRunning, 'the run is listed while it executes');
+    assert.deepEqual(active.ids(), [other.id], 'and unlisted when it ends');
+    assert.equal(store.getRun(other.id).status, 'running', 'a listed run is not taken for a leftover');
+
+    // Without a registry of its own, a call counts only its own run as live here.
+    await runMatrix({ matrix, store });
+    assert.equal(store.getRun(other.id).status, 'interrupted');
   });
 });

@@ -12,6 +12,7 @@ import {
   type CellRequestRecord,
   type CellResult,
 } from '../src/index.js';
+import { cellRequestRecord } from './helpers/cell-request-record.js';
 
 const close = (actual: number | null | undefined, expected: number, eps = 1e-9): void => {
   assert.ok(actual !== null && actual !== undefined && Math.abs(actual - expected) <= eps, `${actual} ≉ ${expected}`);
@@ -113,42 +114,9 @@ void describe('statistics: hand-computed values', () => {
 });
 
 void describe('statistics: cell summary', () => {
-  const rec = (over: Partial<CellRequestRecord>): CellRequestRecord => ({
-    protocol: 'ollama',
-    model: 'm',
-    started_at: '2026-01-01T00:00:00.000Z',
-    t_send_ms: 0,
-    ttfb_ms: 5,
-    ttft_ms: 100,
-    ttfo_ms: 100,
-    e2e_ms: 900,
-    total_ms: 901,
-    output_tokens: 32,
-    output_tokens_source: 'server',
-    output_tokens_approx: false,
-    server_output_tokens: 32,
-    client_token_events: 32,
-    prompt_tokens: 10,
-    decode_tps: 40,
-    server_decode_tps: 41,
-    server: {
-      load_ms: null,
-      prompt_eval_ms: null,
-      eval_ms: null,
-      total_ms: null,
-      prompt_tps: null,
-      peak_memory_bytes: null,
-    },
-    finish_reason: 'stop',
-    token_offsets_ms: [],
-    comment_events: 0,
-    success: true,
-    error: null,
-    phase: 'measured',
-    index: 0,
-    client: 0,
-    ...over,
-  });
+  // 32 tokens at a server rate of 41 tokens/s: the medians the test expects.
+  const rec = (over: Partial<CellRequestRecord>): CellRequestRecord =>
+    cellRequestRecord({ output_tokens: 32, server_decode_tps: 41, ...over });
 
   void test('summaries use successful requests only; failures are counted by kind', () => {
     const cell: CellResult = {

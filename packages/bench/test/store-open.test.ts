@@ -19,6 +19,7 @@ import {
   planCells,
   type BenchStore,
 } from '../src/index.js';
+import { cellRequestRecord } from './helpers/cell-request-record.js';
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'kage-store-'));
@@ -61,7 +62,7 @@ void describe('store open', () => {
     assert.deepEqual(again.listRuns(), []);
     // Foreign keys are enforced on the store's connection.
     assert.throws(
-      () => again.recordAttempt(999, 1, fakeRecord()),
+      () => again.recordAttempt(999, 1, cellRequestRecord()),
       (e: unknown) => (e as { code?: string }).code === 'KAGE_ERR_DB_IO',
     );
   });
@@ -191,42 +192,4 @@ function runInput() {
     'name: m\nprompt: p\ntargets: [{ id: a, kind: ollama, url: "http://127.0.0.1:1" }]\nmodels: [{ name: x }]\n',
   );
   return { matrix, plan: planCells(matrix), host: hostInfo() };
-}
-
-function fakeRecord() {
-  return {
-    protocol: 'ollama' as const,
-    model: 'm',
-    started_at: new Date().toISOString(),
-    t_send_ms: 1,
-    ttfb_ms: 1,
-    ttft_ms: 2,
-    ttfo_ms: 2,
-    e2e_ms: 3,
-    total_ms: 3,
-    output_tokens: 2,
-    output_tokens_source: 'server' as const,
-    output_tokens_approx: false,
-    server_output_tokens: 2,
-    client_token_events: 2,
-    prompt_tokens: null,
-    decode_tps: 1000,
-    server_decode_tps: null,
-    server: {
-      load_ms: null,
-      prompt_eval_ms: null,
-      eval_ms: null,
-      total_ms: null,
-      prompt_tps: null,
-      peak_memory_bytes: null,
-    },
-    finish_reason: 'stop',
-    token_offsets_ms: [2, 3],
-    comment_events: 0,
-    success: true,
-    error: null,
-    phase: 'measured' as const,
-    index: 0,
-    client: 0,
-  };
 }

@@ -10,16 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
-import {
-  hostInfo,
-  isRunId,
-  newRunId,
-  openBenchStore,
-  parseMatrix,
-  planCells,
-  type BenchStore,
-  type CellRequestRecord,
-} from '../src/index.js';
+import { hostInfo, isRunId, newRunId, openBenchStore, parseMatrix, planCells, type BenchStore } from '../src/index.js';
+import { cellRequestRecord } from './helpers/cell-request-record.js';
 
 const MATRIX = parseMatrix(`
 name: store-test
@@ -44,45 +36,6 @@ function tempStore(t: TestContext): { store: BenchStore; file: string } {
     rmSync(dir, { recursive: true, force: true });
   });
   return { store, file };
-}
-
-function record(over: Partial<CellRequestRecord> = {}): CellRequestRecord {
-  return {
-    protocol: 'ollama',
-    model: 'qwen2.5:3b',
-    started_at: '2026-01-01T00:00:00.000Z',
-    t_send_ms: 123456.789,
-    ttfb_ms: 10.5,
-    ttft_ms: 20.25,
-    ttfo_ms: 21.125,
-    e2e_ms: 100.0625,
-    total_ms: 101.5,
-    output_tokens: 5,
-    output_tokens_source: 'server',
-    output_tokens_approx: false,
-    server_output_tokens: 5,
-    client_token_events: 5,
-    prompt_tokens: 12,
-    decode_tps: 49.84,
-    server_decode_tps: 51.2,
-    server: {
-      load_ms: 0.5,
-      prompt_eval_ms: 9.5,
-      eval_ms: 80,
-      total_ms: 99,
-      prompt_tps: null,
-      peak_memory_bytes: 1.5e9,
-    },
-    finish_reason: 'stop',
-    token_offsets_ms: [20.25, 40.000001, 60.1, 80.3333333333, 100.0625],
-    comment_events: 1,
-    success: true,
-    error: null,
-    phase: 'measured',
-    index: 3,
-    client: 1,
-    ...over,
-  };
 }
 
 void describe('store runs', () => {
@@ -113,8 +66,8 @@ void describe('store runs', () => {
     assert.ok(cell);
     const try1 = store.beginCell(cell.id, { health_before: null });
     assert.equal(try1, 1);
-    const ok = record();
-    const failed = record({
+    const ok = cellRequestRecord();
+    const failed = cellRequestRecord({
       success: false,
       ttft_ms: null,
       ttfo_ms: null,
@@ -128,7 +81,7 @@ void describe('store runs', () => {
       error: { kind: 'http_status', message: 'model "x" not found', status: 404 },
       index: 4,
     });
-    const warm = record({ phase: 'warmup', index: 0, client: 0 });
+    const warm = cellRequestRecord({ phase: 'warmup', index: 0, client: 0 });
     store.recordAttempt(cell.id, try1, warm);
     store.recordAttempt(cell.id, try1, ok);
     store.recordAttempt(cell.id, try1, failed);

@@ -3,7 +3,9 @@
  * same clients and timing as `kage bench`, so a probe measured here and a cell measured from the
  * coordinator are the same kind of number.
  */
-import type { RequestMetrics, TargetKind } from '@kage/bench';
+// The clients entry only: the engine's SQLite store, statistics and matrix parser stay unloaded
+// in an agent, and the tokenizer loads on the first probe that needs it.
+import { createClient, type RequestMetrics, type TargetKind } from '@kage/bench/clients';
 import type { Logger } from 'pino';
 import type { CommandContext, ProbeRequest } from '../stream/command-dispatcher.js';
 import { StreamError } from '../stream/errors.js';
@@ -19,9 +21,6 @@ export function createProbeHandler(log: Logger) {
         `probe target kind ${JSON.stringify(request.target_kind)} is not one of ${TARGET_KINDS.join(', ')}`,
       );
     }
-    // Loaded on the first probe only: the benchmark engine (clients, statistics, SQLite store)
-    // would otherwise add ~25 MB to an agent that may never be asked to probe.
-    const { createClient } = await import('@kage/bench');
     const client = createClient(
       { id: 'probe', kind: request.target_kind as TargetKind, url: request.url, nodes: [] },
       { log: log.child({ component: 'probe' }) },

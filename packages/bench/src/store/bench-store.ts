@@ -16,6 +16,7 @@ import type { Matrix } from '../matrix-schema.js';
 import type { PrepareResult } from '../protocol-client.js';
 import type { Recommendation } from '../recommendation.js';
 import type { RunStatus } from '../report-json.js';
+import type { ActiveRuns } from '../run/active-runs.js';
 import type { HostInfo } from '../run/host-info.js';
 import type { TargetHealth } from '../run/ollama-health.js';
 import { ATTEMPT_COLUMNS, attemptFromRow, attemptParams, type AttemptRow } from './attempt-row.js';
@@ -53,10 +54,11 @@ export interface BenchStore {
   claimRun(id: string): void;
   /**
    * Marks `running` runs whose owner process on this host is gone as `interrupted`; returns their
-   * ids. Runs owned by this very process count as gone unless listed in `activeHere` (runs an
-   * earlier execution in this process failed to mark when its store write failed).
+   * ids. When `activeHere` is given, runs owned by this very process count as gone unless it lists
+   * them (runs an earlier execution in this process failed to mark when its store write failed);
+   * without it they are left alone.
    */
-  reapStaleRuns(activeHere?: ReadonlySet<string>): string[];
+  reapStaleRuns(activeHere?: Pick<ActiveRuns, 'has'>): string[];
   getCells(runId: string): StoredCell[];
   /** Starts (or restarts) a cell: bumps its try, supersedes earlier attempts, clears its results. */
   beginCell(cellId: number, input: { health_before?: TargetHealth | null; prepare?: PrepareResult | null }): number;

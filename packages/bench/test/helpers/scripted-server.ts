@@ -4,7 +4,7 @@
  * monotonic clock the client uses, so timings can be compared exactly).
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** A request as the server saw it. */
@@ -23,6 +23,8 @@ export interface ScriptedServer {
   url: string;
   port: number;
   requests: SeenRequest[];
+  /** TCP connections open on the server side now (a client's pooled keep-alive sockets count). */
+  openConnections(): number;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,11 @@ export async function startScriptedServer(handler: Handler): Promise<ScriptedSer
       });
     });
   });
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   let closing: Promise<void> | null = null;
@@ -57,6 +64,7 @@ export async function startScriptedServer(handler: Handler): Promise<ScriptedSer
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
+    openConnections: () => sockets.size,
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.closeAllConnections();
