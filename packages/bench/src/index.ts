@@ -121,7 +121,14 @@ export {
   type StoredCell,
   type StoredRun,
 } from './store/store-types.js';
-export { LATEST_SCHEMA_VERSION, SCHEMA_COMPONENT } from './store/migrations.js';
+export {
+  LATEST_SCHEMA_VERSION,
+  SCHEMA_COMPONENT,
+  runMigrations,
+  type Migration,
+  type SchemaComponent,
+} from './store/migrations.js';
+export { storeError } from './store/store-errors.js';
 export { isRunId, newRunId } from './store/ids.js';
 export { hostInfo, type HostInfo } from './run/host-info.js';
 export { checkTarget, type TargetHealth } from './run/ollama-health.js';

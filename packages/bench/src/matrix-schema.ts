@@ -13,6 +13,15 @@ export const TARGET_KINDS = ['ollama', 'exo', 'openai'] as const;
 /** One of {@link TARGET_KINDS}. */
 export type TargetKind = (typeof TARGET_KINDS)[number];
 
+/**
+ * Where a target's requests are sent from when a coordinator runs the matrix: by the node agent on
+ * the target's first node (`agent`), or by the coordinator itself. A standalone `kage bench run`
+ * ignores it and always sends from its own machine.
+ */
+export const PROBE_PLACES = ['agent', 'coordinator'] as const;
+/** One of {@link PROBE_PLACES}. */
+export type ProbePlace = (typeof PROBE_PLACES)[number];
+
 const NonEmptyString = Type.String({ minLength: 1 });
 
 /** `null` is accepted where the resolved matrix has `null`, so a resolved matrix validates again. */
@@ -32,6 +41,13 @@ export const MatrixTargetSchema = Type.Object(
     url: NonEmptyString,
     /** Hostnames serving this target; required (non-empty) for `exo`, informational otherwise. */
     nodes: Type.Optional(Type.Array(NonEmptyString, { uniqueItems: true })),
+    /** Where a coordinator sends the requests from; `agent` needs `nodes`. Ignored by standalone runs. */
+    probe: Type.Optional(
+      Type.Union(
+        PROBE_PLACES.map((p) => Type.Literal(p)),
+        { [errorMessage]: `must be one of ${PROBE_PLACES.join('|')}` },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -114,6 +130,11 @@ export interface MatrixTarget {
   kind: TargetKind;
   url: string;
   nodes: string[];
+  /**
+   * Present only when the file sets it, so matrices and reports that do not use it stay as they
+   * were. Absent: a coordinator picks `agent` when the first node has an agent, else `coordinator`.
+   */
+  probe?: ProbePlace;
 }
 
 /** A model after validation: `exo` is `null` when the file gave none. */

@@ -95,6 +95,9 @@ function checkCrossKeyRules(m: Record<string, unknown>, add: (path: Segment[], r
       const reason = urlProblem(t['url']);
       if (reason !== null) add(['targets', i, 'url'], reason);
     }
+    if (t['probe'] === 'agent' && (!Array.isArray(t['nodes']) || t['nodes'].length === 0)) {
+      add(['targets', i, 'probe'], 'agent needs nodes: the agent on the first node sends the requests');
+    }
     if (t['kind'] === 'exo') {
       if (typeof id === 'string') exoTargets.push(id);
       const nodes = t['nodes'];
@@ -193,7 +196,13 @@ function resolve(f: MatrixFile): Matrix {
     repetitions: f.repetitions ?? d.repetitions,
     warmup: f.warmup ?? d.warmup,
     concurrency,
-    targets: f.targets.map((t) => ({ id: t.id, kind: t.kind, url: normaliseUrl(t.url), nodes: [...(t.nodes ?? [])] })),
+    targets: f.targets.map((t) => ({
+      id: t.id,
+      kind: t.kind,
+      url: normaliseUrl(t.url),
+      nodes: [...(t.nodes ?? [])],
+      ...(t.probe === undefined ? {} : { probe: t.probe }),
+    })),
     models: f.models.map((m) => ({ name: m.name, exo: m.exo ?? null })),
     decision:
       f.decision === undefined

@@ -60,6 +60,23 @@ export interface ReportOutputTokens {
   median: number | null;
 }
 
+/**
+ * Extra (runs executed by a coordinator): how busy one node was during a cell's measured requests,
+ * from the node agent's telemetry samples taken inside the cell's window. A metric is `null` when
+ * none of those samples carried it (the node cannot measure it, e.g. no GPU telemetry).
+ */
+export interface NodeUtilization {
+  /** Samples the summary is made of. */
+  samples: number;
+  /** Node-wide CPU busy %, 0–100. */
+  cpu_pct: { mean: number; max: number } | null;
+  mem_used_bytes: { max: number } | null;
+  /** Busy % averaged over the node's GPUs. */
+  gpu_busy_pct: { mean: number; max: number } | null;
+  /** GPU memory used, summed over the node's GPUs. */
+  gpu_mem_used_bytes: { max: number } | null;
+}
+
 /** One `cells` entry: one model × target × concurrency level. */
 export interface ReportCell {
   /** The matrix model name (`qwen2.5:3b`), also for EXO targets. */
@@ -85,6 +102,11 @@ export interface ReportCell {
   aggregate_tps: number | null;
   /** Extra: Ollama health (`GET /` → 200 "Ollama is running") before and after the cell; `null` for other kinds. */
   ollama_health: { before: boolean | null; after: boolean | null } | null;
+  /**
+   * Extra, only in reports of runs a coordinator executed: per node id, how busy it was during the
+   * cell; `null` when no node had samples in the cell's window (or the cell measured nothing).
+   */
+  utilization?: Record<string, NodeUtilization> | null;
 }
 
 /** One `decisions` entry (DESIGN §3.4), per model and concurrency level. */

@@ -10,6 +10,10 @@ import { createDemoCommand } from './commands/demo-command.js';
 import { createBenchCommand } from './commands/bench-command.js';
 import { createReportCommand } from './commands/report-command.js';
 import { createAgentCommand } from './commands/agent-command.js';
+import { createCoordinatorCommand } from './commands/coordinator-command.js';
+import { createNodesCommand } from './commands/nodes-command.js';
+import { createStatusCommand } from './commands/status-command.js';
+import { createServiceCommand } from './commands/service-command.js';
 import { CliError, EXIT_USAGE, exitCodeForCode } from './errors.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -27,6 +31,10 @@ function buildProgram(): Command {
   program.addCommand(createReportCommand());
   program.addCommand(createDemoCommand());
   program.addCommand(createAgentCommand());
+  program.addCommand(createCoordinatorCommand());
+  program.addCommand(createStatusCommand());
+  program.addCommand(createNodesCommand());
+  program.addCommand(createServiceCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

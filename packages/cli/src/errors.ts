@@ -16,7 +16,11 @@ export type CliErrorCode =
   | 'KAGE_ERR_CLI_PORT_IN_USE'
   | 'KAGE_ERR_CLI_PROFILE_UNKNOWN'
   | 'KAGE_ERR_CLI_MODEL_UNKNOWN'
-  | 'KAGE_ERR_CLI_OUTPUT';
+  | 'KAGE_ERR_CLI_OUTPUT'
+  /** A state-changing coordinator request without an API token (no --token-file, no KAGE_API_TOKEN). */
+  | 'KAGE_ERR_CLI_TOKEN_MISSING'
+  /** --token-file cannot be read. */
+  | 'KAGE_ERR_CLI_TOKEN_FILE';
 
 export class CliError extends Error {
   constructor(
@@ -39,6 +43,22 @@ export const EXIT_DATAERR = 65;
 export const EXIT_NOINPUT = 66;
 /** sysexits.h: an output file cannot be created. */
 export const EXIT_CANTCREAT = 73;
+/** sysexits.h: permission denied (the coordinator refused the API token). */
+export const EXIT_NOPERM = 77;
+
+/**
+ * Codes of the coordinator's REST API (and of the CLI's client for it) that mean the coordinator,
+ * or the node a request is for, cannot do it now: trying again later may work.
+ */
+const UNAVAILABLE_REMOTE_CODES: ReadonlySet<string> = new Set([
+  'KAGE_ERR_COORDINATOR_UNREACHABLE',
+  'KAGE_ERR_COORDINATOR_TIMEOUT',
+  'KAGE_ERR_COORDINATOR_CLOSED',
+  'KAGE_ERR_NODE_OFFLINE',
+  'KAGE_ERR_NODES_OFFLINE',
+  'KAGE_ERR_COMMAND_TIMEOUT',
+  'KAGE_ERR_COMMAND_LOST',
+]);
 
 /** Maps a package error code to the exit code the CLI ends with. */
 export function exitCodeForCode(code: string): number {
@@ -46,5 +66,9 @@ export function exitCodeForCode(code: string): number {
   if (code === 'KAGE_ERR_MATRIX_INVALID' || code.startsWith('KAGE_ERR_CONFIG')) return EXIT_CONFIG;
   if (code.startsWith('KAGE_ERR_DB_')) return EXIT_IOERR;
   if (code.startsWith('KAGE_ERR_RUN_')) return EXIT_DATAERR;
+  if (code === 'KAGE_ERR_COORDINATOR_DB_IN_USE' || code === 'KAGE_ERR_COORDINATOR_LISTEN') return EXIT_UNAVAILABLE;
+  if (UNAVAILABLE_REMOTE_CODES.has(code)) return EXIT_UNAVAILABLE;
+  if (code === 'KAGE_ERR_UNAUTHORIZED') return EXIT_NOPERM;
+  if (code === 'KAGE_ERR_NODE_UNKNOWN') return EXIT_DATAERR;
   return 1;
 }

@@ -34,6 +34,13 @@ import {
   type ReportView,
 } from './report-view.js';
 import { renderBarChart, type BarDatum } from './svg-bar-chart.js';
+import {
+  NO_SAMPLES,
+  UTILIZATION_HEADER,
+  UTILIZATION_HINT,
+  UTILIZATION_TITLE,
+  utilizationLines,
+} from './utilization-table.js';
 
 const h = escapeHtml;
 /** Longest failure reason shown in a table cell or chart; the full text is under "Cell notes". */
@@ -56,6 +63,7 @@ export function renderHtml(report: KageReport, options: RenderOptions): string {
     concurrencySection(view),
     decisionsSection(report, view),
     notesSection(view),
+    utilizationSection(report),
     legendSection(t),
     `<footer>${banner === '' ? '' : `<p><strong>${h(EMULATED_NOTICE)}</strong></p>`}` +
       `<p>Report schema ${h(report.schema)} · run ${h(report.run.id)}</p></footer>`,
@@ -292,6 +300,26 @@ function notesSection(view: ReportView): string {
     }
   }
   return items.length === 0 ? '' : `<section><h2>Cell notes</h2>${list(items, 'notes')}</section>`;
+}
+
+/** The per-cell node utilization table; nothing for a report without utilization (standalone run). */
+function utilizationSection(report: KageReport): string {
+  const lines = utilizationLines(report);
+  if (lines === null) return '';
+  const head = `<section><h2>${h(UTILIZATION_TITLE)}</h2><p class="hint">${h(UTILIZATION_HINT)}</p>`;
+  if (lines.length === 0) return `${head}<p>No cell measured anything yet.</p></section>`;
+  const rows = lines.map(
+    (l) =>
+      `<tr><td class="model">${h(l.model)}</td><td>${h(l.target)}</td><td class="num">${l.concurrency}</td>` +
+      `<td>${l.node === null ? `<span class="muted">${NO_SAMPLES}</span>` : h(l.node)}</td>` +
+      l.values.map((v) => `<td class="num">${h(v)}</td>`).join('') +
+      '</tr>',
+  );
+  return (
+    `${head}<div class="scroll"><table class="utilization"><thead><tr>` +
+    UTILIZATION_HEADER.map((x) => `<th scope="col">${h(x)}</th>`).join('') +
+    `</tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`
+  );
 }
 
 function legendSection(t: DecisionThresholds): string {

@@ -16,6 +16,13 @@ import {
   type RenderOptions,
 } from './render-options.js';
 import {
+  NO_SAMPLES,
+  UTILIZATION_HEADER,
+  UTILIZATION_HINT,
+  UTILIZATION_TITLE,
+  utilizationLines,
+} from './utilization-table.js';
+import {
   buildReportView,
   cellNotes,
   cellSummaryText,
@@ -63,6 +70,8 @@ export function renderMarkdown(report: KageReport, options: RenderOptions): stri
   out.push(recommendationSection(report, t));
   const notes = cellNotesSection(view);
   if (notes !== null) out.push('## Cell notes', notes);
+  const utilization = utilizationSection(report);
+  if (utilization !== null) out.push(`## ${UTILIZATION_TITLE}`, UTILIZATION_HINT, utilization);
   out.push('## How to read this', legendSection(t));
   if (options.emulated) out.push(`> **${EMULATED_NOTICE}**`);
   return `${out.join('\n\n')}\n`;
@@ -185,6 +194,21 @@ function cellNotesSection(view: ReportView): string | null {
     }
   }
   return lines.length === 0 ? null : lines.join('\n');
+}
+
+/** The per-cell node utilization table; null for a report without utilization (standalone run). */
+function utilizationSection(report: KageReport): string | null {
+  const lines = utilizationLines(report);
+  if (lines === null) return null;
+  if (lines.length === 0) return 'No cell measured anything yet.';
+  const rows = lines.map((l) => [
+    escapeMarkdown(l.model),
+    escapeMarkdown(l.target),
+    String(l.concurrency),
+    l.node === null ? NO_SAMPLES : escapeMarkdown(l.node),
+    ...l.values,
+  ]);
+  return markdownTable(UTILIZATION_HEADER, rows, ['left', 'left', 'right', 'left', 'right', 'right', 'right', 'right']);
 }
 
 function legendSection(t: DecisionThresholds): string {

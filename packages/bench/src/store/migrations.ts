@@ -11,7 +11,7 @@ import { BenchError } from '../errors.js';
 /** The `kage_schema` row this store owns. */
 export const SCHEMA_COMPONENT = 'bench';
 
-interface Migration {
+export interface Migration {
   version: number;
   description: string;
   sql: string;
@@ -138,21 +138,36 @@ const MIGRATIONS: readonly Migration[] = [
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0);
 
 /** Version recorded in the file, 0 when the store was never created there. */
-export function readSchemaVersion(db: Database.Database): number {
+export function readSchemaVersion(db: Database.Database, component: string = SCHEMA_COMPONENT): number {
   const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kage_schema'`).pluck().get();
   if (table === undefined) return 0;
-  const v = db.prepare(`SELECT version FROM kage_schema WHERE component = ?`).pluck().get(SCHEMA_COMPONENT);
+  const v = db.prepare(`SELECT version FROM kage_schema WHERE component = ?`).pluck().get(component);
   return typeof v === 'number' ? v : 0;
 }
 
+/** One component's schema: its `kage_schema` row and its migrations, oldest first. */
+export interface SchemaComponent {
+  component: string;
+  migrations: readonly Migration[];
+  /** Words for the "newer" error: `benchmark`, `coordinator`. */
+  label: string;
+}
+
 /**
- * Brings the schema up to {@link LATEST_SCHEMA_VERSION}. Always opens at least one write
- * transaction, so a locked or read-only file is reported at open time, not at the first attempt.
+ * The one migration runner of a Kage database: the bench store and the coordinator keep their
+ * tables in the same file, each versioned under its own `kage_schema` row. Brings `schema` up to
+ * its latest version. Always opens at least one write transaction, so a locked or read-only file
+ * is reported at open time, not at the first write.
  *
  * @returns the version found and the version now in the file
  * @throws {@link BenchError} `KAGE_ERR_DB_SCHEMA_NEWER` when the file was written by a newer kage
  */
-export function migrate(db: Database.Database, file: string): { from: number; to: number } {
+export function runMigrations(
+  db: Database.Database,
+  file: string,
+  schema: SchemaComponent,
+): { from: number; to: number } {
+  const latest = schema.migrations.reduce((v, m) => Math.max(v, m.version), 0);
   let from = 0;
   db.transaction(() => {
     db.exec(`CREATE TABLE IF NOT EXISTS kage_schema (
@@ -160,22 +175,37 @@ export function migrate(db: Database.Database, file: string): { from: number; to
       version    INTEGER NOT NULL,
       updated_at TEXT NOT NULL
     ) STRICT`);
-    from = readSchemaVersion(db);
+    from = readSchemaVersion(db, schema.component);
   }).immediate();
-  assertNotNewer(from, file);
+  assertVersionKnown(from, latest, file, schema.label);
 
-  for (const m of MIGRATIONS) {
+  for (const m of schema.migrations) {
     db.transaction(() => {
       // Re-read inside the transaction: another process may have migrated meanwhile.
-      if (readSchemaVersion(db) >= m.version) return;
+      if (readSchemaVersion(db, schema.component) >= m.version) return;
       db.exec(m.sql);
       db.prepare(
         `INSERT INTO kage_schema (component, version, updated_at) VALUES (?, ?, ?)
          ON CONFLICT (component) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
-      ).run(SCHEMA_COMPONENT, m.version, new Date().toISOString());
+      ).run(schema.component, m.version, new Date().toISOString());
     }).immediate();
   }
-  return { from, to: readSchemaVersion(db) };
+  return { from, to: readSchemaVersion(db, schema.component) };
+}
+
+/** Brings the benchmark tables up to {@link LATEST_SCHEMA_VERSION}. */
+export function migrate(db: Database.Database, file: string): { from: number; to: number } {
+  return runMigrations(db, file, { component: SCHEMA_COMPONENT, migrations: MIGRATIONS, label: 'benchmark' });
+}
+
+function assertVersionKnown(version: number, latest: number, file: string, label: string): void {
+  if (version > latest) {
+    throw new BenchError(
+      'KAGE_ERR_DB_SCHEMA_NEWER',
+      `database ${file} has ${label} schema version ${version}; this kage understands up to ${latest}`,
+      { hint: 'upgrade kage, or use another --db; nothing was changed' },
+    );
+  }
 }
 
 /** @throws {@link BenchError} `KAGE_ERR_DB_SCHEMA_NEWER` when `version` is beyond this code's. */

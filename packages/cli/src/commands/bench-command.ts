@@ -1,10 +1,22 @@
 /**
  * `kage bench run|resume|list|selftest`: standalone benchmark runs in this process, stored in a
- * SQLite file. Progress goes to stderr; the run id is the last line on stdout.
+ * SQLite file, or (`bench run --coordinator URL`) a run handed to the coordinator, which sends the
+ * requests through the node agents. Progress goes to stderr; the run id is the last line on stdout.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import type { BenchStore, RunCommonOptions, RunOutcome } from '@kage/bench';
+import {
+  CoordinatorClient,
+  CoordinatorRequestError,
+  displayUrl,
+  readApiToken,
+  resolveCoordinatorUrl,
+  type RunDetail,
+} from '../coordinator-client.js';
+import { CliError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { createRunProgressView } from '../run-progress.js';
 import { EXIT_INTERRUPTED, withInterrupt } from '../interrupt.js';
@@ -57,6 +69,99 @@ async function executeRun(db: string, execute: (common: RunCommonOptions) => Pro
   });
 }
 
+/** How often a coordinator run's progress is read. */
+const RUN_POLL_MS = 1000;
+/** How long the coordinator may stay unreachable while a run is followed before the command gives up. */
+const RUN_FOLLOW_GIVE_UP_MS = 60_000;
+
+/** The matrix file's content as the plain value the API takes (YAML and JSON alike). */
+async function readMatrixDocument(file: string): Promise<unknown> {
+  const { parseYaml } = await import('@kage/common');
+  const parsed = parseYaml(await readFile(file, 'utf8'), file);
+  // loadMatrix has parsed the same file already; this only guards against it changing meanwhile.
+  if (!('source' in parsed)) throw new CliError('KAGE_ERR_CLI_USAGE', `${file} changed while it was read; run again`);
+  return parsed.value;
+}
+
+function describeProgress(run: RunDetail): string {
+  const { cells_done, cells_total, current } = run.progress;
+  const now = current
+    ? `; now ${current.model} × ${current.target}${current.concurrency > 1 ? ` c=${current.concurrency}` : ''}`
+    : '';
+  return `run ${run.id} (${run.name}): ${cells_done}/${cells_total} cells done${now}`;
+}
+
+/**
+ * Reads the run every second until it ends or `signal` aborts (then resolves with null). A
+ * coordinator that cannot be reached for a while is waited for, up to a bound: the run goes on
+ * there either way.
+ */
+async function followRun(client: CoordinatorClient, id: string, signal: AbortSignal): Promise<RunDetail | null> {
+  let lastLine = '';
+  let unreachableSince: number | null = null;
+  while (!signal.aborted) {
+    try {
+      const run = await client.getRun(id, { signal });
+      unreachableSince = null;
+      const line = describeProgress(run);
+      if (line !== lastLine) process.stderr.write(`${line}\n`);
+      lastLine = line;
+      if (run.status !== 'running') return run;
+    } catch (err) {
+      if (signal.aborted) return null;
+      const code = err instanceof CoordinatorRequestError ? err.code : undefined;
+      if (code !== 'KAGE_ERR_COORDINATOR_UNREACHABLE' && code !== 'KAGE_ERR_COORDINATOR_TIMEOUT') throw err;
+      const now = Date.now();
+      if (unreachableSince === null) {
+        unreachableSince = now;
+        process.stderr.write(`kage: ${(err as Error).message}; still trying\n`);
+      } else if (now - unreachableSince > RUN_FOLLOW_GIVE_UP_MS) {
+        throw new CoordinatorRequestError(
+          code,
+          `${(err as Error).message}; run ${id} goes on there (follow it with GET /api/v1/runs/${id})`,
+          { cause: err },
+        );
+      }
+    }
+    await sleep(RUN_POLL_MS, undefined, { signal }).catch(() => undefined);
+  }
+  return null;
+}
+
+/**
+ * `bench run --coordinator`: the matrix is validated here first (the same errors as a standalone
+ * run), then started on the coordinator and followed until it ends. Ctrl-C cancels it there.
+ */
+async function runOnCoordinator(matrixFile: string, coordinator: string, tokenFile: string | undefined): Promise<void> {
+  const url = resolveCoordinatorUrl(coordinator);
+  const token = await readApiToken(tokenFile);
+  const client = new CoordinatorClient({ url, token });
+  const { id } = await client.startRun(await readMatrixDocument(matrixFile));
+  process.stderr.write(`run ${id} started on ${displayUrl(url)}\n`);
+  const run = await withInterrupt((signal) => followRun(client, id, signal));
+  if (run === null) {
+    try {
+      const cancelled = await client.cancelRun(id);
+      process.stderr.write(`run ${id} ${cancelled.status} on ${displayUrl(url)}\n`);
+    } catch (err) {
+      process.stderr.write(`kage: could not cancel run ${id}: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    process.exitCode = EXIT_INTERRUPTED;
+  } else {
+    const { cells_done, cells_total } = run.progress;
+    process.stderr.write(
+      `run ${id} ${run.status}: ${cells_done}/${cells_total} cells done${run.error ? ` (${run.error})` : ''}\n`,
+    );
+    if (run.status === 'interrupted') {
+      process.stderr.write('the coordinator stopped during the run; it resumes the run when it starts again\n');
+    }
+    if (run.status === 'interrupted' || run.status === 'cancelled') process.exitCode = EXIT_INTERRUPTED;
+    else if (run.status !== 'completed') process.exitCode = 1;
+  }
+  // Scripts read the run id from the last line of stdout, so nothing may follow it.
+  process.stdout.write(`${id}\n`);
+}
+
 export function createBenchCommand(): Command {
   const bench = new Command('bench').description('run benchmark matrices and list stored runs');
 
@@ -65,10 +170,22 @@ export function createBenchCommand(): Command {
     .description('run a matrix file (YAML or JSON) against its targets and store every request')
     .requiredOption('--matrix <file>', 'matrix file, YAML or JSON (see docs/benchmarks.md)')
     .option('--db <path>', 'SQLite results database', DEFAULT_DB)
-    .action(async (flags: { matrix: string; db: string }) => {
+    .option(
+      '--coordinator <url>',
+      'run it on this coordinator, through the node agents, instead of in this process (--db is then unused)',
+    )
+    .option('--token-file <file>', 'with --coordinator: file holding the API token (default: $KAGE_API_TOKEN)')
+    .action(async (flags: { matrix: string; db: string; coordinator?: string; tokenFile?: string }) => {
+      if (flags.tokenFile !== undefined && flags.coordinator === undefined) {
+        throw new CliError('KAGE_ERR_CLI_USAGE', '--token-file is only used with --coordinator URL');
+      }
       const { loadMatrix, runMatrix } = await loadBench();
       // Validate the whole file before touching the database or the network.
       const matrix = await loadMatrix(flags.matrix);
+      if (flags.coordinator !== undefined) {
+        await runOnCoordinator(flags.matrix, flags.coordinator, flags.tokenFile);
+        return;
+      }
       await executeRun(flags.db, (common) => runMatrix({ matrix, ...common }));
     });
 

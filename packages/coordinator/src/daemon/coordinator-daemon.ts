@@ -1,0 +1,212 @@
+/**
+ * The coordinator daemon: opens the database (taking its single-owner lease), then starts the
+ * ingest batcher, the node registry, the agents' gRPC server, the run service and the REST API,
+ * and owns their lifecycle. Built by `createCoordinatorDaemon` (nothing starts), started by
+ * `start()`, stopped once by `close()`.
+ *
+ * Shutdown order: stop accepting HTTP requests, cancel nothing but interrupt running runs (they
+ * resume at the next start), end agent streams (agents buffer and replay), commit what the batcher
+ * holds, write the registry, release the lease, close the database.
+ */
+import {
+  createFreshnessCheck,
+  createSdNotifier,
+  createWatchdog,
+  type DaemonEnv,
+  type SdNotifier,
+  type Watchdog,
+} from '@kage/common';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { CoordinatorConfig } from '../config/coordinator-config.js';
+import { createEventHub, type EventHub } from '../events/event-hub.js';
+import { createAgentGatewayServer, type AgentGatewayServer } from '../grpc/agent-gateway-server.js';
+import { buildApiServer } from '../http/api-server.js';
+import { createIngestBatcher, type IngestBatcher } from '../ingest/ingest-batcher.js';
+import { createNodeRegistry, type NodeRegistry } from '../registry/node-registry.js';
+import { createRunService, type RunService } from '../runs/run-service.js';
+import { openTelemetryStore, type TelemetryStore } from '../store/telemetry-store.js';
+
+export interface CoordinatorDaemonOptions {
+  config: CoordinatorConfig;
+  env: DaemonEnv;
+  log: Logger;
+  version: string;
+  /** @default an sd_notify client for `env.notifySocket` */
+  notifier?: SdNotifier;
+  /** Timings, for tests. */
+  timings?: Partial<CoordinatorTimings>;
+}
+
+export interface CoordinatorTimings {
+  /** Registry check for silent nodes. */
+  tickMs: number;
+  /** Last-seen times written to the database. */
+  flushMs: number;
+  /** Lease heartbeat; a lease older than 3 × this is stale. */
+  leaseMs: number;
+  /** Minute means and retention. */
+  rollupMs: number;
+  /** Longest wait before records are committed. */
+  commitDelayMs: number;
+}
+
+const DEFAULT_TIMINGS: CoordinatorTimings = {
+  tickMs: 500,
+  flushMs: 5000,
+  leaseMs: 5000,
+  rollupMs: 60_000,
+  commitDelayMs: 250,
+};
+
+export interface CoordinatorDaemon {
+  /** @returns the bound ports (useful with port 0) */
+  start(): Promise<{ grpcPort: number; httpPort: number }>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): CoordinatorDaemon {
+  const { config, log } = o;
+  const t = { ...DEFAULT_TIMINGS, ...o.timings };
+  const notifier = o.notifier ?? createSdNotifier({ socket: o.env.notifySocket, log });
+  let store: TelemetryStore | undefined;
+  let events: EventHub | undefined;
+  let registry: NodeRegistry | undefined;
+  let batcher: IngestBatcher | undefined;
+  let grpc: AgentGatewayServer | undefined;
+  let runs: RunService | undefined;
+  let http: FastifyInstance | undefined;
+  let watchdog: Watchdog | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  let lastCommit: { ok: boolean; detail: string } = { ok: true, detail: 'no commit yet' };
+  let lastTickMono = performance.now();
+  let closing: Promise<void> | undefined;
+
+  async function start(): Promise<{ grpcPort: number; httpPort: number }> {
+    store = openTelemetryStore({ path: config.db, log });
+    const db = store;
+    db.acquireLease({ staleAfterMs: 3 * t.leaseMs });
+    events = createEventHub();
+    registry = createNodeRegistry({ store: db, events, log });
+    const reg = registry;
+    batcher = createIngestBatcher({
+      store: db,
+      log,
+      maxDelayMs: t.commitDelayMs,
+      onCommit: (ok, err) => {
+        if (ok && !lastCommit.ok) log.info('telemetry commits succeed again');
+        lastCommit = ok ? { ok, detail: 'last commit succeeded' } : { ok, detail: err?.message ?? 'commit failed' };
+      },
+    });
+    grpc = createAgentGatewayServer({
+      listen: config.grpc,
+      agentTokens: config.agentTokens,
+      store: db,
+      batcher,
+      registry: reg,
+      log,
+      version: o.version,
+    });
+    runs = createRunService({ store: db, commander: grpc, registry: reg, events, log });
+    const { port: grpcPort } = await grpc.listen();
+
+    const gw = grpc;
+    const feeder = batcher;
+    const runService = runs;
+    http = await buildApiServer({
+      nodes: reg,
+      commander: gw,
+      events,
+      runs: runService,
+      readiness: () => ({
+        db: lastCommit.ok ? db.writable() : { ok: false, detail: `telemetry cannot be stored: ${lastCommit.detail}` },
+        grpc: { ok: gw.listening(), detail: gw.listening() ? `listening on port ${grpcPort}` : 'not listening' },
+      }),
+      stats: () => {
+        const s = feeder.stats();
+        return {
+          ingested: { samples: s.samples, events: s.events },
+          duplicates: s.duplicates,
+          commit_failures: s.commit_failures,
+          streams: gw.streams(),
+          auth_failures: gw.authFailures(),
+        };
+      },
+      apiToken: config.apiToken,
+      log,
+      version: o.version,
+    });
+    let httpPort: number;
+    try {
+      await http.listen({ host: config.http.host, port: config.http.port });
+      const address = http.server.address();
+      httpPort = typeof address === 'object' && address !== null ? address.port : config.http.port;
+    } catch (err) {
+      const { CoordinatorError } = await import('../coordinator-error.js');
+      throw new CoordinatorError(
+        'KAGE_ERR_COORDINATOR_LISTEN',
+        `cannot listen for HTTP on ${config.http.host}:${config.http.port}: ${(err as Error).message}`,
+        { cause: err, hint: 'is the port taken? (ss -ltnp)' },
+      );
+    }
+
+    timers.push(
+      setInterval(() => {
+        lastTickMono = performance.now();
+        reg.tick(Date.now());
+      }, t.tickMs),
+      setInterval(() => guard('registry flush', () => reg.flush()), t.flushMs),
+      setInterval(() => guard('lease renewal', () => db.renewLease()), t.leaseMs),
+      setInterval(() => guard('rollup', () => db.rollupAndPrune(Date.now(), config.retention)), t.rollupMs),
+    );
+    for (const timer of timers) timer.unref();
+
+    await runService.resumeInterrupted();
+
+    watchdog = createWatchdog({ notifier, log, watchdogUsec: o.env.watchdogUsec });
+    watchdog.register(
+      'event-loop',
+      createFreshnessCheck({
+        lastMonoMs: () => lastTickMono,
+        maxAgeMs: 10 * t.tickMs + 5000,
+        what: 'the registry tick',
+      }),
+    );
+    await notifier.ready(`agents on :${grpcPort}, API on :${httpPort}`);
+    watchdog.start();
+    log.info({ grpc: grpcPort, http: httpPort, db: config.db }, 'coordinator started');
+    return { grpcPort, httpPort };
+  }
+
+  function guard(what: string, fn: () => unknown): void {
+    try {
+      fn();
+    } catch (err) {
+      log.error({ err }, `${what} failed`);
+    }
+  }
+
+  async function shutdown(): Promise<void> {
+    log.info('coordinator stopping');
+    await notifier.stopping('stopping');
+    await watchdog?.close();
+    for (const timer of timers) clearInterval(timer);
+    await http?.close().catch((err: unknown) => log.warn({ err }, 'HTTP close failed'));
+    await runs?.close();
+    await grpc?.close();
+    batcher?.close();
+    if (registry !== undefined) guard('registry flush', () => registry?.flush());
+    events?.close();
+    if (store !== undefined) {
+      guard('lease release', () => store?.releaseLease());
+      store.close();
+    }
+    log.info('coordinator stopped');
+  }
+
+  return {
+    start,
+    close: () => (closing ??= shutdown()),
+  };
+}

@@ -1,0 +1,12 @@
+/**
+ * @kage/coordinator — the coordinator daemon (`kage coordinator --config FILE`): accepts node
+ * agents over gRPC, keeps the node registry and telemetry in SQLite, serves the REST API and runs
+ * benchmark matrices through the agents.
+ */
+export { loadCoordinatorConfig, type CoordinatorConfig } from './config/coordinator-config.js';
+export {
+  createCoordinatorDaemon,
+  type CoordinatorDaemon,
+  type CoordinatorDaemonOptions,
+} from './daemon/coordinator-daemon.js';
+export { CoordinatorError, type CoordinatorErrorCode } from './coordinator-error.js';

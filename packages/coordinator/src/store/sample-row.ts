@@ -1,0 +1,65 @@
+/**
+ * A wire Sample reduced to what the coordinator stores and serves: node-level CPU and memory, GPU
+ * busy % averaged and GPU memory summed over the node's GPUs, plus the per-GPU and per-service
+ * detail. Unknown stays `null` (an unset optional field on the wire), never 0.
+ */
+import type { Sample__Output } from '@kage/wire';
+import type { GpuView, LatestView } from '../registry/node-view.js';
+
+export interface SampleRow {
+  node_id: string;
+  ts_ms: number;
+  seq: number;
+  cpu_pct: number | null;
+  mem_used_bytes: number | null;
+  mem_total_bytes: number | null;
+  gpu_busy_pct: number | null;
+  gpu_mem_used_bytes: number | null;
+  gpu_mem_total_bytes: number | null;
+  gpus: GpuView[];
+  services: { name: string; cpu_pct: number | null; rss_bytes: number | null }[];
+}
+
+export function toSampleRow(nodeId: string, s: Sample__Output): SampleRow {
+  const gpus: GpuView[] = s.gpus.map((g) => ({
+    name: g.name,
+    busy_pct: g.busy_pct ?? null,
+    mem_used_bytes: g.mem_used_bytes ?? null,
+    mem_total_bytes: g.mem_total_bytes ?? null,
+  }));
+  return {
+    node_id: nodeId,
+    ts_ms: s.ts_ms,
+    seq: s.seq,
+    cpu_pct: s.cpu_pct ?? null,
+    mem_used_bytes: s.mem_used_bytes ?? null,
+    mem_total_bytes: s.mem_total_bytes ?? null,
+    gpu_busy_pct: meanOf(gpus.map((g) => g.busy_pct)),
+    gpu_mem_used_bytes: sumOf(gpus.map((g) => g.mem_used_bytes)),
+    gpu_mem_total_bytes: sumOf(gpus.map((g) => g.mem_total_bytes)),
+    gpus,
+    services: s.services.map((u) => ({ name: u.name, cpu_pct: u.cpu_pct ?? null, rss_bytes: u.rss_bytes ?? null })),
+  };
+}
+
+export function toLatestView(row: SampleRow): LatestView {
+  return {
+    ts: new Date(row.ts_ms).toISOString(),
+    cpu_pct: row.cpu_pct,
+    mem_used_bytes: row.mem_used_bytes,
+    mem_total_bytes: row.mem_total_bytes,
+    gpus: row.gpus,
+  };
+}
+
+/** Mean of the known values; null when none is known. */
+function meanOf(values: (number | null)[]): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length === 0 ? null : known.reduce((a, b) => a + b, 0) / known.length;
+}
+
+/** Sum of the known values; null when none is known. */
+function sumOf(values: (number | null)[]): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length === 0 ? null : known.reduce((a, b) => a + b, 0);
+}

@@ -1,0 +1,193 @@
+/**
+ * A lab of real processes on loopback: one `kage coordinator` and `kage agent`s, each agent
+ * supervising an emulated Ollama (`kage emulate ollama`) as a process-driver service. Everything
+ * talks over real sockets; the database is a real SQLite file in a temporary directory.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { KAGE_BIN } from './kage-process.js';
+
+export interface DaemonProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Parsed pino lines of stdout so far. */
+  logs(): Record<string, unknown>[];
+  stderr(): string;
+  /** Resolves with the first log line matching `match`, bounded by `timeoutMs`. */
+  waitForLog(
+    match: (line: Record<string, unknown>) => boolean,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  /** SIGTERM, then SIGKILL after `graceMs`; the exit code (null if killed). */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+/** A free TCP port on 127.0.0.1 (bound, read, released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export function spawnDaemon(args: readonly string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
+  const child = spawn(process.execPath, [KAGE_BIN, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  const lines: Record<string, unknown>[] = [];
+  let partial = '';
+  let stderr = '';
+  const waiters = new Set<() => void>();
+  child.stdout.on('data', (d: Buffer) => {
+    partial += d.toString();
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    for (const p of parts) {
+      try {
+        lines.push(JSON.parse(p) as Record<string, unknown>);
+      } catch {
+        lines.push({ msg: p, unparsed: true });
+      }
+    }
+    for (const w of waiters) w();
+  });
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  return {
+    child,
+    logs: () => lines,
+    stderr: () => stderr,
+    waitForLog(match, what, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const found = lines.find(match);
+          if (found !== undefined) {
+            done();
+            resolve(found);
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(
+            new Error(
+              `no log line for ${what} within ${timeoutMs} ms; stderr:\n${stderr}\nlast lines:\n${lines
+                .slice(-10)
+                .map((l) => JSON.stringify(l))
+                .join('\n')}`,
+            ),
+          );
+        }, timeoutMs);
+        const onExit = (): void => {
+          done();
+          reject(new Error(`process exited (${child.exitCode}) before ${what}; stderr:\n${stderr}`));
+        };
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          child.off('exit', onExit);
+        };
+        waiters.add(check);
+        child.once('exit', onExit);
+        check();
+      });
+    },
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const [code] = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+export interface CoordinatorFiles {
+  config: string;
+  db: string;
+  apiToken: string;
+  tokens: Record<string, string>;
+}
+
+/** Writes coordinator.yaml and its token files into `dir`. */
+export async function writeCoordinatorConfig(
+  dir: string,
+  o: { grpcPort: number; httpPort: number; nodes: readonly string[] },
+): Promise<CoordinatorFiles> {
+  const tokens = Object.fromEntries(o.nodes.map((n) => [n, `token-${n}-0123456789abcdef`]));
+  const apiToken = 'api-token-0123456789abcdef';
+  await writeFile(
+    join(dir, 'agent-tokens.yaml'),
+    Object.entries(tokens)
+      .map(([n, t]) => `${n}: "${t}"`)
+      .join('\n') + '\n',
+    { mode: 0o600 },
+  );
+  await writeFile(join(dir, 'api.token'), `${apiToken}\n`, { mode: 0o600 });
+  const config = join(dir, 'coordinator.yaml');
+  await writeFile(
+    config,
+    [
+      `grpc: { listen: "127.0.0.1:${o.grpcPort}", keepalive_time_ms: 2000, keepalive_timeout_ms: 2000 }`,
+      `http: { listen: "127.0.0.1:${o.httpPort}" }`,
+      'db: kage.db',
+      'auth: { agent_tokens_file: agent-tokens.yaml, api_token_file: api.token }',
+      '',
+    ].join('\n'),
+  );
+  return { config, db: join(dir, 'kage.db'), apiToken, tokens };
+}
+
+/** Writes an agent.yaml for `node` supervising an emulated Ollama on `ollamaPort`. */
+export async function writeAgentConfig(
+  dir: string,
+  o: { node: string; grpcPort: number; token: string; ollamaPort: number; sampleIntervalMs?: number },
+): Promise<string> {
+  const file = join(dir, `agent-${o.node}.yaml`);
+  await writeFile(
+    file,
+    [
+      `node: ${o.node}`,
+      `coordinator: { url: "127.0.0.1:${o.grpcPort}", token: "${o.token}", keepalive_time_ms: 2000, keepalive_timeout_ms: 2000 }`,
+      `sample_interval_ms: ${o.sampleIntervalMs ?? 250}`,
+      `buffer: { dir: buffer-${o.node}, max_age_s: 600 }`,
+      'services:',
+      '  ollama:',
+      '    driver: process',
+      `    command: ["${process.execPath}", "${KAGE_BIN}", "emulate", "ollama", "--listen", "127.0.0.1:${o.ollamaPort}"]`,
+      `    health: "http://127.0.0.1:${o.ollamaPort}/"`,
+      '    restart: { initial_delay_ms: 200, max_delay_ms: 1000, max_restarts: 5, window_s: 60 }',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/** Polls `check` until it returns a value (not undefined), bounded. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
