@@ -4,13 +4,13 @@
  * emulated CPU nodes).
  */
 import { validateMatrix, type Matrix } from '@kage/bench';
-import type { DemoCluster } from './demo-cluster.js';
+import type { DemoNode } from './demo-lab.js';
 
 export const DEMO_PROMPT = 'Write a Python function that implements binary search. Include docstring and type hints.';
 
-export function demoMatrix(cluster: DemoCluster): Matrix {
+export function demoMatrix(nodes: readonly DemoNode[]): Matrix {
   const node = (hostname: string) => {
-    const found = cluster.nodes.find((n) => n.hostname === hostname);
+    const found = nodes.find((n) => n.hostname === hostname);
     if (!found) throw new Error(`demo node ${hostname} missing`);
     return found;
   };

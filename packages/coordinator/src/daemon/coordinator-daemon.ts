@@ -36,6 +36,11 @@ export interface CoordinatorDaemonOptions {
   notifier?: SdNotifier;
   /** Timings, for tests. */
   timings?: Partial<CoordinatorTimings>;
+  /**
+   * Resume interrupted coordinator runs at start. @default true. `kage demo` turns it off: its
+   * earlier runs point at emulators that no longer exist.
+   */
+  resumeRuns?: boolean;
 }
 
 export interface CoordinatorTimings {
@@ -162,7 +167,7 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
     );
     for (const timer of timers) timer.unref();
 
-    await runService.resumeInterrupted();
+    if (o.resumeRuns !== false) await runService.resumeInterrupted();
 
     watchdog = createWatchdog({ notifier, log, watchdogUsec: o.env.watchdogUsec });
     watchdog.register(

@@ -234,8 +234,8 @@ export function createAgentGatewayServer(options: AgentGatewayServerOptions): Ag
   };
 }
 
-/** `ipv4:10.0.0.2:51234` / `ipv6:[::1]:5000` → the address without the port. */
+/** `10.0.0.2:51234` / `::1:5000` (grpc-js), `ipv6:[::1]:5000` → the address without the port. */
 function peerHost(peer: string): string {
-  const m = /^(?:ipv[46]:)?(\[[^\]]+\]|[^:]+(?::[^:]+)*?)(?::\d+)?$/.exec(peer);
+  const m = /^(?:ipv[46]:)?\[?(.*?)\]?:\d+$/.exec(peer);
   return m?.[1] ?? peer;
 }

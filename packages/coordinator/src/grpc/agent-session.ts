@@ -60,7 +60,7 @@ export class AgentSession {
     this.#log = ctx.log.child({ node: nodeId, peer: call.getPeer() });
     call.on('data', (m: AgentMessage__Output) => this.#onMessage(m));
     call.on('end', () => this.end(status.OK, 'agent ended the call'));
-    call.on('error', (err) => this.#finish(`call error: ${err.message}`));
+    call.on('error', (err: Error & { details?: string }) => this.#finish(err.details ?? `call error: ${err.message}`));
     call.on('cancelled', () => this.#finish('call cancelled'));
   }
 

@@ -57,6 +57,9 @@ export interface UtilizationRecorder {
   settled(): Promise<void>;
 }
 
+/** The agents' default sample interval: how far past a window's end a sample still covers it. */
+const SAMPLE_SLACK_MS = 1000;
+
 export function createUtilizationRecorder(o: {
   store: Pick<TelemetryStore, 'samplesBetween' | 'saveUtilization'>;
   /** The nodes to look at, asked when the summary is made: every known node plus those the matrix names. */
@@ -68,7 +71,10 @@ export function createUtilizationRecorder(o: {
 
   const save = (w: CellMeasuredWindow): void => {
     const since = Math.floor(w.started_at_ms);
-    const until = Math.ceil(w.finished_at_ms);
+    // A sample describes the interval that ends at its timestamp (CPU busy since the previous
+    // tick), so the samples up to one interval after the window still cover part of it. Without
+    // them a cell shorter than the sample interval would have no sample at all.
+    const until = Math.ceil(w.finished_at_ms) + SAMPLE_SLACK_MS;
     const rows: UtilizationRow[] = [];
     for (const node of new Set(o.nodes())) {
       const summary = summariseSamples(o.store.samplesBetween(node, since, until));

@@ -103,10 +103,14 @@ export function createRunService(o: RunServiceOptions): RunService {
     const run = store.bench.getRun(runId);
     const cells = store.bench.getCells(runId);
     const running = run.status === 'running' ? cells.find((c) => c.status === 'running') : undefined;
+    // The engine marks a run completed before the last cell's utilization (taken after a settle
+    // delay) is stored; until then the API still says running, so a client that fetches the
+    // report as soon as it sees `completed` gets the whole report.
+    const status = run.status === 'completed' && executions.has(run.id) ? 'running' : run.status;
     return {
       id: run.id,
       name: run.name,
-      status: run.status,
+      status,
       started_at: run.started_at,
       finished_at: run.finished_at,
       error: run.error,
@@ -241,6 +245,8 @@ export function createRunService(o: RunServiceOptions): RunService {
       sender.close();
       await recorder.settled();
       if (runId === null) return;
+      // Everything of the run is stored now: the API may call it finished.
+      if (executions.get(runId) === execution) executions.delete(runId);
       try {
         const d = detail(runId);
         publish({
