@@ -22,6 +22,9 @@ import type { NodeRegistry } from '../registry/node-registry.js';
 import { toSampleRow } from '../store/sample-row.js';
 import type { ServiceEventRow, TelemetryStore } from '../store/telemetry-store.js';
 
+/** How long a call may stay open before its Hello. */
+const HELLO_TIMEOUT_MS = 10_000;
+
 export type AgentCall = ServerDuplexStream<AgentMessage__Output, CoordinatorMessage>;
 type CommandAnswer = CommandResult__Output | ProbeResult__Output;
 
@@ -51,6 +54,7 @@ export class AgentSession {
   readonly #ctx: SessionContext;
   readonly #log: Logger;
   readonly #pending = new Map<string, PendingCommand>();
+  readonly #helloTimer: NodeJS.Timeout;
 
   /** `nodeId` is the node the call's token belongs to. */
   constructor(call: AgentCall, nodeId: string, ctx: SessionContext) {
@@ -58,6 +62,11 @@ export class AgentSession {
     this.nodeId = nodeId;
     this.#ctx = ctx;
     this.#log = ctx.log.child({ node: nodeId, peer: call.getPeer() });
+    // A token holder that never says Hello must not keep a call (and its memory) open forever.
+    this.#helloTimer = setTimeout(() => {
+      if (!this.#welcomed) this.end(status.DEADLINE_EXCEEDED, `no Hello within ${HELLO_TIMEOUT_MS} ms`);
+    }, HELLO_TIMEOUT_MS);
+    this.#helloTimer.unref();
     call.on('data', (m: AgentMessage__Output) => this.#onMessage(m));
     call.on('end', () => this.end(status.OK, 'agent ended the call'));
     call.on('error', (err: Error & { details?: string }) => this.#finish(err.details ?? `call error: ${err.message}`));
@@ -119,6 +128,7 @@ export class AgentSession {
   #finish(why: string): void {
     if (this.#ended) return;
     this.#ended = true;
+    clearTimeout(this.#helloTimer);
     for (const p of this.#pending.values()) {
       p.reject(
         new CoordinatorError(
