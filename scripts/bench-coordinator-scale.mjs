@@ -946,12 +946,15 @@ async function runScale(n, opts, signal, { rest = false, profile = false } = {})
       connections += r.connections;
     }
 
-    // Ramp: bounded by a generous allowance per agent (the coordinator authenticates each call
-    // against every token, so welcoming N agents costs O(N²)).
-    const rampLimitMs = 60_000 + n * 20;
+    // Ramp: bounded by an allowance per agent (the coordinator checks each call's token against
+    // every configured one, so welcoming N agents costs O(N²)). A coordinator that cannot take N
+    // agents is measured all the same, with the agents it holds and the rest reconnecting: that
+    // window shows its capacity, and the result says it did not keep up.
+    const rampLimitMs = 30_000 + n * 9;
     let lastPrint = performance.now();
     let rssMaxAll = 0;
     let rampEnded = 0;
+    let allWelcomed = false;
     for (;;) {
       alive();
       const st = await Promise.all(gens.map((g) => ask(g, 'status')));
@@ -963,11 +966,15 @@ async function runScale(n, opts, signal, { rest = false, profile = false } = {})
         const why = st.find((x) => x.refusal)?.refusal ?? 'no reason given';
         throw new Error(`${refused} agent(s) refused by the coordinator: ${why}`);
       }
-      if (welcomed === n) break;
+      if (welcomed === n) {
+        allWelcomed = true;
+        break;
+      }
       if (performance.now() - tRamp > rampLimitMs) {
-        throw new Error(
-          `only ${welcomed} of ${n} agents welcomed within ${rampLimitMs / 1000} s; call errors ${JSON.stringify(mergeCounts(st.map((x) => x.errors)))}\n${tail(coordinator.log)}`,
+        process.stderr.write(
+          `    only ${fmtInt(welcomed)} of ${fmtInt(n)} welcomed after ${rampLimitMs / 1000} s (call errors ${JSON.stringify(mergeCounts(st.map((x) => x.errors)))}); measuring anyway\n`,
         );
+        break;
       }
       if (performance.now() - lastPrint > 5000) {
         process.stderr.write(
@@ -979,7 +986,7 @@ async function runScale(n, opts, signal, { rest = false, profile = false } = {})
     }
     const rampS = (performance.now() - tRamp) / 1000;
     process.stderr.write(
-      `    all welcomed in ${rampS.toFixed(1)} s; settling ${opts.settle} s, measuring ${opts.seconds} s…\n`,
+      `    ${allWelcomed ? `all welcomed in ${rampS.toFixed(1)} s; ` : ''}settling ${opts.settle} s, measuring ${opts.seconds} s…\n`,
     );
     for (let s = 0; s < opts.settle; s++) {
       alive();
@@ -1069,7 +1076,9 @@ async function runScale(n, opts, signal, { rest = false, profile = false } = {})
         ),
         // ---------------------------------------------------------------- context of the figures
         // Kept up: committed what was offered (within 2 %) and acknowledged every window sample.
-        coordinator_kept_up: rowsPerS >= 0.98 * n && unacked === 0,
+        coordinator_kept_up: allWelcomed && rowsPerS >= 0.98 * n && unacked === 0,
+        all_agents_welcomed_before_window: allWelcomed,
+        agents_welcomed_at_window_start: atStart.reduce((s, x) => s + x.welcomed, 0),
         coordinator_launch: coordinator.launch,
         ...(coordinator.refusal ? { cli_refusal: coordinator.refusal } : {}),
         agent_tokens_file_bytes: files.tokensFileBytes,
@@ -1081,7 +1090,7 @@ async function runScale(n, opts, signal, { rest = false, profile = false } = {})
             round((v / Object.values(states).reduce((x, y) => x + y, 0)) * 100, 1),
           ]),
         ),
-        ramp_s: round(rampS, 1),
+        ramp_s: allWelcomed ? round(rampS, 1) : null,
         generators: gens.length,
         generator_cpu_pct_per_process: genCpu.map((x) => round(x, 2)),
         generator_event_loop_delay_ms_p99: Math.max(...reports.map((r) => r.eventLoopDelayMs.p99 ?? 0)),
@@ -1374,18 +1383,25 @@ function evaluateTargets(results, fit, rest) {
   const at = (n) => results.find((r) => r.agents === n) ?? null;
   const r1k = at(1000);
   const r10k = at(10_000);
-  const check = (value, ok) => (value === null || value === undefined ? null : ok(value));
+  // A coordinator that did not keep up fails its CPU and latency targets whatever the figures:
+  // its CPU is what it got, and its unacknowledged samples have no latency yet.
+  const check = (r, value, ok) =>
+    r === null || value === null || value === undefined ? null : r.coordinator_kept_up && ok(value);
   const t = {
-    cpu_1000_agents_lt_10_pct: check(r1k?.coordinator_cpu_pct, (v) => v < TARGETS.cpu_pct_1000_agents_max),
-    cpu_10000_agents_lt_50_pct: check(r10k?.coordinator_cpu_pct, (v) => v < TARGETS.cpu_pct_10000_agents_max),
-    ack_p99_1000_agents_lt_1_s: check(r1k?.ack_latency_ms.p99, (v) => v < TARGETS.ack_p99_ms_max),
-    ack_p99_10000_agents_lt_1_s: check(r10k?.ack_latency_ms.p99, (v) => v < TARGETS.ack_p99_ms_max),
-    rest_nodes_1000_p99_lt_20_ms: check(rest?.p99_ms, (v) => v < TARGETS.rest_p99_ms_max),
-    cpu_linear_in_agents_r2_ge_0_95: results.length >= 3 ? check(fit.r2, (v) => v >= TARGETS.linear_r2_min) : null,
+    cpu_1000_agents_lt_10_pct: check(r1k, r1k?.coordinator_cpu_pct, (v) => v < TARGETS.cpu_pct_1000_agents_max),
+    cpu_10000_agents_lt_50_pct: check(r10k, r10k?.coordinator_cpu_pct, (v) => v < TARGETS.cpu_pct_10000_agents_max),
+    ack_p99_1000_agents_lt_1_s: check(r1k, r1k?.ack_latency_ms.p99, (v) => v < TARGETS.ack_p99_ms_max),
+    ack_p99_10000_agents_lt_1_s: check(r10k, r10k?.ack_latency_ms.p99, (v) => v < TARGETS.ack_p99_ms_max),
+    rest_nodes_1000_p99_lt_20_ms: rest ? rest.p99_ms < TARGETS.rest_p99_ms_max : null,
+    cpu_linear_in_agents_r2_ge_0_95:
+      results.length >= 3 && fit.r2 !== null
+        ? results.every((r) => r.coordinator_kept_up) && fit.r2 >= TARGETS.linear_r2_min
+        : null,
   };
   const evaluated = Object.values(t).filter((v) => v !== null);
   return {
     thresholds: TARGETS,
+    rule: 'a CPU, latency or linearity target at an N where the coordinator did not keep up (commit what is offered, acknowledge every sample) is FAIL',
     ...t,
     all_pass: evaluated.length > 0 && evaluated.every(Boolean),
     not_measured: Object.entries(t)
@@ -1467,6 +1483,10 @@ async function main() {
     let profile = null;
     if (opts.profile) profile = (await runScale(opts.profileAgents, opts, abort.signal, { profile: true })).profile;
     const fit = linearFit(results.map((r) => ({ x: r.agents, y: r.coordinator_cpu_pct })));
+    // A coordinator that did not keep up used what CPU it got, not what N costs: the fit over
+    // the points that kept up is given beside the one over all points.
+    const keptUp = results.filter((r) => r.coordinator_kept_up);
+    const fitKept = linearFit(keptUp.map((r) => ({ x: r.agents, y: r.coordinator_cpu_pct })));
     doc = {
       schema: 'kage.bench.coordinator-scale/v1',
       machine,
@@ -1503,6 +1523,12 @@ async function main() {
       slope_cpu_pct_per_1000_agents: round(fit.b === null ? null : fit.b * 1000, 3),
       r2: round(fit.r2, 4),
       fit_cpu_pct: { a: round(fit.a, 3), b_per_agent: round(fit.b, 6), points: results.length },
+      fit_cpu_pct_kept_up_points_only: {
+        agents: keptUp.map((r) => r.agents),
+        slope_cpu_pct_per_1000_agents: round(fitKept.b === null ? null : fitKept.b * 1000, 3),
+        a: round(fitKept.a, 3),
+        r2: round(fitKept.r2, 4),
+      },
       rest_nodes_1000: rest,
       profile_n1000: profile?.categories ?? null,
       profile_n1000_detail: profile?.detail ?? null,

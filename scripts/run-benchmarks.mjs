@@ -1,12 +1,17 @@
-// `pnpm bench` (after `tsc -b`): the harness selftest, then the agent overhead benchmark.
+// `pnpm bench` (after `tsc -b`): the harness selftest, then the agent overhead benchmark, then the
+// coordinator scale benchmark.
 // Selftest: measures the benchmark client's own TTFT error, decode-rate error and token ingest rate
 // against a scripted server with a known schedule, writes bench/results/selftest.json and prints the
 // figures against their targets. Agent overhead: scripts/bench-agent-overhead.mjs in its own
 // process (so the selftest's heap and timers do not share it), writes
-// bench/results/agent-overhead.json.
-// Flags: --only selftest|agent (run one of them), --quick (fewer repetitions and a 20 s agent
-// window, for a smoke run), --seconds N (agent window, default 120), --strict (exit 1 when a target
-// is missed), --out FILE (another selftest result file), --agent-out FILE (another agent result file).
+// bench/results/agent-overhead.json. Coordinator scale: scripts/bench-coordinator-scale.mjs in its
+// own process as well (it starts coordinators and load generators of its own), writes
+// bench/results/coordinator-scale.json.
+// Flags: --only selftest|agent|coordinator (run one of them), --quick (fewer repetitions, a 20 s
+// agent window and 10 s coordinator windows without 10,000 agents, for a smoke run), --seconds N
+// (agent window, default 120), --strict (exit 1 when a target is missed), --out FILE (another
+// selftest result file), --agent-out FILE (another agent result file), --coordinator-out FILE
+// (another coordinator result file).
 import { spawn } from 'node:child_process';
 import { relative } from 'node:path';
 import { runSelftest } from '../packages/bench/dist/src/index.js';
@@ -21,8 +26,8 @@ const outFile = flag('--out') ?? `${root}bench/results/selftest.json`;
 const quick = args.includes('--quick');
 const strict = args.includes('--strict');
 const only = flag('--only');
-if (only !== undefined && only !== 'selftest' && only !== 'agent') {
-  process.stderr.write(`--only: selftest or agent (got ${only})\n`);
+if (only !== undefined && !['selftest', 'agent', 'coordinator'].includes(only)) {
+  process.stderr.write(`--only: selftest, agent or coordinator (got ${only})\n`);
   process.exit(2);
 }
 
@@ -51,22 +56,15 @@ async function selftest() {
   return result.pass.all;
 }
 
-/** Runs the agent benchmark as a child; resolves with its exit code. It cleans up on SIGINT/SIGTERM. */
-function agentOverhead() {
-  const childArgs = [`${root}scripts/bench-agent-overhead.mjs`];
-  const seconds = flag('--seconds') ?? (quick ? '20' : undefined);
-  if (seconds !== undefined) childArgs.push('--seconds', seconds);
-  if (quick) childArgs.push('--warmup', '5');
-  const agentOut = flag('--agent-out');
-  if (agentOut !== undefined) childArgs.push('--out', agentOut);
-  if (strict) childArgs.push('--strict');
-  const child = spawn(process.execPath, childArgs, { stdio: 'inherit' });
+/** Runs a benchmark script as a child; resolves with its exit code. It cleans up on SIGINT/SIGTERM. */
+function runChild(script, childArgs, what) {
+  const child = spawn(process.execPath, [`${root}scripts/${script}`, ...childArgs], { stdio: 'inherit' });
   // Forward signals and wait: the child stops the processes it started before it exits.
   const forward = (sig) => child.kill(sig);
   process.on('SIGINT', forward).on('SIGTERM', forward);
   return new Promise((resolve) => {
     child.on('error', (err) => {
-      process.stderr.write(`cannot start the agent overhead benchmark: ${err.message}\n`);
+      process.stderr.write(`cannot start the ${what} benchmark: ${err.message}\n`);
       resolve(1);
     });
     child.on('exit', (code, signal) => {
@@ -76,12 +74,37 @@ function agentOverhead() {
   });
 }
 
+function agentOverhead() {
+  const childArgs = [];
+  const seconds = flag('--seconds') ?? (quick ? '20' : undefined);
+  if (seconds !== undefined) childArgs.push('--seconds', seconds);
+  if (quick) childArgs.push('--warmup', '5');
+  const agentOut = flag('--agent-out');
+  if (agentOut !== undefined) childArgs.push('--out', agentOut);
+  if (strict) childArgs.push('--strict');
+  return runChild('bench-agent-overhead.mjs', childArgs, 'agent overhead');
+}
+
+function coordinatorScale() {
+  const childArgs = [];
+  if (quick) childArgs.push('--quick');
+  const coordinatorOut = flag('--coordinator-out');
+  if (coordinatorOut !== undefined) childArgs.push('--out', coordinatorOut);
+  if (strict) childArgs.push('--strict');
+  return runChild('bench-coordinator-scale.mjs', childArgs, 'coordinator scale');
+}
+
+/** 130: interrupted (Ctrl-C); anything else non-zero: a missed target under --strict, or an error. */
+const worse = (exitCode, code) => (code === 0 ? exitCode : code === 130 || exitCode === 130 ? 130 : 1);
+
 let exitCode = 0;
-if (only !== 'agent' && !(await selftest()) && strict) exitCode = 1;
-if (only !== 'selftest') {
+if ((only === undefined || only === 'selftest') && !(await selftest()) && strict) exitCode = 1;
+if (exitCode !== 130 && (only === undefined || only === 'agent')) {
   if (only === undefined) process.stdout.write('\n');
-  const code = await agentOverhead();
-  // 130: interrupted (Ctrl-C); anything else non-zero: a missed target under --strict, or an error.
-  if (code !== 0) exitCode = code === 130 ? 130 : 1;
+  exitCode = worse(exitCode, await agentOverhead());
+}
+if (exitCode !== 130 && (only === undefined || only === 'coordinator')) {
+  if (only === undefined) process.stdout.write('\n');
+  exitCode = worse(exitCode, await coordinatorScale());
 }
 process.exit(exitCode);

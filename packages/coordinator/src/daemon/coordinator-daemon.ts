@@ -100,7 +100,6 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
       log,
       maxDelayMs: t.commitDelayMs,
       onCommit: (ok, err) => {
-        if (ok && !lastCommit.ok) log.info('telemetry commits succeed again');
         lastCommit = ok ? { ok, detail: 'last commit succeeded' } : { ok, detail: err?.message ?? 'commit failed' };
       },
     });

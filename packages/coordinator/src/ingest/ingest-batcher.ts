@@ -47,6 +47,7 @@ export function createIngestBatcher(options: IngestBatcherOptions): IngestBatche
   let rows = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  let failing = false;
   const counters = { samples: 0, events: 0, duplicates: 0, commit_failures: 0, commits: 0 };
 
   const flush = (): void => {
@@ -62,12 +63,17 @@ export function createIngestBatcher(options: IngestBatcherOptions): IngestBatche
     } catch (err) {
       counters.commit_failures += 1;
       const error = err instanceof Error ? err : new Error(String(err));
-      log.error({ err: error, batches: batches.length }, 'telemetry commit failed; nothing acknowledged');
+      // One line when commits start failing, not one per batch: agents retry every few seconds
+      // and a full disk would otherwise flood the journal. The recovery is logged once too.
+      if (!failing) log.error({ err: error, batches: batches.length }, 'telemetry commit failed; nothing acknowledged');
+      failing = true;
       options.onCommit?.(false, error);
       for (const b of batches) b.onFailed(error);
       return;
     }
     counters.commits += 1;
+    if (failing) log.info({ failed_commits: counters.commit_failures }, 'telemetry commits succeed again');
+    failing = false;
     options.onCommit?.(true);
     batches.forEach((b, i) => {
       const outcome = outcomes[i];

@@ -81,7 +81,6 @@ export interface TelemetryStore {
   releaseLease(): void;
   loadNodes(): StoredNode[];
   upsertNode(node: StoredNode): void;
-  touchNodes(seen: ReadonlyMap<string, { last_seen_ms: number; clock_skew_ms: number | null }>): void;
   lastSeq(nodeId: string, bootId: string): number;
   /** One transaction for all batches. @throws coded `KAGE_ERR_DB_*` errors; nothing is kept then */
   commit(batches: readonly RecordBatch[]): CommitOutcome[];
@@ -145,7 +144,6 @@ export function openTelemetryStore(options: { path: string; log: Logger; busyTim
          inventory_json = excluded.inventory_json, services_json = excluded.services_json,
          last_seen_ms = excluded.last_seen_ms, clock_skew_ms = excluded.clock_skew_ms`,
     ),
-    touchNode: db.prepare(`UPDATE nodes SET last_seen_ms = ?, clock_skew_ms = ? WHERE id = ?`),
     rawRange: db.prepare(
       `SELECT ts_ms, cpu_pct, mem_used_bytes, mem_total_bytes, gpu_busy_pct, gpu_mem_used_bytes, gpu_mem_total_bytes
        FROM samples WHERE node_id = ? AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms, seq`,
@@ -272,11 +270,6 @@ export function openTelemetryStore(options: { path: string; log: Logger; busyTim
     },
     upsertNode(node) {
       st.upsertNode.run(node);
-    },
-    touchNodes(seen) {
-      db.transaction(() => {
-        for (const [id, v] of seen) st.touchNode.run(v.last_seen_ms, v.clock_skew_ms, id);
-      })();
     },
     lastSeq,
     commit(batches) {
