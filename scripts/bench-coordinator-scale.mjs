@@ -4,14 +4,21 @@
 // coordinator's CPU goes at N = 1,000 (a V8 CPU profile summarised by category).
 //
 // Each N gets a fresh coordinator (a temp directory, its own SQLite file, one token per node in a
-// 0600 agent tokens file), started as the systemd unit starts it. The agents are simulated by 1–2
-// generator child processes of this script (`--generator`): each agent is its own
-// AgentGateway.Connect call with its own Bearer token, Hello → Welcome, then one SampleBatch of one
-// Sample a second (16 cores, memory, load, 2 interfaces, 2 temperatures, 1 GPU, 2 services, as an
-// agent on an APU node sends) and a Heartbeat every 5 s. Agents share HTTP/2 connections
-// (--agents-per-connection, default 50): a real fleet has one connection per agent, so the
-// per-connection work of the coordinator is undercounted by that factor and the per-stream work is
-// not. Agents are spread evenly over the second, as agents started at different times are.
+// 0600 agent tokens file), started as the systemd unit starts it (`node <unit flags> bin.js
+// coordinator --config`). The CLI reads at most 64 KiB of agent tokens: about 1,360 nodes with the
+// ids and 32-character tokens used here, about 800 with `openssl rand -hex 32` tokens. When it
+// refuses the file (exit 78) the same daemon is started through `--serve-coordinator` (the CLI's
+// logger, config loader and daemon factory, the tokens handed over in memory), and the result
+// records the refusal and `coordinator_launch: daemon-api`.
+//
+// The agents are simulated by 1–2 generator child processes of this script (`--generator`): each
+// agent is its own AgentGateway.Connect call with its own Bearer token, Hello → Welcome, then one
+// SampleBatch of one Sample a second (16 cores, memory, load, 2 interfaces, 2 temperatures, 1 GPU,
+// 2 services, as an agent on an APU node sends) and a Heartbeat every 5 s; a call that ends is
+// reopened after 1–2 s, as the agent does. Agents share HTTP/2 connections (--agents-per-connection,
+// default 50): a real fleet has one connection per agent, so the coordinator's per-connection work
+// is undercounted by that factor and its per-stream work is not. Each agent sends on its own 10 ms
+// slot of the second, as agents started at different times do.
 //
 // Measured over a steady window (--seconds, default 30) that starts --settle seconds after the
 // last agent was welcomed: coordinator CPU from /proc/PID/stat (all threads), RSS from
@@ -19,19 +26,26 @@
 // (scraped just outside the window, so the scrape is not charged to it), and the latency from a
 // sample's ts_ms to its Ack arriving at the generator. The generators' own CPU and event-loop delay
 // are reported so that a saturated generator is visible rather than mistaken for a slow coordinator.
+// A coordinator that does not welcome every agent in time is measured all the same with the agents
+// it holds; `coordinator_kept_up` says whether it committed what was offered and acknowledged every
+// sample, and a target at an N where it did not is FAIL.
+//
+// REST: at 1,000 agents, after the window, `GET /api/v1/nodes` from 50 autocannon connections
+// while the agents keep streaming. Profile: one more coordinator at 1,000 agents under
+// `node --cpu-prof`, stopped with SIGTERM; the samples inside its window are summed by category.
 //
 // The machine may be shared: before each coordinator starts, the benchmark waits (up to
-// --quiet-wait seconds, default 180) for other processes to use under 15 % of all cores, and every
-// result records how much CPU other processes took during its window.
+// --quiet-wait seconds, default 180) for other processes to use under 15 % of all cores; a window
+// in which they took more than 10 % is measured again (up to --windows), the quietest kept; every
+// result records what other processes took.
 //
 // Flags: --quick (10 s windows, skips 10,000), --seconds N, --settle N, --agents 100,1000,10000,
-// --agents-per-connection N, --rest-seconds N, --quiet-wait S, --no-rest, --no-profile,
-// --profile-agents N (agents of the profile run, default 1000), --windows N (most windows per N
-// when other processes disturb one, default 3), --out FILE,
-// --keep (keep each temp dir: its coordinator log and database), --strict (exit 1 when a target is
-// missed). Writes bench/results/coordinator-scale.json and prints a short table.
+// --agents-per-connection N, --rest-seconds N, --quiet-wait S, --windows N, --no-rest,
+// --no-profile, --profile-agents N (default 1000), --out FILE, --keep (keep each temp dir: its
+// coordinator log and database), --strict (exit 1 when a target is missed). Writes
+// bench/results/coordinator-scale.json and prints a short table.
 import { execFile, fork, spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -586,7 +600,7 @@ async function mainThreadState(pid) {
   return text === null ? null : text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3);
 }
 
-/** CPU ticks of every process on the machine (its own and its reaped children's), with its name. */
+/** utime+stime of every live process on the machine, with its name. */
 async function allProcessTicks() {
   const out = new Map();
   for (const name of await readdir('/proc')) {
@@ -598,24 +612,30 @@ async function allProcessTicks() {
       .slice(close + 2)
       .split(' ')
       .map(Number);
-    out.set(Number(name), { comm: text.slice(text.indexOf('(') + 1, close), ticks: f[11] + f[12] + f[13] + f[14] });
+    out.set(Number(name), { comm: text.slice(text.indexOf('(') + 1, close), ticks: f[11] + f[12] });
   }
   return out;
 }
 
-/** CPU of the processes other than `own` between two snapshots (% of one core): total and top 5. */
-function otherProcesses(before, after, own, wallS) {
+/**
+ * CPU of everything but `own` between two snapshots, in % of all cores: the machine's user+system
+ * time minus that of `own` (which catches processes that came and went in between), and the five
+ * busiest live processes by name (in % of one core).
+ */
+function otherProcesses(before, after, own, sys0, sys1, wallS) {
+  let ownTicks = 0;
+  for (const pid of own) ownTicks += (after.get(pid)?.ticks ?? 0) - (before.get(pid)?.ticks ?? 0);
   const rows = [];
-  let total = 0;
   for (const [pid, b] of after) {
     if (own.has(pid)) continue;
     const d = b.ticks - (before.get(pid)?.ticks ?? b.ticks);
-    if (d <= 0) continue;
-    const pct = (d / CLK_TCK / wallS) * 100;
-    total += pct;
-    rows.push({ comm: b.comm, cpu_pct: round(pct, 1) });
+    if (d > 0) rows.push({ comm: b.comm, cpu_pct: round((d / CLK_TCK / wallS) * 100, 1) });
   }
-  return { totalPct: total, top: rows.sort((x, y) => y.cpu_pct - x.cpu_pct).slice(0, 5) };
+  const busy = sys1.user - sys0.user + (sys1.system - sys0.system);
+  return {
+    pctOfAllCores: Math.max(0, ((busy - ownTicks) / (sys1.total - sys0.total)) * 100),
+    top: rows.sort((x, y) => y.cpu_pct - x.cpu_pct).slice(0, 5),
+  };
 }
 
 /** Jiffies of the whole machine (all cores): busy, total and the parts of busy. */
@@ -676,6 +696,48 @@ async function machineInfo() {
     distro: /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(osRelease)?.[1] ?? 'unknown',
     node_version: process.version,
     clock_ticks_per_s: CLK_TCK,
+  };
+}
+
+// ----------------------------------------------------------------------------------- code version
+const CODE_DIRS = ['cli', 'coordinator', 'common', 'wire', 'bench'].map((p) => `packages/${p}/dist/src`);
+
+/**
+ * A digest of the compiled code the coordinator runs (every .js under the dist trees it loads).
+ * Taken before each N and at the end: a rebuild in the middle of a run would otherwise mix two
+ * versions of the code into one result without a trace.
+ */
+async function codeDigest() {
+  const hash = createHash('sha256');
+  const walk = async (dir) => {
+    const entries = await readdir(join(root, dir), { withFileTypes: true }).catch(() => []);
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      const rel = `${dir}/${e.name}`;
+      if (e.isDirectory()) await walk(rel);
+      else if (e.name.endsWith('.js')) hash.update(rel).update(await readFile(join(root, rel)));
+    }
+  };
+  for (const dir of CODE_DIRS) await walk(dir);
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** The commit and the uncommitted source files of the packages, for the record. */
+async function gitState() {
+  const git = (args) =>
+    promisify(execFile)('git', args, { cwd: root }).then(
+      (r) => r.stdout.trim(),
+      () => null,
+    );
+  const status = await git(['status', '--porcelain', '--', 'packages', 'systemd']);
+  return {
+    commit: await git(['rev-parse', '--short=12', 'HEAD']),
+    uncommitted_files:
+      status === null
+        ? null
+        : status
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => l.slice(3)),
   };
 }
 
@@ -908,6 +970,7 @@ async function runScale(n, opts, signal, { rest = false, profile = false } = {})
   const label = profile ? `${fmtInt(n)} agents (CPU profile run)` : `${fmtInt(n)} agents`;
   process.stderr.write(`  ${label}: starting the coordinator…\n`);
   const quietBefore = await waitQuiet(signal, opts.quietWait);
+  const code = await codeDigest();
   const dir = await mkdtemp(join(tmpdir(), 'kage-coordinator-scale-'));
   const gens = [];
   let coordinator = null;
@@ -1052,7 +1115,7 @@ async function runScale(n, opts, signal, { rest = false, profile = false } = {})
       const wallS = (w1 - w0) / 1000;
       const genCpu = gens.map((_, i) => ((g1[i] - g0[i]) / CLK_TCK / wallS) * 100);
       const sum = (f) => reports.reduce((s, r) => s + f(r), 0);
-      const others = otherProcesses(procs0, procs1, ownPids, wallS);
+      const others = otherProcesses(procs0, procs1, ownPids, sys0, sys1, wallS);
       const machineTotal = sys1.total - sys0.total;
       const machinePct = (key) => round(((sys1[key] - sys0[key]) / machineTotal) * 100, 1);
       const sent = sum((r) => r.sentInWindow);
@@ -1111,8 +1174,8 @@ async function runScale(n, opts, signal, { rest = false, profile = false } = {})
           steal: machinePct('steal'),
           iowait: machinePct('iowait'),
         },
-        // Other processes of a shared machine (a parent is charged for children it reaped).
-        other_processes_cpu_pct_of_all_cores: round(others.totalPct / cpus().length, 1),
+        // Other processes of a shared machine, and kernel threads.
+        other_processes_cpu_pct_of_all_cores: round(others.pctOfAllCores, 1),
         other_top_processes: others.top,
         load_average_1m: { before: round(loadBefore, 2), after: round(loadavg()[0], 2) },
         benchmark_process_cpu_pct: round(((self1.user + self1.system) / 1e6 / wallS) * 100, 2),
@@ -1139,6 +1202,7 @@ async function runScale(n, opts, signal, { rest = false, profile = false } = {})
     const result = {
       ...kept.result,
       quiet_wait_before_start: quietBefore,
+      code_digest: code,
       windows_measured: attempts.length,
       other_processes_cpu_pct_per_window: attempts.map((x) => x.result.other_processes_cpu_pct_of_all_cores),
     };
@@ -1163,7 +1227,7 @@ async function runScale(n, opts, signal, { rest = false, profile = false } = {})
       const file = (await readdir(profDir)).find((f) => f.endsWith(`.${pid}.0.001.cpuprofile`));
       if (!file) throw new Error('the coordinator wrote no .cpuprofile (did it exit on SIGTERM?)');
       const prof = JSON.parse(await readFile(join(profDir, file), 'utf8'));
-      profileSummary = summarizeProfile(prof, { start: mono0, end: mono1, agents: n });
+      profileSummary = { ...summarizeProfile(prof, { start: mono0, end: mono1, agents: n }), code };
     }
     return { result, sampleBytes, rest: restResult, profile: profileSummary };
   } finally {
@@ -1205,7 +1269,7 @@ async function measureRest(coordinator, n, opts, signal, generatorPids) {
   const sys1 = await machineTicks();
   const procs1 = await allProcessTicks();
   const wallS = (performance.now() - t0) / 1000;
-  const others = otherProcesses(procs0, procs1, new Set([pid, process.pid, ...generatorPids]), wallS);
+  const others = otherProcesses(procs0, procs1, new Set([pid, process.pid, ...generatorPids]), sys0, sys1, wallS);
   return {
     concurrency: 50,
     p50_ms: r.latency.p50,
@@ -1224,7 +1288,7 @@ async function measureRest(coordinator, n, opts, signal, generatorPids) {
     load_tool_cpu_pct: round(((self1.user + self1.system) / 1e6 / wallS) * 100, 1),
     generators_cpu_pct: round((gen1.reduce((s, v, i) => s + v - gen0[i], 0) / CLK_TCK / wallS) * 100, 1),
     machine_busy_pct_of_all_cores: round(((sys1.busy - sys0.busy) / (sys1.total - sys0.total)) * 100, 1),
-    other_processes_cpu_pct_of_all_cores: round(others.totalPct / cpus().length, 1),
+    other_processes_cpu_pct_of_all_cores: round(others.pctOfAllCores, 1),
     tool: `autocannon ${createRequire(import.meta.url)('autocannon/package.json').version} (in the benchmark process)`,
     note: `${fmtInt(n)} agents keep streaming at 1 Hz during the load, as they would under a dashboard`,
   };
@@ -1441,8 +1505,12 @@ function printTable(doc, outFile) {
     `targets: 1,000 agents < 10 % ${mark(t.cpu_1000_agents_lt_10_pct)}; 10,000 < 50 % ${mark(t.cpu_10000_agents_lt_50_pct)}; ` +
       `ack p99 < 1 s ${mark(t.ack_p99_1000_agents_lt_1_s)} / ${mark(t.ack_p99_10000_agents_lt_1_s)}; ` +
       `REST p99 < 20 ms ${mark(t.rest_nodes_1000_p99_lt_20_ms)}; linear R² ≥ 0.95 ${mark(t.cpu_linear_in_agents_r2_ge_0_95)}`,
+    doc.code.unchanged_during_run
+      ? null
+      : 'WARNING: the compiled code changed during the run; the figures mix versions',
+    `code: ${doc.code.commit ?? 'unknown commit'}${doc.code.uncommitted_files?.length ? ` + ${doc.code.uncommitted_files.length} uncommitted files` : ''}, dist ${doc.code.dist_digest_at_start}`,
     `written to ${relative(process.cwd(), outFile) || outFile}`,
-  ];
+  ].filter((l) => l !== null);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -1471,6 +1539,8 @@ async function main() {
   let doc = null;
   try {
     const machine = await machineInfo();
+    const codeAtStart = await codeDigest();
+    const git = await gitState();
     const results = [];
     let rest = null;
     let sampleBytes = null;
@@ -1482,6 +1552,9 @@ async function main() {
     }
     let profile = null;
     if (opts.profile) profile = (await runScale(opts.profileAgents, opts, abort.signal, { profile: true })).profile;
+    const codeAtEnd = await codeDigest();
+    if (codeAtEnd !== codeAtStart)
+      process.stderr.write('  the compiled code changed during the run (a rebuild): the result mixes versions\n');
     const fit = linearFit(results.map((r) => ({ x: r.agents, y: r.coordinator_cpu_pct })));
     // A coordinator that did not keep up used what CPU it got, not what N costs: the fit over
     // the points that kept up is given beside the one over all points.
@@ -1519,6 +1592,16 @@ async function main() {
         rows_per_s:
           'delta of kage_ingest_records_total{kind="samples"} on /metrics, scraped just before and just after the window',
       },
+      code: {
+        ...git,
+        dist_digest_at_start: codeAtStart,
+        dist_digest_at_end: codeAtEnd,
+        // Every coordinator of the run loaded the same compiled code.
+        unchanged_during_run:
+          codeAtStart === codeAtEnd &&
+          results.every((r) => r.code_digest === codeAtStart) &&
+          (profile?.code ?? codeAtStart) === codeAtStart,
+      },
       results,
       slope_cpu_pct_per_1000_agents: round(fit.b === null ? null : fit.b * 1000, 3),
       r2: round(fit.r2, 4),
@@ -1531,7 +1614,7 @@ async function main() {
       },
       rest_nodes_1000: rest,
       profile_n1000: profile?.categories ?? null,
-      profile_n1000_detail: profile?.detail ?? null,
+      profile_n1000_detail: profile ? { ...profile.detail, code_digest: profile.code } : null,
       targets: null,
     };
     doc.targets = evaluateTargets(results, fit, rest);

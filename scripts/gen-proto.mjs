@@ -1,6 +1,6 @@
 // Generates the TypeScript types of the gRPC contract (proto/kage/v1/*.proto) into
-// packages/wire/src/generated/, with proto-loader-gen-types. The generated files are committed
-// (style R11); `node scripts/gen-proto.mjs --check` regenerates into a temporary directory and
+// packages/wire/src/generated/, with proto-loader-gen-types. The generated files are committed;
+// `node scripts/gen-proto.mjs --check` regenerates into a temporary directory and
 // exits 1 when the committed files differ, for CI.
 //
 // The loader options live only here: the script also writes them to `loader-options.ts` in the

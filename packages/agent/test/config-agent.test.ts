@@ -1,5 +1,5 @@
-// agent.yaml (DESIGN §3.8): defaults, relative paths, secrets, and every violation reported at once
-// with file:line:col, key path and reason.
+// agent.yaml (docs/agent.md, "Every key"): defaults, relative paths, secrets, and every violation
+// reported at once with file:line:col, key path and reason.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -60,7 +60,7 @@ services:
     restart: { initial_delay_ms: 1000, max_delay_ms: 60000, max_restarts: 5, window_s: 300 }
 `;
 
-test('the DESIGN §3.8 sample resolves: units in names, paths absolute, token read, deep-frozen', async (t) => {
+test('a full sample config resolves: units in names, paths absolute, token read, deep-frozen', async (t) => {
   const dir = await tempDir(t);
   const file = await writeConfig(dir, DESIGN_SAMPLE);
   const config: AgentConfig = await loadAgentConfig(file, { env: {} });

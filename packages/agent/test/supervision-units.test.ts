@@ -31,7 +31,7 @@ void test('the restart budget allows max_restarts per sliding window', () => {
   assert.equal(budget.count(10_600), 0);
 });
 
-void test('restart policy defaults come from DESIGN §3.8 and bad relations are rejected', () => {
+void test('restart policy defaults are filled in and bad relations are rejected', () => {
   assert.deepEqual(resolveRestartPolicy('exo'), {
     initial_delay_ms: 1000,
     max_delay_ms: 60_000,

@@ -1,6 +1,6 @@
 /**
  * Per-cell statistics over successful measured requests: the `cells` entries of the report
- * (DESIGN §3.5), plus failure counts by kind.
+ * (docs/benchmarks.md, "The report JSON"), plus failure counts by kind.
  */
 import type { CellResult } from './cell-runner.js';
 import type { RequestErrorKind } from './request-metrics.js';

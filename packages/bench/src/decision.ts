@@ -1,7 +1,7 @@
 /**
- * The per-model decision of DESIGN §3.4: does the candidate (EXO cluster) beat the best baseline
- * (single Ollama node) on median decode rate, by how much, and how sure are we. Field names are
- * those of the report's `decisions` entries (DESIGN §3.5).
+ * The per-model decision (docs/benchmarks.md, "Verdicts"): does the candidate (EXO cluster) beat
+ * the best baseline (single Ollama node) on median decode rate, by how much, and how sure are we.
+ * Field names are those of the report's `decisions` entries.
  */
 import type { CellResult } from './cell-runner.js';
 import type { MatrixDecision } from './matrix-schema.js';

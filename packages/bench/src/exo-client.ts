@@ -1,8 +1,9 @@
 /**
- * EXO 1.x client (exo.md §6.2–6.4). Preparation: check that every expected node is in `/state`
- * (by hostname), place a pipeline instance across exactly those nodes if the model has none
- * (adding the model card first when EXO has no built-in card for it), and wait until every runner
- * of the instance is ready. Chat: `/v1/chat/completions` with EXO's SSE comments.
+ * EXO 1.x client (docs/benchmarks.md, "What each kind does"). Preparation: check that every
+ * expected node is in `/state` (by hostname), place a pipeline instance across exactly those nodes
+ * if the model has none (adding the model card first when EXO has no built-in card for it), and
+ * wait until every runner of the instance is ready. Chat: `/v1/chat/completions` with EXO's SSE
+ * comments.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BenchError, ExoPrepareError, type ExoClusterDetails } from './errors.js';

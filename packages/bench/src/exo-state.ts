@@ -1,5 +1,5 @@
 /**
- * Reads the parts of EXO 1.x `GET /state` the benchmark needs (exo.md §6.4). Keys are camelCase and
+ * Reads the parts of EXO 1.x `GET /state` the benchmark needs. Keys are camelCase and
  * tagged unions are wrapped as `{"ClassName": {...}}`. Node ids are random per EXO start, so nodes
  * are named by `nodeIdentities[id].friendlyName` (the hostname).
  */

@@ -1,7 +1,7 @@
 /**
- * JSON Schema (TypeBox) of the benchmark matrix file, DESIGN §3.2. The same schema validates a
- * YAML/JSON file and the JSON body of `POST /api/v1/runs`. Structural rules live here; rules that
- * span keys (duplicate ids, URLs, aliases, threshold order) are in `matrix.ts`.
+ * JSON Schema (TypeBox) of the benchmark matrix file (docs/benchmarks.md). The same schema
+ * validates a YAML/JSON file and the JSON body of `POST /api/v1/runs`. Structural rules live here;
+ * rules that span keys (duplicate ids, URLs, aliases, threshold order) are in `matrix.ts`.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
@@ -90,7 +90,7 @@ export const MatrixFileSchema = Type.Object(
     models: Type.Array(MatrixModelSchema, { minItems: 1 }),
     /** `null` is treated as absent (see `matrix.ts`); kept out of the schema so errors keep their paths. */
     decision: Type.Optional(MatrixDecisionSchema),
-    // Extras beyond DESIGN §3.2 (documented in the package README).
+    // Optional extras (marked "extra" in the package README's matrix table).
     num_ctx: Type.Optional(PositiveInt),
     temperature: Type.Optional(
       Nullable(Type.Number({ minimum: 0 }), 'must be a number >= 0, or null for the server default'),
@@ -152,7 +152,7 @@ export interface MatrixDecision {
   max_ttft_ratio: number;
 }
 
-/** A validated, defaulted, deep-frozen matrix. Field names are the file's (DESIGN §3.2). */
+/** A validated, defaulted, deep-frozen matrix. Field names are the file's. */
 export interface Matrix {
   name: string;
   prompt: string;

@@ -1,6 +1,7 @@
 /**
- * Loads and validates a benchmark matrix (DESIGN §3.2). Everything is checked before anything runs,
- * and every problem is reported at once with the file, the key path, the line and the reason.
+ * Loads and validates a benchmark matrix (docs/benchmarks.md, "The matrix file"). Everything is
+ * checked before anything runs, and every problem is reported at once with the file, the key path,
+ * the line and the reason.
  */
 import { readFile } from 'node:fs/promises';
 import { parseYaml, problemAt, schemaViolations, type Segment, type YamlSource } from '@kage/common';

@@ -2,7 +2,7 @@
  * Ollama native client: `POST /api/chat` streamed as NDJSON (one JSON object per `\n`-terminated
  * line). A successful stream ends with a `done:true` line carrying the server's counters in
  * nanoseconds; an error after bytes were written arrives as a final `{"error": "..."}` line with
- * status 200 (ollama.md §1.2–1.4).
+ * status 200.
  */
 import { createAgents, destroyAgents, exchange, type AgentPair } from './http-transport.js';
 import {

@@ -1,6 +1,7 @@
 /**
  * Client for any OpenAI-compatible server (`/v1/chat/completions`, SSE, `stream_options.include_usage`),
- * including Ollama's own `/v1`. `num_ctx` cannot be set on this path (ollama.md §1.10).
+ * including Ollama's own `/v1`. `num_ctx` cannot be set on this path (the OpenAI request has no
+ * field for it).
  */
 import { createAgents, destroyAgents, type AgentPair } from './http-transport.js';
 import { streamChatCompletion } from './openai-stream.js';

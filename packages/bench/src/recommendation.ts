@@ -13,7 +13,7 @@
  */
 import type { Decision, Verdict } from './decision.js';
 
-/** The `recommendation` object of the report (DESIGN §3.5). */
+/** The `recommendation` object of the report JSON. */
 export interface Recommendation {
   verdict: Verdict;
   reasons: string[];

@@ -1,7 +1,7 @@
 /**
- * The report JSON of DESIGN §3.5 (`kage report --format json`, schema `kage.report/v1`). Field names
- * are a public contract: renderers (markdown, HTML), the CLI and the coordinator's REST API read
- * them. Extra fields beyond §3.5 are few and marked "extra".
+ * The report JSON of docs/benchmarks.md (`kage report --format json`, schema `kage.report/v1`).
+ * Field names are a public contract: renderers (markdown, HTML), the CLI and the coordinator's REST
+ * API read them. Extra fields beyond the documented ones are few and marked "extra".
  */
 import type { Decision, Verdict } from './decision.js';
 import type { RequestErrorKind } from './request-metrics.js';
@@ -109,7 +109,7 @@ export interface ReportCell {
   utilization?: Record<string, NodeUtilization> | null;
 }
 
-/** One `decisions` entry (DESIGN §3.4), per model and concurrency level. */
+/** One `decisions` entry (docs/benchmarks.md, "Verdicts"), per model and concurrency level. */
 export interface ReportDecision {
   model: string;
   candidate: string;

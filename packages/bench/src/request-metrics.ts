@@ -1,7 +1,8 @@
 /**
- * Per-request metrics (DESIGN §3.3) and the recorder that builds them from wire events. All times
- * come from `process.hrtime.bigint()`; only `started_at` is wall-clock, for aligning with telemetry.
- * Field names are snake_case because they are stored and reported as they are.
+ * Per-request metrics (docs/benchmarks.md, "What is measured") and the recorder that builds them
+ * from wire events. All times come from `process.hrtime.bigint()`; only `started_at` is wall-clock,
+ * for aligning with telemetry. Field names are snake_case because they are stored and reported as
+ * they are.
  */
 import { msBetween, type ExchangeResult } from './http-transport.js';
 import type { TargetKind } from './matrix-schema.js';

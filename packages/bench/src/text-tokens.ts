@@ -1,8 +1,8 @@
 /**
- * Counting tokens of answer text, for servers that stream text without a token count (DESIGN §3.3:
- * server count first, else tokenised text, chunk counting last). The encoder is o200k_base, a
- * general-purpose BPE: close to, not identical with, a Llama or Qwen tokenizer — still far better
- * than counting chunks, which undercounts whenever a chunk carries several tokens.
+ * Counting tokens of answer text, for servers that stream text without a token count
+ * (docs/benchmarks.md: server count first, else tokenised text, chunk counting last). The encoder
+ * is o200k_base, a general-purpose BPE: close to, not identical with, a Llama or Qwen tokenizer —
+ * still far better than counting chunks, which undercounts whenever a chunk carries several tokens.
  *
  * The encoder tables cost ~150 ms and tens of MB to load, so they load once, on the first request
  * (before its clock starts), and never in processes that send none (the agent daemon).

@@ -36,7 +36,7 @@ function run(cells: DecisionCell[], clusterOk: boolean | null = true, model = 'q
   return decide({ model, concurrency, decision: RULES, cells, cluster_ok: clusterOk });
 }
 
-void describe('decision: verdicts (DESIGN §3.4)', () => {
+void describe('decision: verdicts', () => {
   void test('phase-2: speedup ≥ go with a CI clear of every threshold', () => {
     const d = run([cell('exo-cluster', around(15)), cell('ollama-srv1', around(8)), cell('ollama-rog', around(10))]);
     assert.equal(d.verdict, 'phase-2');
@@ -134,7 +134,7 @@ void describe('decision: verdicts (DESIGN §3.4)', () => {
     assert.equal(partial.success_ok, false);
   });
 
-  void test('the JSON has the report field names of DESIGN §3.5', () => {
+  void test('the JSON has the field names of the report `decisions` entries', () => {
     const d = JSON.parse(
       JSON.stringify(run([cell('exo-cluster', around(15)), cell('ollama-rog', around(10))])),
     ) as Record<string, unknown>;

@@ -37,7 +37,7 @@ interface FakeExo {
   posts: () => Array<{ path: string; body: unknown }>;
 }
 
-/** A scripted EXO 1.x master: /state, /models, /models/add, /place_instance (exo.md §6). */
+/** A scripted EXO 1.x master: /state, /models, /models/add, /place_instance. */
 async function fakeExo(t: TestContext, o: FakeExoOptions = {}): Promise<FakeExo> {
   const present = o.present ?? NODES;
   const ids = new Map(present.map((name, i) => [name, `node-${i}-${name}`]));

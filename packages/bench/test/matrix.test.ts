@@ -57,7 +57,7 @@ function withLine(n: number, replacement: string): string {
 }
 
 void describe('matrix: valid files', () => {
-  void test('DESIGN §3.2 example parses, with defaults and normalised URLs', () => {
+  void test('a full example matrix parses, with defaults and normalised URLs', () => {
     const m = parseMatrix(VALID, { file: 'm.yaml' });
     assert.equal(m.name, 'exo-phase1-poc');
     assert.deepEqual(m.concurrency, [1, 2]);

@@ -1,6 +1,6 @@
 /**
- * The report JSON (DESIGN §3.5) built from a stored run: exact field names, `null` baseline and
- * ratio fields where no baseline ran, JSON-safe numbers, `latest`, unknown ids, and `listRuns`.
+ * The report JSON (docs/benchmarks.md) built from a stored run: exact field names, `null` baseline
+ * and ratio fields where no baseline ran, JSON-safe numbers, `latest`, unknown ids, and `listRuns`.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -44,7 +44,7 @@ function tempStore(t: TestContext): BenchStore {
 const keys = (o: object): string[] => Object.keys(o).sort();
 
 void describe('buildReport', () => {
-  void test('a cluster-only run: §3.5 field names, null baseline fields, JSON-safe', async (t) => {
+  void test('a cluster-only run: documented field names, null baseline fields, JSON-safe', async (t) => {
     const exo = await startScriptedServer(async (req, res) => {
       if (req.path === '/node_id') return json(res, 200, 'n1');
       if (req.path === '/state') {
@@ -110,7 +110,7 @@ decision: { candidate: exo-cluster, baselines: [ollama-rog] }
         'ttft_ms',
       ]);
       assert.deepEqual(keys(c.decode_tps), ['ci95', 'mean', 'median']);
-      assert.deepEqual(keys(c.ttft_ms), ['ci95', 'median', 'p90']); // §3.5 plus the extra CI for the chart
+      assert.deepEqual(keys(c.ttft_ms), ['ci95', 'median', 'p90']); // documented, plus the extra CI for the chart
       assert.deepEqual(keys(c.e2e_ms), ['median']);
       assert.deepEqual(keys(c.output_tokens), ['median']);
     }

@@ -406,3 +406,26 @@ test('refusals from an IPv6 peer are logged once a minute as well (the port is n
   const witness = await startWitness(lab);
   await witness.proveServed();
 });
+
+test('impossible values: an unrepresentable time ends that call; a byte count beyond 2^53 is stored as unknown', async (t) => {
+  const lab = await startGatewayLab(t);
+  const witness = await startWitness(lab);
+  const far = lab.agent();
+  await far.connect();
+  far.samples([1], () => 9e15);
+  const ended = await far.ended();
+  assert.equal(ended.code, status.INVALID_ARGUMENT, ended.details);
+  assert.deepEqual(lab.stored('srv1'), [], 'nothing of the refused batch is stored');
+
+  // Sharing one commit with the witness: the odd value must not fail the witness's records.
+  const huge = lab.agent();
+  await huge.connect();
+  huge.samples([1, 2], undefined, { mem_used_bytes: 2 ** 60 });
+  await huge.waitAck(2);
+  assert.deepEqual(
+    lab.stored('srv1').map((r) => r.seq),
+    [1, 2],
+  );
+  assert.equal(lab.registry.get('srv1')?.latest?.mem_used_bytes, null, 'unknown, not a wrong number');
+  await witness.proveServed();
+});

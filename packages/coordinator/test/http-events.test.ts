@@ -41,6 +41,13 @@ function ids(frames: SseFrame[]): number[] {
   return frames.map((f) => Number(f.id));
 }
 
+/** A realistic first id (epoch ms × 1000), fixed so the tests can name the ids. */
+const FIRST = 1_760_000_000_000_000;
+/** The id of the `n`th event (from 1) of a hub made by `fixedHub`. */
+const at = (n: number): number => FIRST + n - 1;
+const fixedHub = (capacity?: number): EventHub =>
+  createEventHub({ firstId: FIRST, ...(capacity === undefined ? {} : { capacity }) });
+
 test('live events arrive as id/event/data frames', async (t) => {
   const { base, world } = await startApi(t);
   const client = await openEvents(base);
@@ -49,11 +56,17 @@ test('live events arrive as id/event/data frames', async (t) => {
   assert.match(client.headers.get('content-type') ?? '', /^text\/event-stream/);
   assert.match(client.headers.get('cache-control') ?? '', /no-cache/);
 
-  world.hub.publish('sample', { node: 'a', cpu_pct: 12.5 });
+  const sample = world.hub.publish('sample', { node: 'a', cpu_pct: 12.5 });
   world.hub.publish('service', { node: 'a', service: 'ollama', state: 'running', note: 'line\nbreak' });
-  world.hub.publish('run', { id: 'run-1', cells_done: 1 });
+  const run = world.hub.publish('run', { id: 'run-1', cells_done: 1 });
 
-  assert.deepEqual(await client.nextEvent(), { id: '1', event: 'sample', data: '{"node":"a","cpu_pct":12.5}' });
+  // Ids count from the coordinator's start time, so they stay unique across restarts.
+  assert.match(String(sample.id), /^[0-9]{16}$/);
+  assert.deepEqual(await client.nextEvent(), {
+    id: String(sample.id),
+    event: 'sample',
+    data: '{"node":"a","cpu_pct":12.5}',
+  });
   const service = await client.nextEvent();
   assert.equal(service.event, 'service');
   assert.deepEqual(JSON.parse(service.data!), {
@@ -62,11 +75,15 @@ test('live events arrive as id/event/data frames', async (t) => {
     state: 'running',
     note: 'line\nbreak',
   });
-  assert.deepEqual(await client.nextEvent(), { id: '3', event: 'run', data: '{"id":"run-1","cells_done":1}' });
+  assert.deepEqual(await client.nextEvent(), {
+    id: String(run.id),
+    event: 'run',
+    data: '{"id":"run-1","cells_done":1}',
+  });
 });
 
 test('Last-Event-ID resumes with exactly the missed events while events keep being published', async (t) => {
-  const spy = instrumentedHub();
+  const spy = instrumentedHub(fixedHub());
   const world = createFakeWorld({ hub: spy.hub });
   const { base } = await startApi(t, { world });
 
@@ -74,7 +91,7 @@ test('Last-Event-ID resumes with exactly the missed events while events keep bei
   for (let i = 0; i < 5; i++) world.hub.publish('sample', { n: i });
   const seen: SseFrame[] = [];
   while (seen.length < 5) seen.push(await first.nextEvent());
-  assert.deepEqual(ids(seen), [1, 2, 3, 4, 5]);
+  assert.deepEqual(ids(seen), [at(1), at(2), at(3), at(4), at(5)]);
   first.close();
   await waitUntil('the first stream to unsubscribe', () => spy.subscribers() === 0);
 
@@ -93,23 +110,23 @@ test('Last-Event-ID resumes with exactly the missed events while events keep bei
     publishing = false;
   });
 
-  const second = await openEvents(base, '/api/v1/events', { 'last-event-id': '5' });
+  const second = await openEvents(base, '/api/v1/events', { 'last-event-id': String(at(5)) });
   t.after(() => second.close());
   await publisher;
   const last = world.hub.lastId();
   const resumed: SseFrame[] = [];
-  while (Number(resumed.at(-1)?.id ?? 5) < last) resumed.push(await second.nextEvent());
+  while (Number(resumed.at(-1)?.id ?? at(5)) < last) resumed.push(await second.nextEvent());
 
-  const expected = Array.from({ length: last - 5 }, (_, i) => i + 6);
+  const expected = Array.from({ length: last - at(5) }, (_, i) => at(6 + i));
   assert.deepEqual(ids(resumed), expected, 'no gap, no duplicate');
   const replayed = spy.calls[0]?.returned ?? 0;
-  assert.equal(spy.calls[0]?.lastId, 5);
+  assert.equal(spy.calls[0]?.lastId, at(5));
   assert.ok(replayed > 0, 'some events came from the replay');
   assert.ok(replayed < expected.length, 'some events came live');
 });
 
 test('an event published while the ring is read is sent once', async (t) => {
-  const inner = createEventHub();
+  const inner = fixedHub();
   let raced = false;
   const hub: EventHub = {
     ...inner,
@@ -126,58 +143,98 @@ test('an event published while the ring is read is sent once', async (t) => {
   const { base } = await startApi(t, { world });
   for (let i = 0; i < 3; i++) hub.publish('sample', { n: i });
 
-  const client = await openEvents(base, '/api/v1/events', { 'last-event-id': '2' });
+  const client = await openEvents(base, '/api/v1/events', { 'last-event-id': String(at(2)) });
   t.after(() => client.close());
   hub.publish('sample', { n: 'after' });
   const frames: SseFrame[] = [];
-  while (Number(frames.at(-1)?.id ?? 0) < 5) frames.push(await client.nextEvent());
-  assert.deepEqual(ids(frames), [3, 4, 5]);
+  while (Number(frames.at(-1)?.id ?? 0) < at(5)) frames.push(await client.nextEvent());
+  assert.deepEqual(ids(frames), [at(3), at(4), at(5)]);
   assert.equal(frames[1]?.event, 'node');
 });
 
 test('?last_event_id= resumes too; the Last-Event-ID header wins over it', async (t) => {
-  const { base, world } = await startApi(t);
+  const { base, world } = await startApi(t, { world: createFakeWorld({ hub: fixedHub() }) });
   for (let i = 0; i < 6; i++) world.hub.publish('sample', { n: i });
 
-  const byQuery = await openEvents(base, '/api/v1/events?last_event_id=4');
+  const byQuery = await openEvents(base, `/api/v1/events?last_event_id=${at(4)}`);
   t.after(() => byQuery.close());
-  assert.deepEqual(ids([await byQuery.nextEvent(), await byQuery.nextEvent()]), [5, 6]);
+  assert.deepEqual(ids([await byQuery.nextEvent(), await byQuery.nextEvent()]), [at(5), at(6)]);
 
-  const both = await openEvents(base, '/api/v1/events?last_event_id=1', { 'last-event-id': '5' });
+  const both = await openEvents(base, `/api/v1/events?last_event_id=${at(1)}`, { 'last-event-id': String(at(5)) });
   t.after(() => both.close());
-  assert.equal((await both.nextEvent()).id, '6');
+  assert.equal((await both.nextEvent()).id, String(at(6)));
   world.hub.publish('run', { id: 'run-1' });
-  assert.equal((await both.nextEvent()).id, '7');
-  assert.equal((await byQuery.nextEvent()).id, '7');
+  assert.equal((await both.nextEvent()).id, String(at(7)));
+  assert.equal((await byQuery.nextEvent()).id, String(at(7)));
 
   // Resuming from the newest id replays nothing and goes live.
-  const current = await openEvents(base, '/api/v1/events', { 'last-event-id': '7' });
+  const current = await openEvents(base, '/api/v1/events', { 'last-event-id': String(at(7)) });
   t.after(() => current.close());
   world.hub.publish('run', { id: 'run-2' });
-  assert.equal((await current.nextEvent()).id, '8');
+  assert.equal((await current.nextEvent()).id, String(at(8)));
 });
 
 test('a Last-Event-ID the ring no longer holds gives one reset event, then live events', async (t) => {
-  const world = createFakeWorld({ hub: createEventHub({ capacity: 5 }) });
+  const world = createFakeWorld({ hub: fixedHub(5) });
   const { base } = await startApi(t, { world });
   for (let i = 0; i < 20; i++) world.hub.publish('sample', { n: i });
 
-  const client = await openEvents(base, '/api/v1/events', { 'last-event-id': '3' });
+  const client = await openEvents(base, '/api/v1/events', { 'last-event-id': String(at(3)) });
   t.after(() => client.close());
   const reset = await client.nextEvent();
   assert.equal(reset.event, 'reset');
-  assert.equal(reset.id, '20', 'a later reconnect resumes after the reset');
-  assert.match((JSON.parse(reset.data!) as { reason: string }).reason, /events after 3 are no longer held/);
+  assert.equal(reset.id, String(at(20)), 'a later reconnect resumes after the reset');
+  assert.match(
+    (JSON.parse(reset.data!) as { reason: string }).reason,
+    new RegExp(`events after ${at(3)} are no longer held`),
+  );
   world.hub.publish('node', { node: 'a' });
-  assert.deepEqual(ids([await client.nextEvent()]), [21]);
+  assert.deepEqual(ids([await client.nextEvent()]), [at(21)]);
 
-  // An id beyond the newest (the coordinator restarted and counts from 1 again) resets too.
-  const ahead = await openEvents(base, '/api/v1/events', { 'last-event-id': '999' });
+  // An id beyond the newest was never issued by this coordinator: a reset too.
+  const ahead = await openEvents(base, '/api/v1/events', { 'last-event-id': String(at(999)) });
   t.after(() => ahead.close());
   const aheadReset = await ahead.nextEvent();
   assert.equal(aheadReset.event, 'reset');
-  assert.equal(aheadReset.id, '21');
+  assert.equal(aheadReset.id, String(at(21)));
   assert.match((JSON.parse(aheadReset.data!) as { reason: string }).reason, /never published here/);
+
+  // The largest id the API accepts (the largest exact JavaScript integer) is just another such id.
+  const largest = await openEvents(base, '/api/v1/events', { 'last-event-id': String(Number.MAX_SAFE_INTEGER) });
+  t.after(() => largest.close());
+  assert.equal(largest.status, 200);
+  assert.equal((await largest.nextEvent()).event, 'reset');
+});
+
+test('a Last-Event-ID from before a coordinator restart gives a reset, not an unrelated replay', async (t) => {
+  const startedMs = Date.now();
+  const before = await startApi(t, { world: createFakeWorld({ hub: createEventHub({ epochBaseMs: startedMs }) }) });
+  const client = await openEvents(before.base);
+  for (let i = 0; i < 10; i++) before.world.hub.publish('sample', { process: 'before', n: i });
+  const seen: SseFrame[] = [];
+  while (seen.length < 5) seen.push(await client.nextEvent());
+  client.close();
+  await before.close();
+
+  // The restarted coordinator (started a few seconds later) has published more events than the
+  // client had seen; with ids counted from 1 in every process, those would have been replayed.
+  const after = await startApi(t, {
+    world: createFakeWorld({ hub: createEventHub({ epochBaseMs: startedMs + 3000 }) }),
+  });
+  for (let i = 0; i < 20; i++) after.world.hub.publish('sample', { process: 'after', n: i });
+
+  const resumed = await openEvents(after.base, '/api/v1/events', { 'last-event-id': seen.at(-1)!.id! });
+  t.after(() => resumed.close());
+  const reset = await resumed.nextEvent();
+  assert.equal(reset.event, 'reset');
+  assert.equal(reset.id, String(after.world.hub.lastId()));
+  assert.match((JSON.parse(reset.data!) as { reason: string }).reason, /no longer held/);
+  const live = after.world.hub.publish('node', { process: 'after', node: 'a' });
+  assert.deepEqual(await resumed.nextEvent(), {
+    id: String(live.id),
+    event: 'node',
+    data: '{"process":"after","node":"a"}',
+  });
 });
 
 test('a malformed Last-Event-ID or last_event_id is 400 naming it', async (t) => {
@@ -188,6 +245,13 @@ test('a malformed Last-Event-ID or last_event_id is 400 naming it', async (t) =>
   const query = await request(base, '/api/v1/events?last_event_id=-1');
   assert.equal(query.status, 400);
   assert.match((query.body as { message: string }).message, /querystring\/last_event_id: must be an event id/);
+  // Ids that Number() could not read exactly are refused rather than rounded.
+  for (const id of ['9007199254740992', '9999999999999999', '17600000000000001', '1.5e15', '12a']) {
+    const tooBig = await request(base, '/api/v1/events', { headers: { 'last-event-id': id } });
+    assert.equal(tooBig.status, 400, id);
+    const inQuery = await request(base, `/api/v1/events?last_event_id=${encodeURIComponent(id)}`);
+    assert.equal(inQuery.status, 400, id);
+  }
 });
 
 test('a keep-alive comment comes at the configured interval', async (t) => {
@@ -205,8 +269,8 @@ test('a client that disconnects is unsubscribed', async (t) => {
   assert.equal(spy.subscribers(), 2);
   a.close();
   await waitUntil('the closed stream to unsubscribe', () => spy.subscribers() === 1);
-  world.hub.publish('sample', { n: 1 });
-  assert.equal((await b.nextEvent()).id, '1', 'the other client is unaffected');
+  const event = world.hub.publish('sample', { n: 1 });
+  assert.equal((await b.nextEvent()).id, String(event.id), 'the other client is unaffected');
   b.close();
   await waitUntil('every stream to unsubscribe', () => spy.subscribers() === 0);
 });
@@ -259,15 +323,15 @@ test('events that cannot be serialized are sent as null, and the stream goes on'
   t.after(() => client.close());
   const cyclic: Record<string, unknown> = {};
   cyclic['self'] = cyclic;
-  world.hub.publish('sample', cyclic);
-  world.hub.publish('sample', { ok: true });
+  const bad = world.hub.publish('sample', cyclic);
+  const good = world.hub.publish('sample', { ok: true });
   const frames: HubEvent[] = [];
   for (let i = 0; i < 2; i++) {
     const f = await client.nextEvent();
     frames.push({ id: Number(f.id), type: f.event as HubEvent['type'], data: JSON.parse(f.data!) as unknown });
   }
   assert.deepEqual(frames, [
-    { id: 1, type: 'sample', data: null },
-    { id: 2, type: 'sample', data: { ok: true } },
+    { id: bad.id, type: 'sample', data: null },
+    { id: good.id, type: 'sample', data: { ok: true } },
   ]);
 });

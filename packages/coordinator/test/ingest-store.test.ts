@@ -116,7 +116,7 @@ test('minute means are computed from raw samples, and raw samples past retention
     },
   ]);
   // Two hours later with 1 h of raw retention: every raw sample goes, the minutes stay.
-  store.rollupAndPrune(t0 + 2 * 3_600_000, { rawHours: 1, minuteDays: 30 });
+  await store.rollupAndPrune(t0 + 2 * 3_600_000, { rawHours: 1, minuteDays: 30 });
   const points = store.metrics('srv1', t0, t0 + 120_000);
   assert.deepEqual(
     points.map((p) => [p.ts, p.cpu_pct, p.resolution]),
@@ -127,20 +127,35 @@ test('minute means are computed from raw samples, and raw samples past retention
   );
 });
 
-test('a second coordinator on the same database is refused, naming the holder', async (t) => {
-  const { dir, store } = await tempStore(t);
-  store.acquireLease({ staleAfterMs: 15_000 });
+test('a second coordinator on the same database is refused, naming the holder, and writes nothing', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'kage-coord-store-'));
+  const file = join(dir, 'kage.db');
+  const holder = openTelemetryStore({ path: file, log, lease: { staleAfterMs: 15_000 } });
+  t.after(async () => {
+    holder.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const Database = (await import('better-sqlite3')).default;
+  const peek = new Database(file, { readonly: true });
+  t.after(() => peek.close());
+  const snapshot = (): unknown => ({
+    schema: peek.prepare(`SELECT component, version, updated_at FROM kage_schema ORDER BY component`).all(),
+    lease: peek.prepare(`SELECT * FROM coordinator_lease`).all(),
+    objects: peek.prepare(`SELECT type, name FROM sqlite_master ORDER BY name`).all(),
+  });
+  const before = snapshot();
   // Same host and a live pid that is not ours: the second store believes it is another process.
   const realPid = process.pid;
   Object.defineProperty(process, 'pid', { value: realPid + 1, configurable: true });
   try {
-    const second = openTelemetryStore({ path: join(dir, 'kage.db'), log });
-    t.after(() => second.close());
     assert.throws(
-      () => second.acquireLease({ staleAfterMs: 15_000 }),
-      /in use by another coordinator \(process \d+ on /,
+      () => openTelemetryStore({ path: file, log, lease: { staleAfterMs: 15_000 } }),
+      (err: Error & { code?: string }) =>
+        err.code === 'KAGE_ERR_COORDINATOR_DB_IN_USE' &&
+        new RegExp(`in use by another coordinator \\(process ${realPid} on `).test(err.message),
     );
   } finally {
     Object.defineProperty(process, 'pid', { value: realPid, configurable: true });
   }
+  assert.deepEqual(snapshot(), before, 'the refused open changed nothing');
 });

@@ -1,8 +1,8 @@
 /**
- * JSON Schema (TypeBox) of `agent.yaml`, DESIGN §3.8, with the defaults beside the keys. Structural
- * rules live here; rules that span keys or touch the file system (host:port, token file, URLs, unit
- * names, relative paths) are in `agent-config.ts`. Every object is closed: an unknown key is an
- * error, never silently ignored.
+ * JSON Schema (TypeBox) of `agent.yaml` (docs/agent.md, "Every key"), with the defaults beside the
+ * keys. Structural rules live here; rules that span keys or touch the file system (host:port, token
+ * file, URLs, unit names, relative paths) are in `agent-config.ts`. Every object is closed: an
+ * unknown key is an error, never silently ignored.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULT_RESTART_POLICY } from '../supervision/types.js';

@@ -1,7 +1,7 @@
 /**
  * The resolved agent configuration: every default filled in, every path absolute, secrets read,
  * deep-frozen. Top-level keys are camelCase with units in their names; `services` entries keep the
- * DESIGN §3.8 key names because they are handed unchanged to `createServiceRegistry`.
+ * file's snake_case key names because they are handed unchanged to `createServiceRegistry`.
  */
 import type { RestartPolicy, SystemdServiceConfig } from '../supervision/types.js';
 
@@ -82,7 +82,7 @@ export interface AgentConfig {
    * must be for `registry.close()` to honour every service's grace.
    */
   stopGraceMs: number;
-  /** Graceful shutdown budget of the agent (style R9): stop children, end the stream, flush. */
+  /** Graceful shutdown budget of the agent: stop children, end the stream, flush. */
   shutdownGraceMs: number;
   /** After this, the agent exits at once. Below the unit's `TimeoutStopSec` (45 s). */
   shutdownForceMs: number;

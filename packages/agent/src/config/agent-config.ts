@@ -1,8 +1,8 @@
 /**
- * Loads `agent.yaml` (DESIGN §3.8): parse with positions, validate every key against the schema
- * and the cross-key rules, read the secrets it names, and return one deep-frozen `AgentConfig`.
- * Every violation is reported at once, each as `file:line:col: key.path: reason`, in one
- * `KAGE_ERR_CONFIG_INVALID` error (the CLI exits 78 on it).
+ * Loads `agent.yaml` (docs/agent.md, "Every key"): parse with positions, validate every key against
+ * the schema and the cross-key rules, read the secrets it names, and return one deep-frozen
+ * `AgentConfig`. Every violation is reported at once, each as `file:line:col: key.path: reason`, in
+ * one `KAGE_ERR_CONFIG_INVALID` error (the CLI exits 78 on it).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';

@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Segment } from '@kage/common';
 
 export interface ConfigContext {
-  /** Directory of the config file: relative paths in the file start here (DESIGN §3.8). */
+  /** Directory of the config file: relative paths in the file start here. */
   baseDir: string;
   /** Record a violation at a key path; the loader turns it into `file:line:col: path: reason`. */
   problem(path: readonly Segment[], reason: string): void;

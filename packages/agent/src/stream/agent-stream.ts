@@ -6,8 +6,9 @@
  * buffer's bounds), and nothing is sent twice after a reconnect: the coordinator's Welcome says
  * what it has and the replay starts after it.
  *
- * Liveness has two layers (reference agent.md §4): HTTP/2 keepalive pings detect a dead link,
- * an application Heartbeat lets the coordinator spot an agent that is connected but stuck.
+ * Liveness has two layers (see `Heartbeat` in packages/wire/proto/kage/v1/agent.proto): HTTP/2
+ * keepalive pings detect a dead link, an application Heartbeat lets the coordinator spot an agent
+ * that is connected but stuck.
  */
 import { credentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import type { Logger } from 'pino';

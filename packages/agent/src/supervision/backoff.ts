@@ -50,8 +50,9 @@ export class RestartBudget {
 }
 
 /**
- * Fill a partial `restart` block with the DESIGN §3.8 defaults and check it. The config loader
- * validates types already; this guards the relations a schema cannot express.
+ * Fill a partial `restart` block with the documented defaults (docs/agent.md, "Every key") and
+ * check it. The config loader validates types already; this guards the relations a schema cannot
+ * express.
  */
 export function resolveRestartPolicy(service: string, partial: Partial<RestartPolicy> = {}): RestartPolicy {
   const policy: RestartPolicy = { ...DEFAULT_RESTART_POLICY, ...stripUndefined(partial) };

@@ -1,5 +1,5 @@
 /**
- * Layered health of one service (agent.md §5.4): process alive → HTTP health URL → optional
+ * Layered health of one service: process alive → HTTP health URL → optional
  * inference probe. Failures during the startup grace (until the first healthy check or the grace
  * runs out) are reported as `starting`, not `unhealthy`: model servers take minutes to load and must
  * not look broken meanwhile. Changes are logged once each, never per probe.

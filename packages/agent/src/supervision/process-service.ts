@@ -1,6 +1,6 @@
 /**
  * The `process` driver: runs a service as a child of the agent in its own process group and keeps
- * it running (style R10, agent.md §5.3–5.4). The lifecycle is an explicit state machine; commands
+ * it running. The lifecycle is an explicit state machine; commands
  * are serialised on one queue while exits, backoff timers and health checks arrive as events.
  *
  *   exited ─start→ starting ─spawn→ running ─stop→ stopping → exited

@@ -1,6 +1,7 @@
 /**
- * Timing knobs shared by both drivers that are not part of the config file (DESIGN §3.8 fixes its
- * keys), with their defaults in one place, plus the checks every service entry gets.
+ * Timing knobs shared by both drivers that are not part of the config file (its keys are fixed:
+ * docs/agent.md, "Every key"), with their defaults in one place, plus the checks every service
+ * entry gets.
  */
 import { SupervisionError } from './errors.js';
 

@@ -1,7 +1,8 @@
 /**
- * The agent's services, built from the config's `services` map (DESIGN §3.8), and the one door
- * commands come through. An agent only ever acts on the services named in its own config (DESIGN
- * §4): anything else is rejected with a coded error before any process or systemctl is touched.
+ * The agent's services, built from the config's `services` map, and the one door
+ * commands come through. An agent only ever acts on the services named in its own config (see the
+ * polkit section of docs/agent.md): anything else is rejected with a coded error before any process
+ * or systemctl is touched.
  */
 import type { Logger } from 'pino';
 import { SupervisionError } from './errors.js';

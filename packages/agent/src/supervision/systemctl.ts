@@ -1,7 +1,8 @@
 /**
  * The only way the agent touches systemd: `systemctl start|stop|restart UNIT` and
- * `systemctl show UNIT --property=…` (agent.md §5.1), run with execa (no shell), a timeout and a
- * bounded output. The agent never edits units; configuration changes need root and stay out of it.
+ * `systemctl show UNIT --property=…` (docs/agent.md's polkit section says which verbs need rights),
+ * run with execa (no shell), a timeout and a bounded output. The agent never edits units;
+ * configuration changes need root and stay out of it.
  */
 import { execa } from 'execa';
 import { SupervisionError } from './errors.js';

@@ -1,6 +1,6 @@
 /**
  * The `systemd` driver: controls an existing unit (ollama.service, exo.service) with systemctl and
- * observes it by polling `systemctl show` (agent.md §5.1–5.2). systemd owns the process, its
+ * observes it by polling `systemctl show`. systemd owns the process, its
  * restarts and its cgroup, so the state here is observed, not driven: any jump systemd makes is
  * accepted and logged. `close()` never stops the unit — an agent restart must not stop inference.
  */

@@ -7,7 +7,7 @@
 export type ServiceDriver = 'process' | 'systemd';
 
 /**
- * Lifecycle state (style R10). `exited` covers "never started" and "stopped on request"; `failed`
+ * Lifecycle state. `exited` covers "never started" and "stopped on request"; `failed`
  * is terminal until an operator command (crash loop, command not found, unit not loadable).
  */
 export type ServiceState = 'starting' | 'running' | 'stopping' | 'backoff' | 'exited' | 'failed';
@@ -86,7 +86,7 @@ export interface SupervisedService {
   close(): Promise<void>;
 }
 
-/** Restart policy of the process driver (DESIGN §3.8 `restart`). */
+/** Restart policy of the process driver (the config's `restart` block). */
 export interface RestartPolicy {
   initial_delay_ms: number;
   max_delay_ms: number;
@@ -95,7 +95,7 @@ export interface RestartPolicy {
   window_s: number;
 }
 
-/** The DESIGN §3.8 defaults for every key of {@link RestartPolicy}. */
+/** The documented defaults (docs/agent.md, "Every key") for every key of {@link RestartPolicy}. */
 export const DEFAULT_RESTART_POLICY: Readonly<RestartPolicy> = Object.freeze({
   initial_delay_ms: 1000,
   max_delay_ms: 60_000,
@@ -103,7 +103,7 @@ export const DEFAULT_RESTART_POLICY: Readonly<RestartPolicy> = Object.freeze({
   window_s: 300,
 });
 
-/** One entry of the agent config's `services` map (DESIGN §3.8), already validated. */
+/** One entry of the agent config's `services` map, already validated. */
 export type ServiceConfig = ProcessServiceConfig | SystemdServiceConfig;
 
 export interface ProcessServiceConfig {

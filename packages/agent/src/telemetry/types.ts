@@ -1,7 +1,8 @@
 /**
- * The shape of one telemetry sample. Field names follow DESIGN §3.7 `latest` (snake_case, units in
- * the name). Everything the agent could not read is `null` — unknown — and never 0: a 0 would be a
- * claim that the node is idle or empty.
+ * The shape of one telemetry sample. Field names follow the `latest` sample of the coordinator's
+ * `GET /api/v1/nodes` (docs/coordinator.md, "REST API"): snake_case, units in the name. Everything
+ * the agent could not read is `null` — unknown — and never 0: a 0 would be a claim that the node is
+ * idle or empty.
  */
 
 /** One network interface from /proc/net/dev. */

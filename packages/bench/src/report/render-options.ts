@@ -16,7 +16,7 @@ export interface DecisionThresholds {
   max_ttft_ratio: number;
 }
 
-/** The seed plan's thresholds (DESIGN §3.2 defaults). */
+/** The seed plan's thresholds (the matrix defaults). */
 export const SEED_THRESHOLDS: Readonly<DecisionThresholds> = Object.freeze({
   go_speedup: 0.3,
   evaluate_speedup: 0.1,

@@ -1,7 +1,7 @@
 /**
  * Target health probes run around every cell. Ollama's own liveness answer is `GET /` → 200
- * "Ollama is running" (ollama.md); the result is recorded before and after each cell so a report
- * shows whether the benchmark left Ollama as it found it (DESIGN §4). Other kinds only get a
+ * "Ollama is running"; the result is recorded before and after each cell so a report
+ * shows whether the benchmark left Ollama as it found it. Other kinds only get a
  * reachability probe: any HTTP answer means something is listening.
  */
 import { createAgents, destroyAgents, exchange, msBetween } from '../http-transport.js';

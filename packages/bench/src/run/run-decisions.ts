@@ -26,7 +26,10 @@ export function decisionCellFromStore(store: BenchStore, cell: StoredCell): Deci
   };
 }
 
-/** Applies DESIGN §3.4 to every model × concurrency level of a run, then combines them. */
+/**
+ * Applies the verdict rules (docs/benchmarks.md, "Verdicts") to every model × concurrency level of
+ * a run, then combines them.
+ */
 export function decideRun(
   store: BenchStore,
   runId: string,

@@ -1,7 +1,7 @@
 /**
  * The benchmark store: runs, their planned cells, every attempt as it ends, decisions and the
  * recommendation, in one SQLite file (better-sqlite3, WAL). Every write is one small transaction,
- * so a crash loses at most the requests in flight (DESIGN §4).
+ * so a crash loses at most the requests in flight.
  *
  * Timing note: the store is synchronous, on the event loop that also timestamps the tokens of
  * in-flight requests. Commits are small (no fsync with `synchronous = NORMAL`); checkpoints, which

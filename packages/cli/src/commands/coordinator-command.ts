@@ -38,8 +38,8 @@ export function createCoordinatorCommand(): Command {
       await runDaemon({
         log,
         forceExitMs: SHUTDOWN_FORCE_MS,
-        start: async () => {
-          const daemon = createCoordinatorDaemon({ config, env, log, version });
+        start: async (hooks) => {
+          const daemon = createCoordinatorDaemon({ config, env, log, version, onFatal: (err) => hooks.onFatal(err) });
           try {
             // The bound ports (useful with port 0) are in the "coordinator started" log line.
             await daemon.start();

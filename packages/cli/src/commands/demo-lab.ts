@@ -81,7 +81,8 @@ export async function startDemoLab(outDir: string, options: { deterministic: boo
 
   const children: ChildProcess[] = [];
   const { createCoordinatorDaemon, loadCoordinatorConfig } = await import('@kage/coordinator');
-  const log = pino({ level: 'info' }, pino.destination({ dest: join(labDir, 'coordinator.log'), sync: true }));
+  const logFile = pino.destination({ dest: join(labDir, 'coordinator.log'), sync: true });
+  const log = pino({ level: 'info' }, logFile);
   const daemon = createCoordinatorDaemon({
     config: await loadCoordinatorConfig(coordinatorFile),
     env: { notifySocket: null, watchdogUsec: null, journalStream: null, stateDirectory: null, logLevel: null },
@@ -95,6 +96,7 @@ export async function startDemoLab(outDir: string, options: { deterministic: boo
     // first would turn the rest of the run into failed requests and let it "complete".
     await daemon.close();
     await Promise.allSettled(children.map((c) => stopChild(c)));
+    logFile.end();
   };
   try {
     await daemon.start();

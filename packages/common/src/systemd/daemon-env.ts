@@ -1,6 +1,6 @@
 /**
  * The environment systemd hands a service (systemd.exec(5) "Environment variables in spawned
- * processes"), read in one place (style R4) and passed to the logger, the notifier and the watchdog
+ * processes"), read in one place and passed to the logger, the notifier and the watchdog
  * as plain values.
  */
 

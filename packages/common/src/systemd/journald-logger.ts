@@ -1,7 +1,7 @@
 /**
- * The agent's pino root: NDJSON on stdout (style R7). Under systemd, journald stores every stdout
+ * A daemon's pino root: NDJSON on stdout. Under systemd, journald stores every stdout
  * line at PRIORITY=6 unless the line starts with a `<N>` syslog prefix, which it strips and uses as
- * the priority (sd-daemon(3)); without it `journalctl -p warning` shows nothing (agent.md §3.4). So
+ * the priority (sd-daemon(3)); without it `journalctl -p warning` shows nothing (docs/agent.md, Logs). So
  * when stdout *is* the journal stream, each line gets the prefix of its pino level. Anywhere else the
  * lines stay plain JSON, because the prefix would break every JSON consumer.
  */

@@ -2,7 +2,7 @@
  * The systemd watchdog (`WatchdogSec=` in the unit, `$WATCHDOG_USEC` in our environment): ping
  * `WATCHDOG=1` every half interval, but only while every registered health check passes. A bare
  * timer would prove only that timers fire; a stuck sampling loop or a dead stream loop must stop the
- * pings so that systemd restarts the agent (agent.md §3.3, §6).
+ * pings so that systemd restarts the daemon (docs/agent.md, watchdog).
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';

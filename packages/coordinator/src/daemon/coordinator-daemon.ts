@@ -25,6 +25,7 @@ import { buildApiServer } from '../http/api-server.js';
 import { createIngestBatcher, type IngestBatcher } from '../ingest/ingest-batcher.js';
 import { createNodeRegistry, type NodeRegistry } from '../registry/node-registry.js';
 import { createRunService, type RunService } from '../runs/run-service.js';
+import { leaseLostError } from '../store/db-lease.js';
 import { openTelemetryStore, type TelemetryStore } from '../store/telemetry-store.js';
 
 export interface CoordinatorDaemonOptions {
@@ -41,6 +42,11 @@ export interface CoordinatorDaemonOptions {
    * earlier runs point at emulators that no longer exist.
    */
   resumeRuns?: boolean;
+  /**
+   * The daemon cannot go on (another coordinator took the database over): the owner should close
+   * it and exit non-zero. Without it, the daemon closes itself.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 export interface CoordinatorTimings {
@@ -72,9 +78,12 @@ export interface CoordinatorDaemon {
 }
 
 export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): CoordinatorDaemon {
-  const { config, log } = o;
+  const { config } = o;
+  // The components take the root logger and name themselves; the daemon's own lines say `daemon`.
+  const root = o.log;
+  const log = root.child({ component: 'daemon' });
   const t = { ...DEFAULT_TIMINGS, ...o.timings };
-  const notifier = o.notifier ?? createSdNotifier({ socket: o.env.notifySocket, log });
+  const notifier = o.notifier ?? createSdNotifier({ socket: o.env.notifySocket, log: root });
   let store: TelemetryStore | undefined;
   let events: EventHub | undefined;
   let registry: NodeRegistry | undefined;
@@ -89,15 +98,15 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
   let closing: Promise<void> | undefined;
 
   async function start(): Promise<{ grpcPort: number; httpPort: number }> {
-    store = openTelemetryStore({ path: config.db, log });
+    // The lease is taken before anything is written: a refused coordinator leaves the file alone.
+    store = openTelemetryStore({ path: config.db, log: root, lease: { staleAfterMs: 3 * t.leaseMs } });
     const db = store;
-    db.acquireLease({ staleAfterMs: 3 * t.leaseMs });
     events = createEventHub();
-    registry = createNodeRegistry({ store: db, events, log });
+    registry = createNodeRegistry({ store: db, events, log: root });
     const reg = registry;
     batcher = createIngestBatcher({
       store: db,
-      log,
+      log: root,
       maxDelayMs: t.commitDelayMs,
       onCommit: (ok, err) => {
         lastCommit = ok ? { ok, detail: 'last commit succeeded' } : { ok, detail: err?.message ?? 'commit failed' };
@@ -109,10 +118,10 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
       store: db,
       batcher,
       registry: reg,
-      log,
+      log: root,
       version: o.version,
     });
-    runs = createRunService({ store: db, commander: grpc, registry: reg, events, log });
+    runs = createRunService({ store: db, commander: grpc, registry: reg, events, log: root });
     const { port: grpcPort } = await grpc.listen();
 
     const gw = grpc;
@@ -124,7 +133,15 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
       events,
       runs: runService,
       readiness: () => ({
-        db: lastCommit.ok ? db.writable() : { ok: false, detail: `telemetry cannot be stored: ${lastCommit.detail}` },
+        // After a failed commit the write probe decides: once it succeeds the database is
+        // usable again, even before an agent's next commit proves it.
+        db: ((): { ok: boolean; detail: string } => {
+          const probe = db.writable();
+          if (lastCommit.ok || !probe.ok)
+            return lastCommit.ok ? probe : { ok: false, detail: `telemetry cannot be stored: ${probe.detail}` };
+          lastCommit = { ok: true, detail: 'writable again' };
+          return probe;
+        })(),
         grpc: { ok: gw.listening(), detail: gw.listening() ? `listening on port ${grpcPort}` : 'not listening' },
       }),
       stats: () => {
@@ -138,7 +155,7 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
         };
       },
       apiToken: config.apiToken,
-      log,
+      log: root,
       version: o.version,
     });
     let httpPort: number;
@@ -161,14 +178,16 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
         reg.tick(Date.now());
       }, t.tickMs),
       setInterval(() => guard('registry flush', () => reg.flush()), t.flushMs),
-      setInterval(() => guard('lease renewal', () => db.renewLease()), t.leaseMs),
-      setInterval(() => guard('rollup', () => db.rollupAndPrune(Date.now(), config.retention)), t.rollupMs),
+      setInterval(() => guard('lease renewal', () => renewLeaseOrStop(db)), t.leaseMs),
+      setInterval(() => {
+        db.rollupAndPrune(Date.now(), config.retention).catch((err: unknown) => log.error({ err }, 'rollup failed'));
+      }, t.rollupMs),
     );
     for (const timer of timers) timer.unref();
 
     if (o.resumeRuns !== false) await runService.resumeInterrupted();
 
-    watchdog = createWatchdog({ notifier, log, watchdogUsec: o.env.watchdogUsec });
+    watchdog = createWatchdog({ notifier, log: root, watchdogUsec: o.env.watchdogUsec });
     watchdog.register(
       'event-loop',
       createFreshnessCheck({
@@ -179,15 +198,32 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
     );
     await notifier.ready(`agents on :${grpcPort}, API on :${httpPort}`);
     watchdog.start();
+    if (config.gateway !== null)
+      log.warn('the gateway: section is not used by this version of the coordinator; ignored');
     log.info({ grpc: grpcPort, http: httpPort, db: config.db }, 'coordinator started');
     return { grpcPort, httpPort };
   }
 
+  let leaseLost = false;
+  /** Two coordinators writing one file would double-commit telemetry and fight over runs: stop. */
+  function renewLeaseOrStop(db: TelemetryStore): void {
+    if (leaseLost || db.renewLease()) return;
+    leaseLost = true;
+    const err = leaseLostError(config.db);
+    log.fatal({ err }, err.message);
+    if (o.onFatal !== undefined) o.onFatal(err);
+    else (closing ??= shutdown()).catch((e: unknown) => log.error({ err: e }, 'shutdown failed'));
+  }
+
+  /** Periodic tasks whose last run failed: logged when they start failing and when they recover. */
+  const failingTasks = new Set<string>();
   function guard(what: string, fn: () => unknown): void {
     try {
       fn();
+      if (failingTasks.delete(what)) log.info(`${what} works again`);
     } catch (err) {
-      log.error({ err }, `${what} failed`);
+      if (!failingTasks.has(what)) log.error({ err }, `${what} failed; retried quietly until it works`);
+      failingTasks.add(what);
     }
   }
 
@@ -206,6 +242,7 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
       guard('lease release', () => store?.releaseLease());
       store.close();
     }
+    await notifier.close();
     log.info('coordinator stopped');
   }
 

@@ -56,6 +56,8 @@ export interface AgentGatewayServerOptions {
 }
 
 const AUTH_LOG_EVERY_MS = 60_000;
+/** Peers remembered for refusal logging before the stale ones are swept. */
+const AUTH_LOG_MAX_PEERS = 1024;
 
 export function createAgentGatewayServer(options: AgentGatewayServerOptions): AgentGatewayServer {
   const log = options.log.child({ component: 'grpc' });
@@ -90,6 +92,11 @@ export function createAgentGatewayServer(options: AgentGatewayServerOptions): Ag
     const now = Date.now();
     const last = authLoggedAt.get(peer);
     if (last === undefined || now - last >= AUTH_LOG_EVERY_MS) {
+      // Bounded: peers not refused within the last minute are forgotten (many source addresses,
+      // e.g. rotating IPv6 privacy addresses, must not grow this map for ever).
+      if (authLoggedAt.size >= AUTH_LOG_MAX_PEERS) {
+        for (const [p, at] of authLoggedAt) if (now - at >= AUTH_LOG_EVERY_MS) authLoggedAt.delete(p);
+      }
       authLoggedAt.set(peer, now);
       log.warn({ peer, details }, 'agent call refused (logged once a minute per peer)');
     }

@@ -19,8 +19,13 @@ import type { Logger } from 'pino';
 import { CoordinatorError } from '../coordinator-error.js';
 import type { IngestBatcher } from '../ingest/ingest-batcher.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
-import { toSampleRow } from '../store/sample-row.js';
+import { toSampleRow, validTimestamp } from '../store/sample-row.js';
 import type { ServiceEventRow, TelemetryStore } from '../store/telemetry-store.js';
+
+/** seq ≥ 1 and a time both SQLite and JavaScript dates can hold. */
+function validRecord(seq: number, ts: number): boolean {
+  return Number.isSafeInteger(seq) && seq >= 1 && validTimestamp(ts);
+}
 
 /** How long a call may stay open before its Hello. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -149,6 +154,16 @@ export class AgentSession {
 
   #onMessage(m: AgentMessage__Output): void {
     if (this.#ended) return;
+    // Nothing an agent sends may take the coordinator down: a failure here ends this call only.
+    try {
+      this.#handle(m);
+    } catch (err) {
+      this.#log.error({ err }, 'handling an agent message failed; the call ends');
+      this.end(status.INTERNAL, 'the coordinator could not handle a message');
+    }
+  }
+
+  #handle(m: AgentMessage__Output): void {
     const now = Date.now();
     if (!this.#welcomed) {
       if (m.body !== 'hello' || m.hello === null || m.hello === undefined) {
@@ -160,14 +175,29 @@ export class AgentSession {
     }
     this.#ctx.registry.heard(this.nodeId, now);
     switch (m.body) {
-      case 'sample_batch':
+      case 'sample_batch': {
+        const samples = m.sample_batch?.samples ?? [];
+        const bad = samples.find((x) => !validRecord(x.seq, x.ts_ms));
+        if (bad !== undefined) {
+          this.end(
+            status.INVALID_ARGUMENT,
+            `sample seq ${bad.seq} at ${bad.ts_ms} ms: seq and ts_ms must be safe integers, ts_ms a representable time`,
+          );
+          return;
+        }
         this.#ingest(
-          (m.sample_batch?.samples ?? []).map((s) => toSampleRow(this.nodeId, s)),
+          samples.map((x) => toSampleRow(this.nodeId, x)),
           [],
         );
         return;
+      }
       case 'service_event':
-        if (m.service_event) this.#ingest([], [this.#eventRow(m.service_event)]);
+        if (!m.service_event) return;
+        if (!validRecord(m.service_event.seq, m.service_event.ts_ms)) {
+          this.end(status.INVALID_ARGUMENT, `service event seq ${m.service_event.seq}: seq and ts_ms out of range`);
+          return;
+        }
+        this.#ingest([], [this.#eventRow(m.service_event)]);
         return;
       case 'command_result':
       case 'probe_result': {
@@ -210,11 +240,20 @@ export class AgentSession {
       refuse('Hello carries no boot_id');
       return;
     }
+    let held: number;
+    try {
+      // Read before anything changes: if the database cannot answer, the older session of this
+      // node (if any) stays, and the agent simply retries.
+      held = this.#ctx.store.lastSeq(this.nodeId, hello.boot_id);
+    } catch (err) {
+      this.#log.error({ err }, 'cannot read what is held for the agent; the call ends');
+      this.end(status.UNAVAILABLE, 'the coordinator cannot read its database right now');
+      return;
+    }
     this.#bootId = hello.boot_id;
     this.#welcomed = true;
     this.#ctx.onWelcomed(this);
     this.#ctx.registry.hello(hello, now);
-    const held = this.#ctx.store.lastSeq(this.nodeId, hello.boot_id);
     this.#write({
       welcome: {
         accepted: true,

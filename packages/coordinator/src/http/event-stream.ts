@@ -3,9 +3,9 @@
  *
  * Resumption: the client's `Last-Event-ID` is replayed from the hub's ring before live events, with
  * no gap and no duplicate: the stream subscribes before it reads the ring, then drops live events
- * the replay already covered. When the ring no longer holds what the client missed, it gets one
- * `reset` event (its id is the newest event's, so a later reconnect resumes from there) and must
- * reload a snapshot.
+ * the replay already covered. When the ring no longer holds what the client missed, or its id comes
+ * from a coordinator process that has since restarted, it gets one `reset` event (its id is the
+ * newest event's, so a later reconnect resumes from there) and must reload a snapshot.
  *
  * Back-pressure: frames go to the socket while it accepts them; once it does not, later events
  * wait in a queue whose size is bounded, and a client that falls behind by more than that is
@@ -143,10 +143,12 @@ export function createEventStreams(hub: EventHub, log: Logger, options: EventStr
       const newest = hub.lastId();
       const missed = hub.since(lastEventId);
       if (missed === null) {
+        // Ids grow across coordinator restarts, so an id from an earlier process lands below the
+        // ring and reads as "no longer held"; one above the newest was never issued by this process.
         const reason =
           lastEventId > newest
-            ? `event ${lastEventId} was never published here (the coordinator restarted); reload the state`
-            : `events after ${lastEventId} are no longer held; reload the state`;
+            ? `event ${lastEventId} was never published here; reload the state`
+            : `events after ${lastEventId} are no longer held (the coordinator may have restarted); reload the state`;
         head.push(`id: ${newest}\nevent: reset\ndata: ${JSON.stringify({ reason })}\n\n`);
         floor = newest;
       } else {

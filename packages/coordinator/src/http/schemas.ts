@@ -203,7 +203,31 @@ export const ReportQuerySchema = Type.Object({
 
 // ---- Events ---------------------------------------------------------------------------------
 
-const EventId = Type.String({ pattern: '^[0-9]{1,15}$', [ERROR_MESSAGE]: 'must be an event id (an integer >= 0)' });
+/**
+ * A pattern for decimal strings (leading zeros allowed) whose value is at most `max`: the longest
+ * have `max`'s digit count, and those compare digit by digit.
+ */
+function decimalAtMost(max: number): string {
+  const digits = String(max);
+  const alternatives = digits.length > 1 ? [`[0-9]{1,${digits.length - 1}}`] : [];
+  for (let i = 0; i < digits.length; i++) {
+    const digit = Number(digits[i]);
+    if (digit === 0) continue;
+    const rest = digits.length - 1 - i;
+    alternatives.push(
+      digits.slice(0, i) + (digit === 1 ? '0' : `[0-${digit - 1}]`) + (rest > 0 ? `[0-9]{${rest}}` : ''),
+    );
+  }
+  alternatives.push(digits);
+  return `^(?:${alternatives.join('|')})$`;
+}
+
+// Event ids are 16-digit numbers (epoch ms × 1000, see the event hub); the bound keeps
+// `Number(id)` exact, so a resumption never compares against a rounded id.
+const EventId = Type.String({
+  pattern: decimalAtMost(Number.MAX_SAFE_INTEGER),
+  [ERROR_MESSAGE]: 'must be an event id (an integer >= 0)',
+});
 
 export const EventsQuerySchema = Type.Object({
   last_event_id: Type.Optional(EventId),

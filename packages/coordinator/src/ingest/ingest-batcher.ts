@@ -50,6 +50,31 @@ export function createIngestBatcher(options: IngestBatcherOptions): IngestBatche
   let failing = false;
   const counters = { samples: 0, events: 0, duplicates: 0, commit_failures: 0, commits: 0 };
 
+  /** Commits `batches` in one transaction; on failure nothing of them is kept. */
+  const tryCommit = (batches: PendingBatch[]): { outcomes: CommitOutcome[] } | { error: Error } => {
+    try {
+      return { outcomes: options.store.commit(batches) };
+    } catch (err) {
+      return { error: err instanceof Error ? err : new Error(String(err)) };
+    }
+  };
+
+  const deliver = (batches: readonly PendingBatch[], outcomes: readonly CommitOutcome[]): void => {
+    batches.forEach((b, i) => {
+      const outcome = outcomes[i];
+      if (outcome === undefined) return;
+      counters.samples += outcome.samples.length;
+      counters.events += outcome.events.length;
+      counters.duplicates += outcome.duplicates;
+      // A listener that throws must not keep the other batches of this commit from their acks.
+      try {
+        b.onCommitted(outcome);
+      } catch (err) {
+        log.error({ err, node: b.node_id }, 'handling committed records failed');
+      }
+    });
+  };
+
   const flush = (): void => {
     clearTimeout(timer);
     timer = undefined;
@@ -57,32 +82,47 @@ export function createIngestBatcher(options: IngestBatcherOptions): IngestBatche
     const batches = queue;
     queue = [];
     rows = 0;
-    let outcomes: CommitOutcome[];
-    try {
-      outcomes = options.store.commit(batches);
-    } catch (err) {
-      counters.commit_failures += 1;
-      const error = err instanceof Error ? err : new Error(String(err));
-      // One line when commits start failing, not one per batch: agents retry every few seconds
-      // and a full disk would otherwise flood the journal. The recovery is logged once too.
-      if (!failing) log.error({ err: error, batches: batches.length }, 'telemetry commit failed; nothing acknowledged');
-      failing = true;
-      options.onCommit?.(false, error);
-      for (const b of batches) b.onFailed(error);
+    const first = tryCommit(batches);
+    if ('outcomes' in first) {
+      succeeded();
+      deliver(batches, first.outcomes);
       return;
     }
+    // One transaction for all streams is what makes commits cheap, but then one record SQLite
+    // refuses would fail every agent's batch. Retry one stream at a time so only the offender
+    // fails; when every one fails, the database itself is the problem (disk full, read-only).
+    const failed: { batch: PendingBatch; error: Error }[] = [];
+    if (batches.length === 1) {
+      failed.push({ batch: batches[0] as PendingBatch, error: first.error });
+    } else {
+      for (const b of batches) {
+        const one = tryCommit([b]);
+        if ('outcomes' in one) deliver([b], one.outcomes);
+        else failed.push({ batch: b, error: one.error });
+      }
+    }
+    counters.commit_failures += failed.length;
+    if (failed.length < batches.length) succeeded();
+    else {
+      // One line when commits start failing, not one per batch: agents retry every few seconds
+      // and a full disk would otherwise flood the journal. The recovery is logged once too.
+      if (!failing)
+        log.error({ err: first.error, batches: batches.length }, 'telemetry commit failed; nothing acknowledged');
+      failing = true;
+      options.onCommit?.(false, first.error);
+    }
+    for (const { batch, error } of failed) {
+      if (failed.length < batches.length)
+        log.warn({ err: error, node: batch.node_id }, 'records of one agent refused by the database; its stream ends');
+      batch.onFailed(error);
+    }
+  };
+
+  const succeeded = (): void => {
     counters.commits += 1;
     if (failing) log.info({ failed_commits: counters.commit_failures }, 'telemetry commits succeed again');
     failing = false;
     options.onCommit?.(true);
-    batches.forEach((b, i) => {
-      const outcome = outcomes[i];
-      if (outcome === undefined) return;
-      counters.samples += outcome.samples.length;
-      counters.events += outcome.events.length;
-      counters.duplicates += outcome.duplicates;
-      b.onCommitted(outcome);
-    });
   };
 
   return {

@@ -58,6 +58,7 @@ export function createNodeRegistry(options: { store: TelemetryStore; events: Eve
   const { store, events } = options;
   const log = options.log.child({ component: 'registry' });
   const nodes = new Map<string, NodeState>();
+  let writeFailing = false;
 
   for (const n of store.loadNodes()) {
     nodes.set(n.id, {
@@ -114,8 +115,17 @@ export function createNodeRegistry(options: { store: TelemetryStore; events: Eve
       last_seen_ms: n.last_seen_ms ?? n.first_seen_ms,
       clock_skew_ms: n.clock_skew_ms,
     };
-    store.upsertNode(stored);
-    n.dirty = false;
+    try {
+      store.upsertNode(stored);
+      n.dirty = false;
+      writeFailing = false;
+    } catch (err) {
+      // The in-memory picture stays right; the next flush writes it again. Logged once per
+      // outage, not every flush of every node.
+      n.dirty = true;
+      if (!writeFailing) log.warn({ err, node: n.id }, 'node records not written; retried at each flush');
+      writeFailing = true;
+    }
   };
 
   return {

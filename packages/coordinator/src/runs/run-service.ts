@@ -298,7 +298,10 @@ export function createRunService(o: RunServiceOptions): RunService {
     },
 
     list(): RunListEntry[] {
-      return store.bench.listRuns();
+      // The same rule as `get`: completed only once its utilization is stored.
+      return store.bench
+        .listRuns()
+        .map((r) => (r.status === 'completed' && executions.has(r.id) ? { ...r, status: 'running' as const } : r));
     },
 
     get: detail,
@@ -309,6 +312,9 @@ export function createRunService(o: RunServiceOptions): RunService {
       if (execution !== undefined) {
         execution.controller.abort(RUN_CANCEL_REASON);
         await execution.ended;
+      } else if (store.bench.getRun(runId).status === 'interrupted') {
+        // Not executing, but the next start would resume it: the user said no.
+        store.bench.setRunStatus(runId, 'cancelled', { error: 'cancelled by the user' });
       }
       return detail(runId);
     },

@@ -10,6 +10,7 @@
  * for numbers nobody charts from here.
  */
 import type { Migration, SchemaComponent } from '@kage/bench';
+import { LEASE_TABLE_SQL } from './db-lease.js';
 
 const MIGRATIONS: readonly Migration[] = [
   {
@@ -52,6 +53,8 @@ const MIGRATIONS: readonly Migration[] = [
         services_json       TEXT
       ) STRICT;
       CREATE INDEX samples_by_node_time ON samples (node_id, ts_ms);
+      -- Retention finds the oldest raw sample without a scan.
+      CREATE INDEX samples_by_time ON samples (ts_ms);
 
       CREATE TABLE sample_minutes (
         node_id                TEXT NOT NULL,
@@ -68,6 +71,8 @@ const MIGRATIONS: readonly Migration[] = [
         gpu_mem_total_bytes    INTEGER,
         PRIMARY KEY (node_id, minute_ms)
       ) STRICT, WITHOUT ROWID;
+      -- Retention deletes old minutes in chunks without a scan.
+      CREATE INDEX sample_minutes_by_time ON sample_minutes (minute_ms);
 
       CREATE TABLE service_events (
         id          INTEGER PRIMARY KEY,
@@ -84,15 +89,12 @@ const MIGRATIONS: readonly Migration[] = [
         status_json TEXT NOT NULL
       ) STRICT;
       CREATE INDEX service_events_by_node_time ON service_events (node_id, ts_ms);
+      -- Retention deletes old events in chunks without a scan.
+      CREATE INDEX service_events_by_time ON service_events (ts_ms);
 
-      -- Which coordinator process owns the database (one at a time).
-      CREATE TABLE coordinator_lease (
-        id           INTEGER PRIMARY KEY CHECK (id = 1),
-        host         TEXT NOT NULL,
-        pid          INTEGER NOT NULL,
-        started_ms   INTEGER NOT NULL,
-        heartbeat_ms INTEGER NOT NULL
-      ) STRICT;
+      -- Which coordinator process owns the database (one at a time). Created before this
+      -- migration runs when a coordinator opens the file: the lease is taken first.
+      ${LEASE_TABLE_SQL}
 
       -- Runs started through the coordinator (resumed by it after a restart).
       CREATE TABLE coordinator_runs (

@@ -23,22 +23,22 @@ export interface SampleRow {
 export function toSampleRow(nodeId: string, s: Sample__Output): SampleRow {
   const gpus: GpuView[] = s.gpus.map((g) => ({
     name: g.name,
-    busy_pct: g.busy_pct ?? null,
-    mem_used_bytes: g.mem_used_bytes ?? null,
-    mem_total_bytes: g.mem_total_bytes ?? null,
+    busy_pct: finite(g.busy_pct),
+    mem_used_bytes: safeInt(g.mem_used_bytes),
+    mem_total_bytes: safeInt(g.mem_total_bytes),
   }));
   return {
     node_id: nodeId,
     ts_ms: s.ts_ms,
     seq: s.seq,
-    cpu_pct: s.cpu_pct ?? null,
-    mem_used_bytes: s.mem_used_bytes ?? null,
-    mem_total_bytes: s.mem_total_bytes ?? null,
+    cpu_pct: finite(s.cpu_pct),
+    mem_used_bytes: safeInt(s.mem_used_bytes),
+    mem_total_bytes: safeInt(s.mem_total_bytes),
     gpu_busy_pct: meanOf(gpus.map((g) => g.busy_pct)),
     gpu_mem_used_bytes: sumOf(gpus.map((g) => g.mem_used_bytes)),
     gpu_mem_total_bytes: sumOf(gpus.map((g) => g.mem_total_bytes)),
     gpus,
-    services: s.services.map((u) => ({ name: u.name, cpu_pct: u.cpu_pct ?? null, rss_bytes: u.rss_bytes ?? null })),
+    services: s.services.map((u) => ({ name: u.name, cpu_pct: finite(u.cpu_pct), rss_bytes: safeInt(u.rss_bytes) })),
   };
 }
 
@@ -52,9 +52,27 @@ export function toLatestView(row: SampleRow): LatestView {
   };
 }
 
+/**
+ * 64-bit counters arrive as JavaScript numbers; one beyond 2^53 (a corrupt or hostile agent) is not
+ * a byte count anyone can use, and SQLite's INTEGER columns refuse it: unknown, not a failed commit.
+ */
+/** NaN and infinities (a broken sensor) are unknown. */
+function finite(v: number | undefined): number | null {
+  return v !== undefined && Number.isFinite(v) ? v : null;
+}
+
+function safeInt(v: number | undefined): number | null {
+  return v !== undefined && Number.isSafeInteger(v) ? v : null;
+}
+
+/** Wall-clock times JavaScript can represent (±8.64e15 ms) that are also safe integers. */
+export function validTimestamp(ts: number): boolean {
+  return Number.isSafeInteger(ts) && Math.abs(ts) <= 8.64e15;
+}
+
 /** Mean of the known values; null when none is known. */
 function meanOf(values: (number | null)[]): number | null {
-  const known = values.filter((v): v is number => v !== null);
+  const known = values.filter((v): v is number => v !== null && Number.isFinite(v));
   return known.length === 0 ? null : known.reduce((a, b) => a + b, 0) / known.length;
 }
 

@@ -1,21 +1,32 @@
 /**
  * The coordinator's SQLite tables: nodes, per-boot seq high-water marks, raw samples and their
- * 1-minute means, service events, the single-owner lease, coordinator runs and per-cell
- * utilization. better-sqlite3 is synchronous: every method here runs on the event loop and returns
- * when SQLite has committed.
+ * 1-minute means, service events, the single-owner lease (db-lease.ts), coordinator runs and
+ * per-cell utilization. better-sqlite3 is synchronous: every method here runs on the event loop and
+ * returns when SQLite has committed, except the minute means and retention (retention.ts), whose
+ * work grows with the fleet and is therefore cut into short transactions.
  *
  * Deduplication: an agent sends each (node, boot) in seq order and resumes after the seq the
  * coordinator said it holds, so one high-water mark per (node, boot) tells a new record from a
  * replayed one — including a dead connection's kernel buffer delivering again after a partition.
  */
-import { hostname } from 'node:os';
-import { openBenchStore, runMigrations, storeError, type BenchStore } from '@kage/bench';
+import {
+  BenchError,
+  LATEST_SCHEMA_VERSION,
+  SCHEMA_COMPONENT,
+  openBenchStore,
+  runMigrations,
+  storeError,
+  type BenchStore,
+} from '@kage/bench';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { CoordinatorError } from '../coordinator-error.js';
 import type { MetricPoint } from '../registry/node-view.js';
 import { COORDINATOR_SCHEMA } from './coordinator-schema.js';
+import { acquireLease, releaseLease, renewLease, thisProcess, type LeaseOwner } from './db-lease.js';
+import { MINUTE_MS, createRetention, type RetentionPolicy, type RollupOutcome } from './retention.js';
 import type { SampleRow } from './sample-row.js';
+import { createSeqCache } from './seq-cache.js';
 
 /** A node as stored (the registry's starting point after a restart). */
 export interface StoredNode {
@@ -75,9 +86,12 @@ export interface TelemetryStore {
   /** The benchmark store over the same file. */
   readonly bench: BenchStore;
   readonly file: string;
-  /** Takes the single-owner lease. @throws `KAGE_ERR_COORDINATOR_DB_IN_USE` */
-  acquireLease(options: { staleAfterMs: number }): void;
-  renewLease(): void;
+  /**
+   * Lease heartbeat. @returns false when this process no longer holds the lease (another
+   * coordinator took it over as stale, or the store was opened without `lease`)
+   */
+  renewLease(): boolean;
+  /** Gives the lease up if this process holds it. */
   releaseLease(): void;
   loadNodes(): StoredNode[];
   upsertNode(node: StoredNode): void;
@@ -88,8 +102,12 @@ export interface TelemetryStore {
   metrics(nodeId: string, since: number, until: number): MetricPoint[];
   /** Raw rows of a node in a window (utilization summaries). */
   samplesBetween(nodeId: string, since: number, until: number): SampleRow[];
-  /** Computes minute means for minutes that changed, then drops what is past retention. */
-  rollupAndPrune(now: number, retention: { rawHours: number; minuteDays: number }): { rolled: number; pruned: number };
+  /**
+   * Computes minute means for minutes that changed, then drops what is past retention, in short
+   * transactions with the event loop free between them (see retention.ts). A call while a pass is
+   * under way joins it; a pass stops early when the store is closed.
+   */
+  rollupAndPrune(now: number, retention: RetentionPolicy): Promise<RollupOutcome>;
   markCoordinatorRun(runId: string): void;
   coordinatorRuns(): string[];
   saveUtilization(rows: readonly UtilizationRow[]): void;
@@ -99,25 +117,78 @@ export interface TelemetryStore {
   close(): void;
 }
 
-const MINUTE_MS = 60_000;
+export interface OpenTelemetryStoreOptions {
+  path: string;
+  log: Logger;
+  /** @default 5000 */
+  busyTimeoutMs?: number;
+  /**
+   * Take the single-owner lease before anything else is written (the daemon does; tests and tools
+   * that share a file within one process need not). A lease without a heartbeat for
+   * `staleAfterMs` is taken over.
+   */
+  lease?: { staleAfterMs: number };
+}
 
-export function openTelemetryStore(options: { path: string; log: Logger; busyTimeoutMs?: number }): TelemetryStore {
+/**
+ * Opens the coordinator's database: the lease first (when asked), then the bench store and both
+ * schemas' migrations.
+ *
+ * @throws `KAGE_ERR_COORDINATOR_DB_IN_USE` when another coordinator holds the lease (the file is
+ *   left as it was), or the bench store's coded `KAGE_ERR_DB_*` errors
+ */
+export function openTelemetryStore(options: OpenTelemetryStoreOptions): TelemetryStore {
   const file = options.path;
   const log = options.log.child({ component: 'telemetry-store' });
-  // The bench store opens the file first: it sets WAL and reports a bad file with its own codes.
-  const bench = openBenchStore({ path: file, busyTimeoutMs: options.busyTimeoutMs ?? 5000 });
+  const timeout = options.busyTimeoutMs ?? 5000;
+  const owner = thisProcess();
   let db: Database.Database;
   try {
-    db = new Database(file, { timeout: options.busyTimeoutMs ?? 5000 });
+    db = new Database(file, { timeout });
+  } catch (err) {
+    // better-sqlite3 throws a plain TypeError for a missing directory: not a SQLite code.
+    if (err instanceof TypeError) {
+      throw new BenchError('KAGE_ERR_DB_OPEN', `database ${file} cannot be opened: ${err.message}`, {
+        cause: err,
+        hint: 'create the directory first or pass another db:',
+      });
+    }
+    throw storeError(err, file, 'open');
+  }
+  let bench: BenchStore | undefined;
+  let leased = false;
+  try {
+    // Setting WAL reads the header first: a file that is not a database fails here, unchanged.
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    if (options.lease !== undefined) {
+      // A file from a newer kage is refused before the lease row is written into it.
+      assertSchemaKnown(db, file);
+      acquireLease(db, file, owner, options.lease.staleAfterMs);
+      leased = true;
+    }
+    bench = openBenchStore({ path: file, busyTimeoutMs: timeout });
     const m = runMigrations(db, file, COORDINATOR_SCHEMA);
     if (m.from !== m.to) log.info({ file, from: m.from, to: m.to }, 'coordinator schema migrated');
   } catch (err) {
-    bench.close();
-    throw storeError(err, file, 'open');
+    try {
+      if (leased) releaseLease(db, owner);
+    } catch {
+      // The lease goes stale on its own; the open error is the one to report.
+    }
+    bench?.close();
+    db.close();
+    throw err instanceof CoordinatorError ? err : storeError(err, file, 'open');
   }
+  return createTelemetryStore(db, bench, file, owner);
+}
 
+function createTelemetryStore(
+  db: Database.Database,
+  bench: BenchStore,
+  file: string,
+  owner: LeaseOwner,
+): TelemetryStore {
   const st = {
     insertSample: db.prepare(
       `INSERT INTO samples (node_id, ts_ms, seq, cpu_pct, mem_used_bytes, mem_total_bytes, gpu_busy_pct,
@@ -155,42 +226,20 @@ export function openTelemetryStore(options: { path: string; log: Logger; busyTim
        FROM sample_minutes WHERE node_id = ? AND minute_ms >= ? AND minute_ms <= ? ORDER BY minute_ms`,
     ),
     oldestRaw: db.prepare(`SELECT MIN(ts_ms) FROM samples WHERE node_id = ?`).pluck(),
-    rollup: db.prepare(
-      `INSERT OR REPLACE INTO sample_minutes (node_id, minute_ms, samples, cpu_pct_mean, cpu_pct_max,
-         mem_used_bytes_mean, mem_used_bytes_max, mem_total_bytes, gpu_busy_pct_mean, gpu_busy_pct_max,
-         gpu_mem_used_bytes_max, gpu_mem_total_bytes)
-       SELECT node_id, (ts_ms / ${MINUTE_MS}) * ${MINUTE_MS}, COUNT(*), AVG(cpu_pct), MAX(cpu_pct),
-         AVG(mem_used_bytes), MAX(mem_used_bytes), MAX(mem_total_bytes), AVG(gpu_busy_pct), MAX(gpu_busy_pct),
-         MAX(gpu_mem_used_bytes), MAX(gpu_mem_total_bytes)
-       FROM samples WHERE ts_ms >= ? AND ts_ms < ? GROUP BY node_id, ts_ms / ${MINUTE_MS}`,
-    ),
-    pruneRaw: db.prepare(`DELETE FROM samples WHERE ts_ms < ?`),
-    pruneMinutes: db.prepare(`DELETE FROM sample_minutes WHERE minute_ms < ?`),
-    pruneEvents: db.prepare(`DELETE FROM service_events WHERE ts_ms < ?`),
   };
 
-  const seqCache = new Map<string, number>();
-  const lastSeq = (nodeId: string, bootId: string): number => {
-    const key = `${nodeId}\u0000${bootId}`;
-    let v = seqCache.get(key);
-    if (v === undefined) {
-      v = (st.lastSeq.get(nodeId, bootId) as number | undefined) ?? 0;
-      seqCache.set(key, v);
-    }
-    return v;
-  };
-  /** Earliest sample time written since the last rollup: the minutes from there on are recomputed. */
-  let dirtyFromMs: number | null = null;
+  const seqCache = createSeqCache((nodeId, bootId) => (st.lastSeq.get(nodeId, bootId) as number | undefined) ?? 0);
+  const lastSeq = (nodeId: string, bootId: string): number => seqCache.get(nodeId, bootId);
   let closed = false;
-  const leaseOwner = { host: hostname(), pid: process.pid };
+  const retention = createRetention(db, { isClosed: () => closed });
 
   const commitTx = db.transaction((batches: readonly RecordBatch[]) => {
     const now = Date.now();
     const outcomes: CommitOutcome[] = [];
-    const pending = new Map<string, number>();
+    const pending = new Map<string, { node_id: string; boot_id: string; high: number }>();
     for (const b of batches) {
       const key = `${b.node_id}\u0000${b.boot_id}`;
-      let high = pending.get(key) ?? lastSeq(b.node_id, b.boot_id);
+      let high = pending.get(key)?.high ?? lastSeq(b.node_id, b.boot_id);
       const samples: SampleRow[] = [];
       const events: ServiceEventRow[] = [];
       let duplicates = 0;
@@ -215,13 +264,12 @@ export function openTelemetryStore(options: { path: string; log: Logger; busyTim
             services_json: s.services.length === 0 ? null : JSON.stringify(s.services),
           });
           samples.push(s);
-          if (dirtyFromMs === null || s.ts_ms < dirtyFromMs) dirtyFromMs = s.ts_ms;
         } else if (r.event !== null) {
           st.insertEvent.run(r.event);
           events.push(r.event);
         }
       }
-      pending.set(key, high);
+      pending.set(key, { node_id: b.node_id, boot_id: b.boot_id, high });
       st.setSeq.run(b.node_id, b.boot_id, high, now);
       outcomes.push({ samples, events, duplicates, last_seq: high });
     }
@@ -231,39 +279,11 @@ export function openTelemetryStore(options: { path: string; log: Logger; busyTim
   return {
     bench,
     file,
-    acquireLease({ staleAfterMs }) {
-      const now = Date.now();
-      db.transaction(() => {
-        const row = db.prepare(`SELECT host, pid, heartbeat_ms FROM coordinator_lease WHERE id = 1`).get() as
-          { host: string; pid: number; heartbeat_ms: number } | undefined;
-        if (row !== undefined && !(row.host === leaseOwner.host && row.pid === leaseOwner.pid)) {
-          const sameHostDead = row.host === leaseOwner.host && !processAlive(row.pid);
-          const stale = now - row.heartbeat_ms > staleAfterMs;
-          if (!sameHostDead && !stale) {
-            throw new CoordinatorError(
-              'KAGE_ERR_COORDINATOR_DB_IN_USE',
-              `database ${file} is in use by another coordinator (process ${row.pid} on ${row.host}, alive ${Math.round((now - row.heartbeat_ms) / 1000)} s ago)`,
-              { hint: 'stop the other coordinator, or give this one its own db:' },
-            );
-          }
-        }
-        db.prepare(
-          `INSERT OR REPLACE INTO coordinator_lease (id, host, pid, started_ms, heartbeat_ms) VALUES (1, ?, ?, ?, ?)`,
-        ).run(leaseOwner.host, leaseOwner.pid, now, now);
-      }).immediate();
-    },
     renewLease() {
-      db.prepare(`UPDATE coordinator_lease SET heartbeat_ms = ? WHERE id = 1 AND host = ? AND pid = ?`).run(
-        Date.now(),
-        leaseOwner.host,
-        leaseOwner.pid,
-      );
+      return renewLease(db, owner);
     },
     releaseLease() {
-      db.prepare(`DELETE FROM coordinator_lease WHERE id = 1 AND host = ? AND pid = ?`).run(
-        leaseOwner.host,
-        leaseOwner.pid,
-      );
+      releaseLease(db, owner);
     },
     loadNodes() {
       return db.prepare(`SELECT * FROM nodes ORDER BY id`).all() as StoredNode[];
@@ -275,8 +295,9 @@ export function openTelemetryStore(options: { path: string; log: Logger; busyTim
     commit(batches) {
       try {
         const { outcomes, pending } = commitTx.immediate(batches);
-        // Only after the commit: a rolled-back transaction must not move the marks.
-        for (const [key, high] of pending) seqCache.set(key, high);
+        // Only after the commit: a rolled-back transaction must not move the marks or dirty minutes.
+        for (const p of pending.values()) seqCache.set(p.node_id, p.boot_id, p.high);
+        for (const o of outcomes) for (const s of o.samples) retention.markDirty(s.node_id, s.ts_ms);
         return outcomes;
       } catch (err) {
         throw storeError(err, file, 'commit telemetry');
@@ -330,27 +351,8 @@ export function openTelemetryStore(options: { path: string; log: Logger; busyTim
         services: services_json === null ? [] : (JSON.parse(services_json) as SampleRow['services']),
       }));
     },
-    rollupAndPrune(now, retention) {
-      const completeBefore = Math.floor(now / MINUTE_MS) * MINUTE_MS;
-      let rolled = 0;
-      let pruned = 0;
-      db.transaction(() => {
-        if (dirtyFromMs !== null) {
-          const from = Math.floor(dirtyFromMs / MINUTE_MS) * MINUTE_MS;
-          if (from < completeBefore) {
-            rolled = st.rollup.run(from, completeBefore).changes;
-            dirtyFromMs = null;
-          }
-        }
-        const rawCut = now - retention.rawHours * 3_600_000;
-        const minuteCut = now - retention.minuteDays * 86_400_000;
-        // Raw samples older than the cut are rolled up first (a replay may have written late ones).
-        st.rollup.run(0, Math.floor(rawCut / MINUTE_MS) * MINUTE_MS);
-        pruned += st.pruneRaw.run(Math.floor(rawCut / MINUTE_MS) * MINUTE_MS).changes;
-        pruned += st.pruneMinutes.run(minuteCut).changes;
-        pruned += st.pruneEvents.run(minuteCut).changes;
-      }).immediate();
-      return { rolled, pruned };
+    rollupAndPrune(now, policy) {
+      return retention.run(now, policy);
     },
     markCoordinatorRun(runId) {
       db.prepare(`INSERT OR IGNORE INTO coordinator_runs (run_id, created_ms) VALUES (?, ?)`).run(runId, Date.now());
@@ -392,11 +394,26 @@ export function openTelemetryStore(options: { path: string; log: Logger; busyTim
   };
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+/**
+ * Refuses a file written by a newer kage with the migration runner's own error, before the lease
+ * row is written into it (the runner would refuse it too, but only after the lease).
+ */
+function assertSchemaKnown(db: Database.Database, file: string): void {
+  const hasTable = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kage_schema'`).get();
+  if (hasTable === undefined) return;
+  const version = db.prepare(`SELECT version FROM kage_schema WHERE component = ?`).pluck();
+  const coordinatorLatest = COORDINATOR_SCHEMA.migrations.reduce((v, m) => Math.max(v, m.version), 0);
+  for (const [component, latest, label] of [
+    [SCHEMA_COMPONENT, LATEST_SCHEMA_VERSION, 'benchmark'],
+    [COORDINATOR_SCHEMA.component, coordinatorLatest, COORDINATOR_SCHEMA.label],
+  ] as const) {
+    const v = version.get(component);
+    if (typeof v === 'number' && v > latest) {
+      throw new BenchError(
+        'KAGE_ERR_DB_SCHEMA_NEWER',
+        `database ${file} has ${label} schema version ${v}; this kage understands up to ${latest}`,
+        { hint: 'upgrade kage, or use another --db; nothing was changed' },
+      );
+    }
   }
 }

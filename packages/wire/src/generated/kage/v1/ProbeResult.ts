@@ -17,7 +17,7 @@ export interface ProbeResult {
    */
   ok?: boolean;
   /**
-   * The bench package's RequestMetrics as JSON (DESIGN §3.3 field names); empty when ok is false.
+   * The bench package's RequestMetrics as JSON (field names as in docs/benchmarks.md); empty when ok is false.
    */
   metrics_json?: string;
   /**
@@ -39,7 +39,7 @@ export interface ProbeResult__Output {
    */
   ok: boolean;
   /**
-   * The bench package's RequestMetrics as JSON (DESIGN §3.3 field names); empty when ok is false.
+   * The bench package's RequestMetrics as JSON (field names as in docs/benchmarks.md); empty when ok is false.
    */
   metrics_json: string;
   /**

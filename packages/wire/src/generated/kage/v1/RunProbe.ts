@@ -6,7 +6,7 @@ import type { Long } from '@grpc/proto-loader';
 
 /**
  * One streamed chat request to an inference server reachable from the agent's node, measured with
- * the agent's clock (DESIGN §3.3).
+ * the agent's clock (metrics as in docs/benchmarks.md).
  */
 export interface RunProbe {
   /**
@@ -52,7 +52,7 @@ export interface RunProbe {
 
 /**
  * One streamed chat request to an inference server reachable from the agent's node, measured with
- * the agent's clock (DESIGN §3.3).
+ * the agent's clock (metrics as in docs/benchmarks.md).
  */
 export interface RunProbe__Output {
   /**

@@ -25,7 +25,7 @@ import type {
 import type { Long } from '@grpc/proto-loader';
 
 /**
- * One telemetry snapshot of the node (fields as in DESIGN §3.7 `latest`).
+ * One telemetry snapshot of the node (the coordinator's `GET /api/v1/nodes` `latest` is built from it).
  */
 export interface Sample {
   /**
@@ -88,7 +88,7 @@ export interface Sample {
 }
 
 /**
- * One telemetry snapshot of the node (fields as in DESIGN §3.7 `latest`).
+ * One telemetry snapshot of the node (the coordinator's `GET /api/v1/nodes` `latest` is built from it).
  */
 export interface Sample__Output {
   /**

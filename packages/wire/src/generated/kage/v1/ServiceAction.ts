@@ -25,7 +25,7 @@ export type _kage_v1_ServiceAction_Action__Output =
 
 /**
  * Act on one of the agent's configured services. An agent only ever acts on services named in its
- * own config (DESIGN §4): anything else is answered with error KAGE_ERR_AGENT_SERVICE_UNKNOWN.
+ * own config: anything else is answered with error KAGE_ERR_AGENT_SERVICE_UNKNOWN.
  */
 export interface ServiceAction {
   /**
@@ -37,7 +37,7 @@ export interface ServiceAction {
 
 /**
  * Act on one of the agent's configured services. An agent only ever acts on services named in its
- * own config (DESIGN §4): anything else is answered with error KAGE_ERR_AGENT_SERVICE_UNKNOWN.
+ * own config: anything else is answered with error KAGE_ERR_AGENT_SERVICE_UNKNOWN.
  */
 export interface ServiceAction__Output {
   /**
