@@ -70,18 +70,32 @@ test('kage agent: runs with the coordinator away, logs JSON, and exits 0 on SIGT
   const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   t.after(() => clearTimeout(killer));
 
+  const show = (): string => `stdout:\n${stdout}\nstderr:\n${stderr}`;
+  /** Log lines complete so far (the text after the last newline may be a line still arriving). */
+  const logged = (): Record<string, unknown>[] =>
+    stdout
+      .split('\n')
+      .slice(0, -1)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  // Keeps running while the coordinator is unreachable: after the start, a failed attempt, its
+  // backoff and the next failed attempt all go by without the process exiting.
+  const secondAttemptAfterStart = (): boolean => {
+    const msgs = logged();
+    const started = msgs.findIndex((m) => m['msg'] === 'agent started');
+    const retry = msgs.findIndex((m) => m['msg'] === 'cannot reach the coordinator; retrying' && m['attempt'] === 2);
+    return started !== -1 && retry > started;
+  };
   const deadline = Date.now() + 15_000;
-  while (!/"msg":"agent started"/.test(stdout) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  while (!secondAttemptAfterStart()) {
+    assert.equal(child.exitCode, null, `the agent exited early\n${show()}`);
+    assert.ok(Date.now() < deadline, `no second attempt to reach the coordinator\n${show()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  assert.match(stdout, /"msg":"agent started"/, `stdout:\n${stdout}\nstderr:\n${stderr}`);
-  // Keep running a little while the coordinator is unreachable.
-  await new Promise((resolve) => setTimeout(resolve, 1000));
   assert.equal(child.exitCode, null, 'still running');
-  for (const line of stdout.trim().split('\n')) JSON.parse(line); // every log line is JSON
 
   child.kill('SIGTERM');
   const [code] = await exited;
   assert.equal(code, 0, stderr);
+  for (const line of stdout.trim().split('\n')) JSON.parse(line); // every log line is JSON
   assert.match(stdout, /"msg":"agent stopped"/);
 });

@@ -23,7 +23,10 @@ const BUSY_STAT =
 const MIB = 1024 ** 2;
 
 describe('sampler', () => {
-  test('apu-8060s on a real timer: samples in order, exact values, host memory not double counted', async (t) => {
+  test('apu-8060s on its interval timer: samples in order, exact values, host memory not double counted', async (t) => {
+    // The sampling timer is the global setInterval: mocked, each tick of the clock is one firing.
+    // The reads stay real (async fs); setTimeout stays real for waitFor.
+    t.mock.timers.enable({ apis: ['setInterval'] });
     const fx = await copyFixture(t, 'apu-8060s');
     const { log, records } = recordingLogger();
     const samples: Sample[] = [];
@@ -51,9 +54,16 @@ describe('sampler', () => {
       },
     });
     t.after(() => sampler.close());
+    /** One firing of the interval, then its sample (a firing while a tick runs would be skipped). */
+    const nextSample = async (): Promise<void> => {
+      const want = samples.length + 1;
+      t.mock.timers.tick(50);
+      await waitFor(() => samples.length >= want, 10_000, `sample ${want}`);
+    };
     sampler.start();
     sampler.start();
-    await waitFor(() => samples.length >= 2, 10_000, 'two samples');
+    await waitFor(() => samples.length >= 1, 10_000, 'the first sample, taken at start');
+    await nextSample();
 
     const first = samples[0] as Sample;
     assert.equal(first.seq, 1);
@@ -86,7 +96,9 @@ describe('sampler', () => {
     assert.equal(second.cpu_pct, 27.5);
     assert.deepEqual(second.per_core_pct, [50, 20, 40, 0]);
     assert.ok((second.services[1]?.cpu_pct ?? 0) > 0);
-    await waitFor(() => samples.length >= 4, 10_000, 'more samples');
+    await nextSample();
+    await nextSample();
+    assert.equal(samples.length, 4);
     assert.equal(samples[3]?.cpu_pct, null, 'no change since: no time accounted, unknown');
 
     for (let i = 1; i < samples.length; i++) {
@@ -98,12 +110,16 @@ describe('sampler', () => {
     assert.equal(sampler.close(), closing);
     await closing;
     const count = samples.length;
-    await new Promise((r) => setTimeout(r, 150));
-    assert.equal(samples.length, count, 'no samples after close');
+    const ticks = sampler.stats().ticks;
+    assert.equal(ticks, count);
+    t.mock.timers.tick(10 * 50);
     sampler.start();
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(samples.length, count, 'start after close does nothing');
-    assert.ok(sampler.stats().ticks >= count);
+    t.mock.timers.tick(10 * 50);
+    // A tick the timer started would finish before sampleNow's own (it waits for one in flight).
+    await sampler.sampleNow();
+    assert.equal(sampler.stats().ticks, ticks + 1, 'no tick after close, nor after a start after close');
+    assert.equal(samples.length, count, 'no samples after close');
+    assert.equal(sampler.stats().skipped, 0);
     assert.ok(records.some((r) => r.msg === 'telemetry sampling started' && r['component'] === 'telemetry'));
   });
 

@@ -21,17 +21,9 @@ function countingNotifier(): { watchdog: () => Promise<boolean>; count: () => nu
   };
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitUntil(what: string, predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 test('pings while healthy, withholds while a check fails, resumes after; logs transitions only', async (t) => {
+  // The ping timer is the global setInterval: mocked, every slot is one exact tick of the clock.
+  t.mock.timers.enable({ apis: ['setInterval'] });
   const { log, entries } = captureLog();
   const notifier = countingNotifier();
   const watchdog = createWatchdog({ notifier, log, watchdogUsec: 60_000 });
@@ -43,19 +35,21 @@ test('pings while healthy, withholds while a check fails, resumes after; logs tr
   watchdog.register('stream', () => (streamAlive ? null : 'stream loop stopped'));
   watchdog.start();
   assert.equal(notifier.count(), 1, 'the first ping goes out at start');
-  await waitUntil('3 pings', () => notifier.count() >= 3);
+  t.mock.timers.tick(29);
+  assert.equal(notifier.count(), 1, 'no ping before the interval');
+  t.mock.timers.tick(1 + 30);
+  assert.equal(notifier.count(), 3, 'one ping per interval');
 
   streamAlive = false;
-  const withheldFrom = watchdog.stats().withheld;
-  await waitUntil('3 withheld slots', () => watchdog.stats().withheld >= withheldFrom + 3);
-  const pingsWhileFailing = notifier.count();
-  await waitUntil('2 more withheld slots', () => watchdog.stats().withheld >= withheldFrom + 5);
-  assert.equal(notifier.count(), pingsWhileFailing, 'no ping while the stream check fails');
+  t.mock.timers.tick(5 * 30);
+  assert.equal(watchdog.stats().withheld, 5, 'every slot of the failing streak withheld');
+  assert.equal(notifier.count(), 3, 'no ping while the stream check fails');
   assert.deepEqual(watchdog.stats().failing, ['stream']);
 
   streamAlive = true;
-  await waitUntil('pings resume', () => notifier.count() >= pingsWhileFailing + 2);
-  assert.deepEqual(watchdog.stats().failing, []);
+  t.mock.timers.tick(2 * 30);
+  assert.equal(notifier.count(), 5, 'pings resume');
+  assert.deepEqual(watchdog.stats(), { pings: 5, withheld: 5, failing: [] });
 
   const warns = entries.filter((e) => e.level === 40);
   assert.equal(warns.length, 1, 'one warning for the whole failing streak');
@@ -63,12 +57,15 @@ test('pings while healthy, withholds while a check fails, resumes after; logs tr
   assert.equal(entries.filter((e) => e.msg === 'health checks pass again: watchdog pings resumed').length, 1);
 
   await watchdog.close();
-  const afterClose = notifier.count();
-  await sleep(100);
-  assert.equal(notifier.count(), afterClose, 'no ping after close');
+  t.mock.timers.tick(100 * 30);
+  assert.equal(notifier.count(), 5, 'no ping after close');
+  assert.equal(watchdog.stats().withheld, 5, 'no slot after close');
+  watchdog.start();
+  assert.equal(notifier.count(), 5, 'start after close does nothing');
 });
 
-test('disabled without WATCHDOG_USEC: start() sends nothing, checks still evaluate', async () => {
+test('disabled without WATCHDOG_USEC: start() sends nothing, checks still evaluate', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
   const notifier = countingNotifier();
   const watchdog = createWatchdog({ notifier, log: captureLog().log, watchdogUsec: null });
   assert.equal(watchdog.enabled, false);
@@ -77,8 +74,9 @@ test('disabled without WATCHDOG_USEC: start() sends nothing, checks still evalua
     throw new Error('boom');
   });
   watchdog.start();
-  await sleep(20);
+  t.mock.timers.tick(60_000); // any timer start() had armed would have fired by now
   assert.equal(notifier.count(), 0);
+  assert.deepEqual(watchdog.stats(), { pings: 0, withheld: 0, failing: [] });
   assert.deepEqual(watchdog.evaluate(), [{ name: 'broken', reason: 'check threw: boom' }]);
   await watchdog.close();
 });

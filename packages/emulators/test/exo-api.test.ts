@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
 import {
   LLAMA_3B,
   LLAMA_70B,
@@ -308,7 +308,9 @@ describe('placement and instances', () => {
   });
 
   test('a model that does not fit: the placement error, and place_instance creates nothing', async (t) => {
-    const node = await startNode(t, { profile: testProfile(8) });
+    const logged: { level: number; msg: string; error?: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as never) });
+    const node = await startNode(t, { profile: testProfile(8), logger });
     const placement = await request(node.url, `/instance/placement?model_id=${encodeURIComponent(LLAMA_70B)}`);
     assert.equal(placement.status, 400);
     assert.deepEqual(placement.body, httpError(400, 'Bad Request', 'No cycles found with sufficient memory'));
@@ -317,7 +319,15 @@ describe('placement and instances', () => {
     const placed = await postJson(node.url, '/place_instance', { model_id: LLAMA_70B });
     assert.equal(placed.status, 200);
     assert.equal((placed.body as { message: string }).message, 'Command received.');
-    await sleep(500);
+    // The master ran the command and logged its ValueError: nothing can create the instance after.
+    const failures = await waitFor('the command processor error', () => {
+      const found = logged.filter((e) => e.msg === 'Error in command processor');
+      return Promise.resolve(found.length > 0 ? found : undefined);
+    });
+    assert.deepEqual(
+      failures.map((e) => [e.level, e.error]),
+      [[40, 'No cycles found with sufficient memory']],
+    );
     assert.deepEqual((await getState(node.url)).instances, {});
 
     const previews = (await request(node.url, `/instance/previews?model_id=${encodeURIComponent(LLAMA_70B)}`)).body as {

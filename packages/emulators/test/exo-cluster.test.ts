@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import {
   LLAMA_3B,
   LLAMA_70B,
@@ -175,16 +176,28 @@ describe('a three-node cluster', () => {
 
   test('a node that starts later joins; one listed before it exists is retried until it appears', async (t) => {
     const srv1 = await startNode(t, { name: 'srv1' });
-    // Learn a free port, free it, and list it as a peer that does not answer yet.
-    const placeholder = await startNode(t, { name: 'placeholder' });
-    const laterPort = placeholder.port;
-    await placeholder.close();
+    // A port whose listener hangs up on every connection and counts them: heartbeats to the node
+    // listed there fail, and the test sees each attempt.
+    let attempts = 0;
+    const placeholder = createServer((socket) => {
+      attempts += 1;
+      socket.destroy();
+    });
+    placeholder.listen(0, '127.0.0.1');
+    await once(placeholder, 'listening');
+    t.after(() => new Promise<void>((resolve) => placeholder.close(() => resolve())));
+    const laterPort = (placeholder.address() as AddressInfo).port;
     const srv2 = await startNode(t, {
       name: 'srv2',
       peers: [`127.0.0.1:${srv1.port}`, `127.0.0.1:${laterPort}`],
     });
     await waitForNames([srv1, srv2], ['srv1', 'srv2']);
-    await sleep(300);
+    // Failed heartbeats do not stop the retries: wait for three of them, then free the port.
+    await waitFor('three failed heartbeats to the missing node', () =>
+      Promise.resolve(attempts >= 3 ? true : undefined),
+    );
+    await new Promise<void>((resolve, reject) => placeholder.close((err) => (err ? reject(err) : resolve())));
+    assert.deepEqual(names(await getState(srv2.url)), ['srv1', 'srv2'], 'nobody answered there');
 
     // The late node lists nobody: srv2's retries reach it, and srv1 learns it from srv2.
     const rog = await startNode(t, { name: 'rog', listen: { host: '127.0.0.1', port: laterPort } });

@@ -81,12 +81,14 @@ export function createAgentGatewayServer(options: AgentGatewayServerOptions): Ag
       if (older !== undefined && older !== session)
         older.end(status.CANCELLED, 'replaced by a newer stream of the same node');
     },
+    onRefused: (call: AgentCall, reason: string) => noteRefusal(call, reason),
     onEnded(session: AgentSession) {
       if (sessions.get(session.nodeId) === session) sessions.delete(session.nodeId);
     },
   };
 
-  const refuse = (call: AgentCall, details: string): void => {
+  /** Counts a refused call and logs it at most once a minute per peer address. */
+  const noteRefusal = (call: AgentCall, details: string): void => {
     authFailures += 1;
     const peer = peerHost(call.getPeer());
     const now = Date.now();
@@ -100,6 +102,10 @@ export function createAgentGatewayServer(options: AgentGatewayServerOptions): Ag
       authLoggedAt.set(peer, now);
       log.warn({ peer, details }, 'agent call refused (logged once a minute per peer)');
     }
+  };
+
+  const refuse = (call: AgentCall, details: string): void => {
+    noteRefusal(call, details);
     call.emit('error', { code: status.UNAUTHENTICATED, details });
   };
 

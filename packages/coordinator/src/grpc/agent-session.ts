@@ -48,6 +48,8 @@ export interface SessionContext {
   /** A Hello for `nodeId` was accepted on `session`: end any older session of the node. */
   onWelcomed(session: AgentSession): void;
   onEnded(session: AgentSession): void;
+  /** A Hello was refused (wrong node for the token, bad version): counted and logged like a bad token. */
+  onRefused(call: AgentCall, reason: string): void;
 }
 
 export class AgentSession {
@@ -222,7 +224,8 @@ export class AgentSession {
 
   #hello(hello: Hello__Output, now: number): void {
     const refuse = (reason: string): void => {
-      this.#log.warn({ claimed: hello.node_id, reason }, 'agent refused');
+      // An agent with the wrong node name retries for ever: counted and logged once a minute.
+      this.#ctx.onRefused(this.#call, `Hello for ${JSON.stringify(hello.node_id.slice(0, 64))} refused: ${reason}`);
       this.#write({ welcome: { accepted: false, reason } });
       this.end(status.PERMISSION_DENIED, reason);
     };

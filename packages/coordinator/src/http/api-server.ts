@@ -35,9 +35,14 @@ import { registerNodeRoutes } from './routes-nodes.js';
 import { registerRunRoutes } from './routes-runs.js';
 import { formatSchemaErrors, typeboxValidatorCompiler } from './validation.js';
 
+/** How stale the node list may be: half the agents' default sample interval. */
+const NODES_LIST_MAX_AGE_MS = 500;
+
 export interface ApiServerOptions {
   /** Largest request body accepted (bytes); larger ones get 413. @default 1 MiB (a matrix is a few KiB) */
   bodyLimit?: number;
+  /** How old a served `GET /api/v1/nodes` may be (ms); 0 builds it for every request. @default 500 */
+  nodesListMaxAgeMs?: number;
   /** Interval of the event stream's keep-alive comments (ms). @default 15000 */
   sseKeepAliveMs?: number;
   /** Bytes an event stream client may fall behind before it is disconnected. @default 4 MiB */
@@ -157,7 +162,7 @@ export async function buildApiServer(deps: ApiDeps, options: ApiServerOptions = 
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   registerHealthRoutes(app, deps, exporter);
-  registerNodeRoutes(app, deps);
+  registerNodeRoutes(app, deps, { listMaxAgeMs: options.nodesListMaxAgeMs ?? NODES_LIST_MAX_AGE_MS });
   registerRunRoutes(app, deps);
   registerEventRoutes(app, streams);
 

@@ -3,8 +3,10 @@ import { describeValue, excerpt } from '@kage/common';
 import { Type } from '@sinclair/typebox';
 import { CoordinatorError } from '../coordinator-error.js';
 import type { ServiceActionName } from '../grpc/agent-commander.js';
+import type { NodeView } from '../registry/node-view.js';
 import { AgentRefusalError, ApiError } from './api-error.js';
 import type { ApiDeps } from './api-deps.js';
+import { createSnapshotCache } from './snapshot-cache.js';
 import { BEARER_AUTH, type ApiApp } from './api-app.js';
 import {
   ERROR_RESPONSES,
@@ -48,7 +50,8 @@ function unknownNode(id: string): CoordinatorError {
 
 const ACTIONS: readonly ServiceActionName[] = ['start', 'stop', 'restart'];
 
-export function registerNodeRoutes(app: ApiApp, deps: ApiDeps): void {
+export function registerNodeRoutes(app: ApiApp, deps: ApiDeps, options: { listMaxAgeMs: number }): void {
+  const nodesSnapshot = createSnapshotCache({ maxAgeMs: options.listMaxAgeMs });
   app.get(
     '/api/v1/nodes',
     {
@@ -58,7 +61,12 @@ export function registerNodeRoutes(app: ApiApp, deps: ApiDeps): void {
         response: { 200: Type.Array(NodeViewSchema), ...ERROR_RESPONSES },
       },
     },
-    () => deps.nodes.list(),
+    (_request, reply) => {
+      // Sent as the cached JSON text: fastify writes a string as it is, skipping the serializer.
+      // The text is exactly the JSON of a NodeView[]; the type says what the client receives.
+      void reply.type('application/json; charset=utf-8');
+      return nodesSnapshot.get(() => deps.nodes.list()) as unknown as NodeView[];
+    },
   );
 
   app.get(

@@ -227,7 +227,8 @@ export function createNodeRegistry(options: { store: TelemetryStore; events: Eve
         }
       }
     },
-    list: () => [...nodes.values()].sort((a, b) => a.id.localeCompare(b.id)).map(view),
+    // Plain code-unit order: node ids are ASCII, and localeCompare costs microseconds per call.
+    list: () => [...nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(view),
     get(id) {
       const n = nodes.get(id);
       return n === undefined ? null : view(n);

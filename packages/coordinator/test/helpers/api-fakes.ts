@@ -248,7 +248,8 @@ export async function startApi(
   options: ApiServerOptions & { world?: FakeWorld } = {},
 ): Promise<TestServer> {
   const world = options.world ?? createFakeWorld();
-  const app = await buildApiServer(world.deps, options);
+  // Every request sees the fake world as it is now (no list snapshot reuse) unless a test asks.
+  const app = await buildApiServer(world.deps, { nodesListMaxAgeMs: 0, ...options });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no TCP address');
