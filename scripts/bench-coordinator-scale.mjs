@@ -35,9 +35,9 @@
 // `node --cpu-prof`, stopped with SIGTERM; the samples inside its window are summed by category.
 //
 // The machine may be shared: before each coordinator starts, the benchmark waits (up to
-// --quiet-wait seconds, default 180) for other processes to use under 15 % of all cores; a window
-// in which they took more than 10 % is measured again (up to --windows), the quietest kept; every
-// result records what other processes took.
+// --quiet-wait seconds, default 180) for other processes to use under 15 % of all cores, and
+// before each window up to a minute more; a window in which they took more than 10 % is measured
+// again (up to --windows), the quietest kept; every result records what other processes took.
 //
 // Flags: --quick (10 s windows, skips 10,000), --seconds N, --settle N, --agents 100,1000,10000,
 // --agents-per-connection N, --rest-seconds N, --quiet-wait S, --windows N, --no-rest,
@@ -47,7 +47,7 @@
 import { execFile, fork, spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
@@ -59,7 +59,12 @@ import { promisify } from 'node:util';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
-const CLI = join(root, 'packages/cli/dist/src/bin.js');
+/**
+ * Where the compiled packages are loaded from: a copy of their dist trees taken at the start (see
+ * snapshotBuild), so that a rebuild of the working tree during the run cannot change the code
+ * under measurement; child processes get it on their command line.
+ */
+let build = root;
 const MB = 1_000_000;
 /** A window in which other processes used more of the machine than this (% of all cores) is redone. */
 const OTHER_LOAD_MAX_PCT = 10;
@@ -98,10 +103,10 @@ function percentile(sorted, p) {
 // A child process (`--generator`) driving a share of the agents; the parent talks to it over IPC
 // (request {type, id} → reply {type: 'reply', id, data}).
 async function generatorMain() {
-  const { loadContract } = await import(pathToFileURL(join(root, 'packages/wire/dist/src/index.js')).href);
+  const { loadContract } = await import(pathToFileURL(join(build, 'packages/wire/dist/src/index.js')).href);
   // The grpc-js instance @kage/wire loads the contract with: credentials and Metadata must come
   // from the same module as the client class.
-  const grpcPath = createRequire(join(root, 'packages/wire/package.json')).resolve('@grpc/grpc-js');
+  const grpcPath = createRequire(join(build, 'packages/wire/package.json')).resolve('@grpc/grpc-js');
   const grpcModule = await import(pathToFileURL(grpcPath).href);
   const grpc = grpcModule.default ?? grpcModule;
   const Client = loadContract().kage.v1.AgentGateway;
@@ -472,19 +477,19 @@ async function generatorMain() {
 }
 
 // ============================================================================ daemon-api launcher
-// `--serve-coordinator CONFIG TOKENS_JSON`: the coordinator daemon as `kage coordinator` builds it
+// `--serve-coordinator BUILD CONFIG TOKENS_JSON`: the coordinator daemon as `kage coordinator` builds it
 // (same logger, same daemon factory, same config loader), with the agent tokens taken from a JSON
 // file. Only used when the CLI refuses the agent tokens file (its loader reads at most 64 KiB, too
 // small for 10,000 tokens); the result says so.
 async function serveCoordinatorMain(args) {
   const [configFile, tokensFile] = args;
   const { createCoordinatorDaemon, loadCoordinatorConfig } = await import(
-    pathToFileURL(join(root, 'packages/coordinator/dist/src/index.js')).href
+    pathToFileURL(join(build, 'packages/coordinator/dist/src/index.js')).href
   );
   const { createDaemonLogger, readDaemonEnv } = await import(
-    pathToFileURL(join(root, 'packages/common/dist/src/index.js')).href
+    pathToFileURL(join(build, 'packages/common/dist/src/index.js')).href
   );
-  const { version } = JSON.parse(readFileSync(join(root, 'packages/cli/package.json'), 'utf8'));
+  const { version } = JSON.parse(readFileSync(join(build, 'packages/cli/package.json'), 'utf8'));
   const env = readDaemonEnv();
   const log = createDaemonLogger({ level: env.logLevel ?? 'info', journalStream: env.journalStream });
   const base = await loadCoordinatorConfig(configFile);
@@ -647,33 +652,26 @@ async function machineTicks() {
 }
 
 /**
- * Waits (bounded) until the rest of the machine is quiet: other processes use less than
- * `maxPct` of all cores over a 2 s sample. Other work on a shared machine steals cores from the
- * coordinator and the generators and shows up as latency; the figure is recorded either way.
+ * Waits (bounded) until the rest of the machine is quiet: processes other than `own` use less
+ * than `maxPct` of all cores over a 2 s sample. Other work on a shared machine takes cores from
+ * the coordinator and the generators and shows up as latency; the figure is recorded either way.
  */
-async function waitQuiet(signal, limitS, maxPct = 15) {
+async function waitQuiet(signal, limitS, own, maxPct = 15) {
   const started = performance.now();
   let said = false;
   for (;;) {
-    const a = await machineTicks();
-    const s0 = process.cpuUsage();
+    const sys0 = await machineTicks();
+    const procs0 = await allProcessTicks();
     await sleep(2000, undefined, { signal });
-    const b = await machineTicks();
-    const own = process.cpuUsage(s0);
-    const otherPct = ((b.busy - a.busy - ((own.user + own.system) / 1e6) * CLK_TCK) / (b.total - a.total)) * 100;
-    if (otherPct < maxPct)
-      return {
-        other_cpu_pct_of_all_cores: round(otherPct, 1),
-        waited_s: round((performance.now() - started) / 1000, 1),
-      };
-    if ((performance.now() - started) / 1000 > limitS) {
-      process.stderr.write(
-        `    the machine is still busy (${otherPct.toFixed(0)} % of all cores in other processes); going on\n`,
-      );
-      return {
-        other_cpu_pct_of_all_cores: round(otherPct, 1),
-        waited_s: round((performance.now() - started) / 1000, 1),
-      };
+    const sys1 = await machineTicks();
+    const procs1 = await allProcessTicks();
+    const otherPct = otherProcesses(procs0, procs1, own, sys0, sys1, 2).pctOfAllCores;
+    const waited = (performance.now() - started) / 1000;
+    const outcome = { other_processes_cpu_pct_of_all_cores: round(otherPct, 1), waited_s: round(waited, 1) };
+    if (otherPct < maxPct) return outcome;
+    if (waited > limitS) {
+      process.stderr.write(`    other processes still use ${otherPct.toFixed(0)} % of all cores; going on\n`);
+      return outcome;
     }
     if (!said) {
       process.stderr.write(
@@ -700,32 +698,57 @@ async function machineInfo() {
 }
 
 // ----------------------------------------------------------------------------------- code version
-const CODE_DIRS = ['cli', 'coordinator', 'common', 'wire', 'bench'].map((p) => `packages/${p}/dist/src`);
-
-/**
- * A digest of the compiled code the coordinator runs (every .js under the dist trees it loads).
- * Taken before each N and at the end: a rebuild in the middle of a run would otherwise mix two
- * versions of the code into one result without a trace.
- */
-async function codeDigest() {
+/** A digest of the compiled code under `base` (every .js of the packages' dist trees). */
+async function codeDigest(base) {
   const hash = createHash('sha256');
-  const walk = async (dir) => {
-    const entries = await readdir(join(root, dir), { withFileTypes: true }).catch(() => []);
-    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-      const rel = `${dir}/${e.name}`;
-      if (e.isDirectory()) await walk(rel);
-      else if (e.name.endsWith('.js')) hash.update(rel).update(await readFile(join(root, rel)));
+  const walk = async (rel) => {
+    const entries = await readdir(join(base, rel), { withFileTypes: true }).catch(() => []);
+    for (const e of entries.sort((x, y) => x.name.localeCompare(y.name))) {
+      const sub = `${rel}/${e.name}`;
+      if (e.isDirectory()) await walk(sub);
+      else if (e.name.endsWith('.js')) hash.update(sub).update(await readFile(join(base, sub)));
     }
   };
-  for (const dir of CODE_DIRS) await walk(dir);
+  for (const name of (await readdir(join(base, 'packages'))).sort()) await walk(`packages/${name}/dist`);
   return hash.digest('hex').slice(0, 16);
+}
+
+const exists = (path) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * Copies every package's dist, package.json, proto and node_modules links into a temp dir beside
+ * a link to the root node_modules, so that the whole run loads one build even if the working tree
+ * is rebuilt meanwhile. A copy taken while a build was writing is taken again (bounded).
+ */
+async function snapshotBuild(signal) {
+  for (let attempt = 1; ; attempt++) {
+    const before = await codeDigest(root);
+    const dir = await mkdtemp(join(tmpdir(), 'kage-coordinator-scale-build-'));
+    await symlink(join(root, 'node_modules'), join(dir, 'node_modules'));
+    for (const name of await readdir(join(root, 'packages'))) {
+      for (const part of ['package.json', 'dist', 'proto', 'node_modules']) {
+        const from = join(root, 'packages', name, part);
+        if (await exists(from))
+          await cp(from, join(dir, 'packages', name, part), { recursive: true, verbatimSymlinks: true });
+      }
+    }
+    const digest = await codeDigest(dir);
+    if (digest === before && (await codeDigest(root)) === before) return { dir, digest };
+    await rm(dir, { recursive: true, force: true });
+    if (attempt === 5) throw new Error('the packages kept being rebuilt while they were copied (5 attempts)');
+    await sleep(5000, undefined, { signal });
+  }
 }
 
 /** The commit and the uncommitted source files of the packages, for the record. */
 async function gitState() {
   const git = (args) =>
     promisify(execFile)('git', args, { cwd: root }).then(
-      (r) => r.stdout.trim(),
+      (r) => r.stdout.trimEnd(),
       () => null,
     );
   const status = await git(['status', '--porcelain', '--', 'packages', 'systemd']);
@@ -854,7 +877,14 @@ async function spawnCoordinator(args, log, signal) {
 async function startCoordinator(dir, { nodeArgs = [], signal }) {
   const log = join(dir, 'coordinator.log');
   const cli = await spawnCoordinator(
-    [...UNIT_FLAGS, ...nodeArgs, CLI, 'coordinator', '--config', join(dir, 'coordinator.yaml')],
+    [
+      ...UNIT_FLAGS,
+      ...nodeArgs,
+      join(build, 'packages/cli/dist/src/bin.js'),
+      'coordinator',
+      '--config',
+      join(dir, 'coordinator.yaml'),
+    ],
     log,
     signal,
   );
@@ -873,6 +903,7 @@ async function startCoordinator(dir, { nodeArgs = [], signal }) {
       ...nodeArgs,
       SELF,
       '--serve-coordinator',
+      build,
       join(dir, 'coordinator-first.yaml'),
       join(dir, 'agent-tokens.json'),
     ],
@@ -885,7 +916,7 @@ async function startCoordinator(dir, { nodeArgs = [], signal }) {
 
 /** A generator child; resolves once it is ready for requests. */
 async function forkGenerator(index) {
-  const child = fork(SELF, ['--generator'], {
+  const child = fork(SELF, ['--generator', build], {
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, NODE_ENV: 'production' },
@@ -969,8 +1000,7 @@ async function ingestedSamples(port) {
 async function runScale(n, opts, signal, { rest = false, profile = false } = {}) {
   const label = profile ? `${fmtInt(n)} agents (CPU profile run)` : `${fmtInt(n)} agents`;
   process.stderr.write(`  ${label}: starting the coordinator…\n`);
-  const quietBefore = await waitQuiet(signal, opts.quietWait);
-  const code = await codeDigest();
+  const quietBefore = await waitQuiet(signal, opts.quietWait, new Set([process.pid]));
   const dir = await mkdtemp(join(tmpdir(), 'kage-coordinator-scale-'));
   const gens = [];
   let coordinator = null;
@@ -1187,7 +1217,10 @@ async function runScale(n, opts, signal, { rest = false, profile = false } = {})
     // measured again (up to --windows in all); the quietest one is kept and the others listed.
     const attempts = [];
     for (let w = 0; w < opts.windows; w++) {
+      // Each window starts at a quiet moment if one comes within a minute.
+      const quiet = await waitQuiet(signal, Math.min(60, opts.quietWait), ownPids);
       const m = await measureWindow();
+      m.result.quiet_wait_before_window = quiet;
       attempts.push(m);
       const other = m.result.other_processes_cpu_pct_of_all_cores;
       if (other <= OTHER_LOAD_MAX_PCT) break;
@@ -1202,7 +1235,6 @@ async function runScale(n, opts, signal, { rest = false, profile = false } = {})
     const result = {
       ...kept.result,
       quiet_wait_before_start: quietBefore,
-      code_digest: code,
       windows_measured: attempts.length,
       other_processes_cpu_pct_per_window: attempts.map((x) => x.result.other_processes_cpu_pct_of_all_cores),
     };
@@ -1227,7 +1259,7 @@ async function runScale(n, opts, signal, { rest = false, profile = false } = {})
       const file = (await readdir(profDir)).find((f) => f.endsWith(`.${pid}.0.001.cpuprofile`));
       if (!file) throw new Error('the coordinator wrote no .cpuprofile (did it exit on SIGTERM?)');
       const prof = JSON.parse(await readFile(join(profDir, file), 'utf8'));
-      profileSummary = { ...summarizeProfile(prof, { start: mono0, end: mono1, agents: n }), code };
+      profileSummary = summarizeProfile(prof, { start: mono0, end: mono1, agents: n });
     }
     return { result, sampleBytes, rest: restResult, profile: profileSummary };
   } finally {
@@ -1505,12 +1537,9 @@ function printTable(doc, outFile) {
     `targets: 1,000 agents < 10 % ${mark(t.cpu_1000_agents_lt_10_pct)}; 10,000 < 50 % ${mark(t.cpu_10000_agents_lt_50_pct)}; ` +
       `ack p99 < 1 s ${mark(t.ack_p99_1000_agents_lt_1_s)} / ${mark(t.ack_p99_10000_agents_lt_1_s)}; ` +
       `REST p99 < 20 ms ${mark(t.rest_nodes_1000_p99_lt_20_ms)}; linear R² ≥ 0.95 ${mark(t.cpu_linear_in_agents_r2_ge_0_95)}`,
-    doc.code.unchanged_during_run
-      ? null
-      : 'WARNING: the compiled code changed during the run; the figures mix versions',
-    `code: ${doc.code.commit ?? 'unknown commit'}${doc.code.uncommitted_files?.length ? ` + ${doc.code.uncommitted_files.length} uncommitted files` : ''}, dist ${doc.code.dist_digest_at_start}`,
+    `code: ${doc.code.commit ?? 'unknown commit'}${doc.code.uncommitted_files?.length ? ` + ${doc.code.uncommitted_files.length} uncommitted files` : ''}, dist ${doc.code.dist_digest}`,
     `written to ${relative(process.cwd(), outFile) || outFile}`,
-  ].filter((l) => l !== null);
+  ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -1539,8 +1568,9 @@ async function main() {
   let doc = null;
   try {
     const machine = await machineInfo();
-    const codeAtStart = await codeDigest();
     const git = await gitState();
+    const snapshot = await snapshotBuild(abort.signal);
+    build = snapshot.dir;
     const results = [];
     let rest = null;
     let sampleBytes = null;
@@ -1552,9 +1582,6 @@ async function main() {
     }
     let profile = null;
     if (opts.profile) profile = (await runScale(opts.profileAgents, opts, abort.signal, { profile: true })).profile;
-    const codeAtEnd = await codeDigest();
-    if (codeAtEnd !== codeAtStart)
-      process.stderr.write('  the compiled code changed during the run (a rebuild): the result mixes versions\n');
     const fit = linearFit(results.map((r) => ({ x: r.agents, y: r.coordinator_cpu_pct })));
     // A coordinator that did not keep up used what CPU it got, not what N costs: the fit over
     // the points that kept up is given beside the one over all points.
@@ -1594,13 +1621,8 @@ async function main() {
       },
       code: {
         ...git,
-        dist_digest_at_start: codeAtStart,
-        dist_digest_at_end: codeAtEnd,
-        // Every coordinator of the run loaded the same compiled code.
-        unchanged_during_run:
-          codeAtStart === codeAtEnd &&
-          results.every((r) => r.code_digest === codeAtStart) &&
-          (profile?.code ?? codeAtStart) === codeAtStart,
+        dist_digest: snapshot.digest,
+        loaded_from: 'a copy of every package dist taken at the start; every process of the run loads it',
       },
       results,
       slope_cpu_pct_per_1000_agents: round(fit.b === null ? null : fit.b * 1000, 3),
@@ -1614,7 +1636,7 @@ async function main() {
       },
       rest_nodes_1000: rest,
       profile_n1000: profile?.categories ?? null,
-      profile_n1000_detail: profile ? { ...profile.detail, code_digest: profile.code } : null,
+      profile_n1000_detail: profile?.detail ?? null,
       targets: null,
     };
     doc.targets = evaluateTargets(results, fit, rest);
@@ -1624,6 +1646,7 @@ async function main() {
     process.exitCode = signalled ? 130 : 1;
   } finally {
     for (const c of [...live]) await stopChild(c, 10_000);
+    if (build !== root && !opts.keep) await rm(build, { recursive: true, force: true });
   }
   if (doc) {
     await mkdir(dirname(opts.out), { recursive: true });
@@ -1634,6 +1657,10 @@ async function main() {
 }
 
 const mode = process.argv[2];
-if (mode === '--generator') await generatorMain();
-else if (mode === '--serve-coordinator') await serveCoordinatorMain(process.argv.slice(3));
-else await main();
+if (mode === '--generator') {
+  build = process.argv[3] ?? root;
+  await generatorMain();
+} else if (mode === '--serve-coordinator') {
+  build = process.argv[3] ?? root;
+  await serveCoordinatorMain(process.argv.slice(4));
+} else await main();

@@ -144,7 +144,7 @@ export {
   type RunOutcome,
 } from './run/run-options.js';
 export { ActiveRuns } from './run/active-runs.js';
-export { type SendRequest } from './run/send-request.js';
+export { failedRequestMetrics, type SendRequest } from './run/send-request.js';
 export { type CellMeasuredWindow } from './run/cell-window.js';
 export {
   SELFTEST_TARGETS,

@@ -12,82 +12,31 @@ import { readFile } from 'node:fs/promises';
 import { KageError } from '@kage/common';
 import { createParser } from 'eventsource-parser';
 import { CliError, EXIT_NOINPUT, EXIT_USAGE } from './errors.js';
+import type {
+  NodeView,
+  RunDetail,
+  ServiceActionName as ServiceAction,
+  ServiceActionResult,
+  ServiceView,
+} from '@kage/coordinator';
 
 export const DEFAULT_COORDINATOR_URL = 'http://127.0.0.1:7080';
 /** Bound of one ordinary request (reads, starting or cancelling a run). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
-// ---- Response shapes (as `GET /api/v1/…` documents them) -------------------------------------
+// ---- Response shapes: the coordinator's own types (type-only: nothing of it is loaded) -------
 
-export type NodeStatus = 'online' | 'offline';
-
-export interface ServiceView {
-  name: string;
-  /** `process` or `systemd`. */
-  driver: string;
-  /** `starting` | `running` | `stopping` | `backoff` | `exited` | `failed`. */
-  state: string;
-  pid: number | null;
-  restarts: number;
-  healthy: boolean;
-  /** `unknown` | `starting` | `healthy` | `unhealthy`. */
-  health: string;
-  reason: string | null;
-}
-
-export interface GpuView {
-  name: string;
-  busy_pct: number | null;
-  mem_used_bytes: number | null;
-  mem_total_bytes: number | null;
-}
-
-export interface LatestView {
-  /** When the sample was taken (agent clock), ISO 8601. */
-  ts: string;
-  cpu_pct: number | null;
-  mem_used_bytes: number | null;
-  mem_total_bytes: number | null;
-  gpus: GpuView[];
-}
-
-export interface NodeView {
-  id: string;
-  hostname: string;
-  status: NodeStatus;
-  /** When the coordinator last heard from the node (coordinator clock); null when never. */
-  last_seen: string | null;
-  agent_version: string;
-  services: ServiceView[];
-  latest: LatestView | null;
-  clock_skew_ms: number | null;
-}
-
-export type ServiceAction = 'start' | 'stop' | 'restart';
-
-/** The agent's answer to a service action. */
-export interface ServiceActionResult {
-  ok: boolean;
-  error: { code: string; message: string } | null;
-  /** The service after the action; null when the agent does not know it. */
-  service: ServiceView | null;
-}
-
-export type RunStatus = 'running' | 'completed' | 'interrupted' | 'failed' | 'cancelled';
-
-export interface RunDetail {
-  id: string;
-  name: string;
-  status: RunStatus;
-  started_at: string;
-  finished_at: string | null;
-  error: string | null;
-  progress: {
-    cells_total: number;
-    cells_done: number;
-    current: { model: string; target: string; concurrency: number } | null;
-  };
-}
+export type {
+  GpuView,
+  LatestView,
+  NodeStatus,
+  NodeView,
+  RunDetail,
+  ServiceActionName as ServiceAction,
+  ServiceActionResult,
+  ServiceView,
+} from '@kage/coordinator';
+export type { RunStatus } from '@kage/bench';
 
 /** Every error answer of the API. */
 export interface ErrorBody {

@@ -10,3 +10,6 @@ export {
   type CoordinatorDaemonOptions,
 } from './daemon/coordinator-daemon.js';
 export { CoordinatorError, type CoordinatorErrorCode } from './coordinator-error.js';
+export type { GpuView, LatestView, MetricPoint, NodeStatus, NodeView, ServiceView } from './registry/node-view.js';
+export type { ServiceActionName, ServiceActionResult } from './grpc/agent-commander.js';
+export type { RunDetail } from './http/api-deps.js';

@@ -7,7 +7,7 @@
 import { nowNs } from '../http-transport.js';
 import type { MatrixTarget } from '../matrix-schema.js';
 import type { ChatRequest } from '../protocol-client.js';
-import type { RequestMetrics } from '../request-metrics.js';
+import type { RequestErrorKind, RequestMetrics } from '../request-metrics.js';
 
 /**
  * Sends one request of a cell to `target` and measures it.
@@ -27,20 +27,24 @@ export type SendRequest = (
 ) => Promise<RequestMetrics>;
 
 /**
- * Stands in for the metrics of a request whose sender rejected, so the cell can wind down like an
- * aborted one. Never stored: the cell stops before anything after the rejection is committed.
+ * The metrics of a request that failed before any answer: nothing measured but its send time and
+ * duration. For senders that ship a request elsewhere and learn only that it could not run.
  */
-export function abortedBySender(target: MatrixTarget, request: ChatRequest, err: unknown): RequestMetrics {
+export function failedRequestMetrics(
+  target: MatrixTarget,
+  request: ChatRequest,
+  failure: { t_send_ms: number; total_ms: number; kind: RequestErrorKind; message: string },
+): RequestMetrics {
   return {
     protocol: target.kind,
     model: request.model,
-    started_at: new Date().toISOString(),
-    t_send_ms: Number(nowNs() / 1000n) / 1000,
+    started_at: new Date(Date.now() - failure.total_ms).toISOString(),
+    t_send_ms: failure.t_send_ms,
     ttfb_ms: null,
     ttft_ms: null,
     ttfo_ms: null,
     e2e_ms: null,
-    total_ms: 0,
+    total_ms: failure.total_ms,
     output_tokens: 0,
     output_tokens_source: 'events',
     output_tokens_approx: true,
@@ -61,10 +65,19 @@ export function abortedBySender(target: MatrixTarget, request: ChatRequest, err:
     token_offsets_ms: [],
     comment_events: 0,
     success: false,
-    error: {
-      kind: 'aborted',
-      message: `the request sender failed: ${err instanceof Error ? err.message : String(err)}`,
-      status: null,
-    },
+    error: { kind: failure.kind, message: failure.message, status: null },
   };
+}
+
+/**
+ * Stands in for the metrics of a request whose sender rejected, so the cell can wind down like an
+ * aborted one. Never stored: the cell stops before anything after the rejection is committed.
+ */
+export function abortedBySender(target: MatrixTarget, request: ChatRequest, err: unknown): RequestMetrics {
+  return failedRequestMetrics(target, request, {
+    t_send_ms: Number(nowNs() / 1000n) / 1000,
+    total_ms: 0,
+    kind: 'aborted',
+    message: `the request sender failed: ${err instanceof Error ? err.message : String(err)}`,
+  });
 }

@@ -21,6 +21,7 @@ import {
   type ProtocolClient,
   type RequestErrorKind,
   type RequestMetrics,
+  failedRequestMetrics,
   type SendRequest,
 } from '@kage/bench';
 import { errorCode, errorMessage } from '@kage/common';
@@ -133,36 +134,5 @@ export function failedMetrics(
   kind: RequestErrorKind,
   message: string,
 ): RequestMetrics {
-  return {
-    protocol: target.kind,
-    model: request.model,
-    started_at: new Date(Date.now() - totalMs).toISOString(),
-    t_send_ms: tSendMs,
-    ttfb_ms: null,
-    ttft_ms: null,
-    ttfo_ms: null,
-    e2e_ms: null,
-    total_ms: totalMs,
-    output_tokens: 0,
-    output_tokens_source: 'events',
-    output_tokens_approx: true,
-    server_output_tokens: null,
-    client_token_events: 0,
-    prompt_tokens: null,
-    decode_tps: null,
-    server_decode_tps: null,
-    server: {
-      load_ms: null,
-      prompt_eval_ms: null,
-      eval_ms: null,
-      total_ms: null,
-      prompt_tps: null,
-      peak_memory_bytes: null,
-    },
-    finish_reason: null,
-    token_offsets_ms: [],
-    comment_events: 0,
-    success: false,
-    error: { kind, message, status: null },
-  };
+  return failedRequestMetrics(target, request, { t_send_ms: tSendMs, total_ms: totalMs, kind, message });
 }
