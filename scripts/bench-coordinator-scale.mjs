@@ -1530,7 +1530,7 @@ function printTable(doc, outFile) {
       ? `REST GET /api/v1/nodes (1,000 nodes, 50 conns): p50 ${f(rest.p50_ms)} ms  p99 ${f(rest.p99_ms)} ms  ${f(rest.rps)} req/s`
       : 'REST: not measured',
     doc.profile_n1000
-      ? `profile N=1,000: ${Object.entries(doc.profile_n1000)
+      ? `profile N=${fmtInt(doc.profile_n1000_detail.agents)}: ${Object.entries(doc.profile_n1000)
           .map(([k, v]) => `${k} ${v} %`)
           .join(', ')}`
       : 'profile: not taken',

@@ -161,6 +161,9 @@ export function openTelemetryStore(options: OpenTelemetryStoreOptions): Telemetr
     // Setting WAL reads the header first: a file that is not a database fails here, unchanged.
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    // Checkpoint (copy the WAL back and fsync) every ~40 MB instead of every 4 MB: telemetry
+    // rewrites the same index pages constantly, and each checkpoint writes them all again.
+    db.pragma('wal_autocheckpoint = 10000');
     if (options.lease !== undefined) {
       // A file from a newer kage is refused before the lease row is written into it.
       assertSchemaKnown(db, file);
@@ -193,8 +196,7 @@ function createTelemetryStore(
     insertSample: db.prepare(
       `INSERT INTO samples (node_id, ts_ms, seq, cpu_pct, mem_used_bytes, mem_total_bytes, gpu_busy_pct,
          gpu_mem_used_bytes, gpu_mem_total_bytes, gpus_json, services_json)
-       VALUES (@node_id, @ts_ms, @seq, @cpu_pct, @mem_used_bytes, @mem_total_bytes, @gpu_busy_pct,
-         @gpu_mem_used_bytes, @gpu_mem_total_bytes, @gpus_json, @services_json)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertEvent: db.prepare(
       `INSERT INTO service_events (node_id, boot_id, seq, ts_ms, kind, service, from_state, to_state, health, reason, status_json)
@@ -256,13 +258,21 @@ function createTelemetryStore(
         high = r.seq;
         if (r.sample !== null) {
           const s = r.sample;
-          st.insertSample.run({
-            ...s,
-            gpus: undefined,
-            services: undefined,
-            gpus_json: s.gpus.length === 0 ? null : JSON.stringify(s.gpus),
-            services_json: s.services.length === 0 ? null : JSON.stringify(s.services),
-          });
+          // Positional binding: at a thousand rows a second, building and binding a named
+          // parameter object per row is measurable.
+          st.insertSample.run(
+            s.node_id,
+            s.ts_ms,
+            s.seq,
+            s.cpu_pct,
+            s.mem_used_bytes,
+            s.mem_total_bytes,
+            s.gpu_busy_pct,
+            s.gpu_mem_used_bytes,
+            s.gpu_mem_total_bytes,
+            s.gpus.length === 0 ? null : JSON.stringify(s.gpus),
+            s.services.length === 0 ? null : JSON.stringify(s.services),
+          );
           samples.push(s);
         } else if (r.event !== null) {
           st.insertEvent.run(r.event);
