@@ -30,8 +30,9 @@ export async function readTextAt(
   path: readonly Segment[],
   file: string,
   secret: boolean,
+  maxBytes: number = MAX_TEXT_BYTES,
 ): Promise<string | null> {
-  const bytes = await readFileAt(ctx, path, file, MAX_TEXT_BYTES, secret);
+  const bytes = await readFileAt(ctx, path, file, maxBytes, secret);
   if (bytes === null) return null;
   const decoded = decodeText(bytes);
   if ('reason' in decoded) {

@@ -11,6 +11,11 @@ import { open, type FileHandle } from 'node:fs/promises';
  * faster than the size (duplicate-key checks, quoting), and at 1 MiB a hostile file takes minutes.
  */
 export const MAX_TEXT_BYTES = 64 * 1024;
+/**
+ * Largest agent tokens file: one line per node, ~80 bytes with a 64-hex-digit token, so about
+ * 12,000 nodes. Parsing 10,000 entries takes under a second, once, at start.
+ */
+export const MAX_TOKENS_FILE_BYTES = 1024 * 1024;
 /** Largest PEM file read: room for a CA bundle, not for a mistyped path to a disk image. */
 export const MAX_PEM_BYTES = 1024 * 1024;
 /** C0 controls except tab, LF and CR; DEL; C1 controls except NEL. YAML forbids them all. */

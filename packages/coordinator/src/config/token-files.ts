@@ -6,7 +6,7 @@ import { parseYaml, problemAt, type Segment, type YamlSource } from '@kage/commo
 import type { Ctx } from './config-context.js';
 import type { AuthFile } from './coordinator-config-schema.js';
 import { readTextAt, resolveConfigPath } from './named-files.js';
-import { formatMode, isGroupOrWorldReadable } from './small-file.js';
+import { MAX_TOKENS_FILE_BYTES, formatMode, isGroupOrWorldReadable } from './small-file.js';
 import { describeType, isRecord } from './untrusted-value.js';
 
 /** A token travels in an HTTP/2 header (`authorization: Bearer …`): visible ASCII, nothing else. */
@@ -56,7 +56,7 @@ async function resolveAgentTokens(ctx: Ctx, a: Partial<AuthFile>): Promise<Map<s
   if (typeof a.agent_tokens_file === 'string') {
     const path: Segment[] = ['auth', 'agent_tokens_file'];
     const tokensFile = resolveConfigPath(ctx, path, a.agent_tokens_file);
-    const text = tokensFile === null ? null : await readTextAt(ctx, path, tokensFile, true);
+    const text = tokensFile === null ? null : await readTextAt(ctx, path, tokensFile, true, MAX_TOKENS_FILE_BYTES);
     if (tokensFile === null || text === null) return null;
     // Problems inside the tokens file are positioned in that file, under its own name.
     const parsed = parseYaml(text, tokensFile);

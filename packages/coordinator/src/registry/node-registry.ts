@@ -31,7 +31,10 @@ interface NodeState {
   latest: LatestView | null;
   clock_skew_ms: number | null;
   skew_warned: boolean;
+  /** Details changed since the last flush: the whole row is written. */
   dirty: boolean;
+  /** Heard from since the last flush: only last-seen and clock skew are written. */
+  seen: boolean;
 }
 
 export interface NodeRegistry {
@@ -76,6 +79,7 @@ export function createNodeRegistry(options: { store: TelemetryStore; events: Eve
       clock_skew_ms: n.clock_skew_ms,
       skew_warned: false,
       dirty: false,
+      seen: false,
     });
   }
 
@@ -102,31 +106,42 @@ export function createNodeRegistry(options: { store: TelemetryStore; events: Eve
     });
   };
 
-  const persist = (n: NodeState): void => {
-    const stored: StoredNode = {
-      id: n.id,
-      hostname: n.hostname,
-      agent_version: n.agent_version,
-      boot_id: n.boot_id,
-      sample_interval_ms: n.sample_interval_ms,
-      inventory_json: n.inventory_json,
-      services_json: JSON.stringify([...n.services.values()]),
-      first_seen_ms: n.first_seen_ms,
-      last_seen_ms: n.last_seen_ms ?? n.first_seen_ms,
-      clock_skew_ms: n.clock_skew_ms,
-    };
+  const storedNode = (n: NodeState): StoredNode => ({
+    id: n.id,
+    hostname: n.hostname,
+    agent_version: n.agent_version,
+    boot_id: n.boot_id,
+    sample_interval_ms: n.sample_interval_ms,
+    inventory_json: n.inventory_json,
+    services_json: JSON.stringify([...n.services.values()]),
+    first_seen_ms: n.first_seen_ms,
+    last_seen_ms: n.last_seen_ms ?? n.first_seen_ms,
+    clock_skew_ms: n.clock_skew_ms,
+  });
+
+  /** Writes what changed; on failure everything stays marked and the next flush tries again. */
+  const save = (full: NodeState[], seen: NodeState[]): void => {
+    if (full.length === 0 && seen.length === 0) return;
     try {
-      store.upsertNode(stored);
-      n.dirty = false;
+      store.saveNodes(
+        full.map(storedNode),
+        seen.map((n) => ({
+          id: n.id,
+          last_seen_ms: n.last_seen_ms ?? n.first_seen_ms,
+          clock_skew_ms: n.clock_skew_ms,
+        })),
+      );
+      for (const n of full) n.dirty = false;
+      for (const n of [...full, ...seen]) n.seen = false;
+      if (writeFailing) log.info('node records are written again');
       writeFailing = false;
     } catch (err) {
-      // The in-memory picture stays right; the next flush writes it again. Logged once per
-      // outage, not every flush of every node.
-      n.dirty = true;
-      if (!writeFailing) log.warn({ err, node: n.id }, 'node records not written; retried at each flush');
+      // The in-memory picture stays right. Logged once per outage, not every flush.
+      if (!writeFailing) log.warn({ err }, 'node records not written; retried at each flush');
       writeFailing = true;
     }
   };
+  const persist = (n: NodeState): void => save([n], []);
 
   return {
     hello(hello, now) {
@@ -146,6 +161,7 @@ export function createNodeRegistry(options: { store: TelemetryStore; events: Eve
         clock_skew_ms: null,
         skew_warned: false,
         dirty: true,
+        seen: false,
       };
       n.hostname = hello.inventory?.hostname || hello.node_id;
       n.agent_version = hello.agent_version;
@@ -168,7 +184,7 @@ export function createNodeRegistry(options: { store: TelemetryStore; events: Eve
       const n = nodes.get(nodeId);
       if (n === undefined) return;
       n.last_seen_ms = now;
-      n.dirty = true;
+      n.seen = true;
       setStatus(n, 'online', 'agent heard');
     },
     applyCommitted(nodeId, samples, serviceEvents, now) {
@@ -236,7 +252,13 @@ export function createNodeRegistry(options: { store: TelemetryStore; events: Eve
     metrics: (id, since, until) => store.metrics(id, since, until),
     online: () => new Set([...nodes.values()].filter((n) => n.status === 'online').map((n) => n.id)),
     flush() {
-      for (const n of nodes.values()) if (n.dirty) persist(n);
+      // One transaction per flush: with 10,000 nodes, one per node stalled the event loop for
+      // a fifth of a second every flush.
+      const all = [...nodes.values()];
+      save(
+        all.filter((n) => n.dirty),
+        all.filter((n) => n.seen && !n.dirty),
+      );
     },
   };
 }

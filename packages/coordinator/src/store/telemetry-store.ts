@@ -95,6 +95,14 @@ export interface TelemetryStore {
   releaseLease(): void;
   loadNodes(): StoredNode[];
   upsertNode(node: StoredNode): void;
+  /**
+   * One transaction for a registry flush: whole rows for nodes whose details changed, only the
+   * last-seen time and clock skew for nodes that were merely heard from.
+   */
+  saveNodes(
+    full: readonly StoredNode[],
+    seen: readonly { id: string; last_seen_ms: number; clock_skew_ms: number | null }[],
+  ): void;
   lastSeq(nodeId: string, bootId: string): number;
   /** One transaction for all batches. @throws coded `KAGE_ERR_DB_*` errors; nothing is kept then */
   commit(batches: readonly RecordBatch[]): CommitOutcome[];
@@ -202,6 +210,7 @@ function createTelemetryStore(
       `INSERT INTO service_events (node_id, boot_id, seq, ts_ms, kind, service, from_state, to_state, health, reason, status_json)
        VALUES (@node_id, @boot_id, @seq, @ts_ms, @kind, @service, @from_state, @to_state, @health, @reason, @status_json)`,
     ),
+    touchNode: db.prepare(`UPDATE nodes SET last_seen_ms = ?, clock_skew_ms = ? WHERE id = ?`),
     lastSeq: db.prepare(`SELECT last_seq FROM node_boots WHERE node_id = ? AND boot_id = ?`).pluck(),
     setSeq: db.prepare(
       `INSERT INTO node_boots (node_id, boot_id, last_seq, updated_ms) VALUES (?, ?, ?, ?)
@@ -300,6 +309,12 @@ function createTelemetryStore(
     },
     upsertNode(node) {
       st.upsertNode.run(node);
+    },
+    saveNodes(full, seen) {
+      db.transaction(() => {
+        for (const node of full) st.upsertNode.run(node);
+        for (const n of seen) st.touchNode.run(n.last_seen_ms, n.clock_skew_ms, n.id);
+      }).immediate();
     },
     lastSeq,
     commit(batches) {
