@@ -51,10 +51,19 @@ before(async () => {
   files = await writeCoordinatorConfig(dir, { grpcPort, httpPort, nodes: NODES });
   coordinator = spawnDaemon(['coordinator', '--config', files.config]);
   await coordinator.waitForLog((l) => l['msg'] === 'coordinator started', 'coordinator started');
+  const exoPorts: number[] = [];
   for (const node of NODES) {
     const ollamaPort = await freePort();
     ollamaPorts.set(node, ollamaPort);
-    const config = await writeAgentConfig(dir, { node, grpcPort, token: files.tokens[node] ?? '', ollamaPort });
+    const exoPort = await freePort();
+    const config = await writeAgentConfig(dir, {
+      node,
+      grpcPort,
+      token: files.tokens[node] ?? '',
+      ollamaPort,
+      exo: { port: exoPort, peers: [...exoPorts] },
+    });
+    exoPorts.push(exoPort);
     agents.push(spawnDaemon(['agent', '--config', config], { STATE_DIRECTORY: join(dir, `state-${node}`) }));
   }
 });
@@ -65,14 +74,16 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('three agents register; their services and samples show in the API and /metrics', async () => {
-  const all = await waitFor('three online nodes with a running, healthy ollama and a sample', async () => {
+test('three agents register; their ollama and exo services and samples show in the API and /metrics', async () => {
+  const all = await waitFor('three online nodes with a running, healthy ollama and exo and a sample', async () => {
     const list = await nodes();
     const ready = list.filter(
       (n) =>
         n.status === 'online' &&
         n.latest !== null &&
-        n.services.some((s) => s.name === 'ollama' && s.state === 'running' && s.healthy),
+        ['ollama', 'exo'].every((name) =>
+          n.services.some((s) => s.name === name && s.state === 'running' && s.healthy),
+        ),
     );
     return ready.length === 3 ? list : undefined;
   });

@@ -146,11 +146,42 @@ export async function writeCoordinatorConfig(
   return { config, db: join(dir, 'kage.db'), apiToken, tokens };
 }
 
-/** Writes an agent.yaml for `node` supervising an emulated Ollama on `ollamaPort`. */
+/**
+ * Writes an agent.yaml for `node` supervising an emulated Ollama on `ollamaPort` and, when
+ * `exo` is given, an emulated EXO node on `exo.port` that peers with `exo.peers`.
+ */
 export async function writeAgentConfig(
   dir: string,
-  o: { node: string; grpcPort: number; token: string; ollamaPort: number; sampleIntervalMs?: number },
+  o: {
+    node: string;
+    grpcPort: number;
+    token: string;
+    ollamaPort: number;
+    exo?: { port: number; peers: readonly number[] };
+    sampleIntervalMs?: number;
+  },
 ): Promise<string> {
+  const exo =
+    o.exo === undefined
+      ? []
+      : [
+          '  exo:',
+          '    driver: process',
+          `    command: ${JSON.stringify([
+            process.execPath,
+            KAGE_BIN,
+            'emulate',
+            'exo',
+            '--listen',
+            `127.0.0.1:${o.exo.port}`,
+            '--name',
+            o.node,
+            '--heartbeat-interval-ms',
+            '250',
+            ...(o.exo.peers.length > 0 ? ['--peers', o.exo.peers.map((p) => `127.0.0.1:${p}`).join(',')] : []),
+          ])}`,
+          `    health: "http://127.0.0.1:${o.exo.port}/node_id"`,
+        ];
   const file = join(dir, `agent-${o.node}.yaml`);
   await writeFile(
     file,
@@ -165,6 +196,7 @@ export async function writeAgentConfig(
       `    command: ["${process.execPath}", "${KAGE_BIN}", "emulate", "ollama", "--listen", "127.0.0.1:${o.ollamaPort}"]`,
       `    health: "http://127.0.0.1:${o.ollamaPort}/"`,
       '    restart: { initial_delay_ms: 200, max_delay_ms: 1000, max_restarts: 5, window_s: 60 }',
+      ...exo,
       '',
     ].join('\n'),
   );
