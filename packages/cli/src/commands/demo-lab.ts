@@ -175,7 +175,11 @@ export async function startDemoLab(outDir: string, options: { deterministic: boo
   }
 }
 
-/** Resolves once every node is online with both services running and healthy; the node views. */
+/**
+ * Resolves once every node is online with both services running and every emulated Ollama
+ * answers `GET /`; the node views. The emulators are asked directly rather than waiting for the
+ * agents' next health round, which would add seconds to every demo.
+ */
 export async function waitForLab(lab: DemoLab, timeoutMs: number): Promise<NodeView[]> {
   const deadline = Date.now() + timeoutMs;
   let last: NodeView[] = [];
@@ -184,11 +188,9 @@ export async function waitForLab(lab: DemoLab, timeoutMs: number): Promise<NodeV
     const ready = last.filter(
       (n) =>
         n.status === 'online' &&
-        ['ollama', 'exo'].every((name) =>
-          n.services.some((s) => s.name === name && s.state === 'running' && s.healthy),
-        ),
+        ['ollama', 'exo'].every((name) => n.services.some((s) => s.name === name && s.state === 'running')),
     );
-    if (ready.length === HOSTNAMES.length) return last;
+    if (ready.length === HOSTNAMES.length && (await allAnswer(lab.nodes.map((n) => n.ollama.url)))) return last;
     await new Promise((r) => setTimeout(r, 200));
   }
   const state = last.map(
@@ -198,6 +200,18 @@ export async function waitForLab(lab: DemoLab, timeoutMs: number): Promise<NodeV
   throw new Error(
     `the emulated lab did not come up within ${timeoutMs / 1000} s: ${state.join('; ') || 'no node connected'}`,
   );
+}
+
+async function allAnswer(urls: readonly string[]): Promise<boolean> {
+  const answers = await Promise.all(
+    urls.map((url) =>
+      fetch(`${url}/`, { signal: AbortSignal.timeout(1000) }).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    ),
+  );
+  return answers.every(Boolean);
 }
 
 /** Resolves with the cluster's hostnames once EXO's `/state` on `url` names all of `hostnames`. */
