@@ -4,7 +4,7 @@
  * the line and the reason.
  */
 import { readFile } from 'node:fs/promises';
-import { parseYaml, problemAt, schemaViolations, type Segment, type YamlSource } from '@kage/common';
+import { isRecord, parseYaml, problemAt, schemaViolations, type Segment, type YamlSource } from '@kage/common';
 import { BenchError, MatrixInvalidError, type MatrixProblem } from './errors.js';
 import { MATRIX_DEFAULTS, MatrixFileSchema, type Matrix, type MatrixFile } from './matrix-schema.js';
 
@@ -229,10 +229,6 @@ function resolve(f: MatrixFile): Matrix {
 function normaliseUrl(raw: string): string {
   const url = new URL(raw);
   return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 function deepFreeze<T>(value: T): T {

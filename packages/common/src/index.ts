@@ -6,10 +6,12 @@
 export { KageError, errorCode, errorHint, errorMessage } from './kage-error.js';
 export { formatProblem, formatProblems, type Problem } from './problem.js';
 export { excerpt } from './text-excerpt.js';
+export { describeFsError, formatMode, isGroupOrWorldReadable } from './file-facts.js';
 export {
   ERROR_MESSAGE,
   describeValue,
   formatPath,
+  isRecord,
   parseYaml,
   problemAt,
   schemaViolations,

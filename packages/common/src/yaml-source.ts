@@ -110,6 +110,11 @@ export function schemaViolations(
   return out;
 }
 
+/** True for a plain object (a YAML mapping, a JSON object). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 /** A short rendering of a wrong value for an error message. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'an empty value';

@@ -26,33 +26,3 @@ export function resolveConfigPath(ctx: ConfigContext, path: readonly Segment[], 
   }
   return isAbsolute(value) ? resolve(value) : resolve(ctx.baseDir, value);
 }
-
-/** True for a plain object (a YAML mapping). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/** `ENOENT` → "ENOENT (no such file or directory)", for reasons a person reads. */
-export function describeFsError(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  const meaning: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    EISDIR: 'is a directory',
-    ENOTDIR: 'a parent is not a directory',
-    ELOOP: 'too many symbolic links',
-  };
-  if (typeof code !== 'string') return err instanceof Error ? err.message : String(err);
-  return Object.hasOwn(meaning, code) ? `${code} (${meaning[code]})` : code;
-}
-
-/** True when `mode` lets the group or others read the file. */
-export function isGroupOrWorldReadable(mode: number): boolean {
-  return (mode & 0o044) !== 0;
-}
-
-/** `0o100640` → `"0640"`. */
-export function formatMode(mode: number): string {
-  return `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
-}

@@ -8,15 +8,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { CoordinatorConfig, CoordinatorTlsConfig } from './agent-config-types.js';
 import type { AgentConfigFile } from './agent-config-schema.js';
-import {
-  describeFsError,
-  formatMode,
-  isGroupOrWorldReadable,
-  isRecord,
-  resolveConfigPath,
-  type ConfigContext,
-} from './config-context.js';
-import { formatPath, type Segment } from '@kage/common';
+import { resolveConfigPath, type ConfigContext } from './config-context.js';
+import { describeFsError, formatMode, formatPath, isGroupOrWorldReadable, type Segment, isRecord } from '@kage/common';
 
 /** A token travels in gRPC metadata: one line of visible ASCII, nothing else. */
 const TOKEN = /^[\x21-\x7e]+$/;

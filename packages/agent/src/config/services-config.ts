@@ -18,7 +18,8 @@ import {
   type ProcessServiceFile,
   type SystemdServiceFile,
 } from './agent-config-schema.js';
-import { describeFsError, isRecord, resolveConfigPath, type ConfigContext } from './config-context.js';
+import { describeFsError, isRecord } from '@kage/common';
+import { resolveConfigPath, type ConfigContext } from './config-context.js';
 import { describeValue, schemaViolations, type Segment } from '@kage/common';
 
 const DRIVERS = ['systemd', 'process'] as const;

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Ctx } from './config-context.js';
 import { resolveConfigPath } from './named-files.js';
-import { describeFsError } from './small-file.js';
+import { describeFsError } from '@kage/common';
 
 export async function resolveDb(ctx: Ctx, raw: string): Promise<string | null> {
   if (raw === ':memory:') {

@@ -3,17 +3,9 @@
  * read with every problem recorded at the key that names them.
  */
 import { isAbsolute, resolve } from 'node:path';
-import type { Segment } from '@kage/common';
+import { formatMode, isGroupOrWorldReadable, type Segment } from '@kage/common';
 import type { Ctx } from './config-context.js';
-import {
-  MAX_TEXT_BYTES,
-  decodeText,
-  findControlCharacter,
-  formatMode,
-  isGroupOrWorldReadable,
-  readSmallFile,
-  tooLarge,
-} from './small-file.js';
+import { MAX_TEXT_BYTES, decodeText, findControlCharacter, readSmallFile, tooLarge } from './small-file.js';
 
 /** Makes a path from the file absolute. `~` is not expanded: the daemon's user is not the operator. */
 export function resolveConfigPath(ctx: Ctx, path: readonly Segment[], value: string): string | null {

@@ -5,6 +5,7 @@
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { describeFsError } from '@kage/common';
 
 /**
  * Largest config, token or key file read. A real one is a few KiB; the YAML parser's time grows
@@ -81,28 +82,4 @@ export function findControlCharacter(text: string): { line: number; column: numb
     column: m.index - lineStart + 1,
     reason: `not a text file (control character 0x${code})`,
   };
-}
-
-/** `ENOENT` → "ENOENT (no such file or directory)", for reasons a person reads. */
-export function describeFsError(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  const meaning: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    EISDIR: 'is a directory',
-    ENOTDIR: 'a parent is not a directory',
-    ELOOP: 'too many symbolic links',
-  };
-  if (typeof code !== 'string') return err instanceof Error ? err.message : String(err);
-  return Object.hasOwn(meaning, code) ? `${code} (${meaning[code]})` : code;
-}
-
-export function isGroupOrWorldReadable(mode: number): boolean {
-  return (mode & 0o044) !== 0;
-}
-
-/** `0o100640` → `"0640"`. */
-export function formatMode(mode: number): string {
-  return `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
 }

@@ -2,11 +2,11 @@
  * `auth`: the agent tokens and the API token, inline or in files of their own. Reasons never quote
  * a token.
  */
-import { parseYaml, problemAt, type Segment, type YamlSource } from '@kage/common';
+import { formatMode, isGroupOrWorldReadable, parseYaml, problemAt, type Segment, type YamlSource } from '@kage/common';
 import type { Ctx } from './config-context.js';
 import type { AuthFile } from './coordinator-config-schema.js';
 import { readTextAt, resolveConfigPath } from './named-files.js';
-import { MAX_TOKENS_FILE_BYTES, formatMode, isGroupOrWorldReadable } from './small-file.js';
+import { MAX_TOKENS_FILE_BYTES } from './small-file.js';
 import { describeType, isRecord } from './untrusted-value.js';
 
 /** A token travels in an HTTP/2 header (`authorization: Bearer …`): visible ASCII, nothing else. */
