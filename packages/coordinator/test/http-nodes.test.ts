@@ -1,6 +1,8 @@
 /** REST API: nodes, their metric history, service actions, and the bearer token on every POST. */
 import assert from 'node:assert/strict';
+import { get } from 'node:http';
 import { test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { CoordinatorError } from '../src/coordinator-error.js';
 import type { ServiceActionResult } from '../src/grpc/agent-commander.js';
 import { MAX_METRICS_WINDOW_MS } from '../src/http/routes-nodes.js';
@@ -62,6 +64,60 @@ test('GET /api/v1/nodes lists every node; GET /api/v1/nodes/:id gives one or 404
   assert.equal(missing.status, 404);
   assert.equal((missing.body as { code: string }).code, 'KAGE_ERR_NODE_UNKNOWN');
   assert.match((missing.body as { message: string }).message, /"zz"/);
+});
+
+/** One GET with exactly these headers (fetch would add Accept-Encoding and decompress on its own). */
+function rawGet(base: string, path: string, headers: Record<string, string>) {
+  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>(
+    (resolve, reject) => {
+      const req = get(base + path, { headers, timeout: 10_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
+      req.on('error', reject);
+    },
+  );
+}
+
+test('GET /api/v1/nodes is gzipped for clients that accept it and answers 304 to a current ETag', async (t) => {
+  const { base, world } = await startApi(t);
+  const nodes = Array.from({ length: 50 }, (_, i) => nodeView(`node-${String(i).padStart(2, '0')}`));
+  for (const n of nodes) world.nodes.set(n.id, n);
+
+  const zipped = await rawGet(base, '/api/v1/nodes', { 'accept-encoding': 'gzip, deflate, br' });
+  assert.equal(zipped.status, 200);
+  assert.equal(zipped.headers['content-encoding'], 'gzip');
+  assert.match(String(zipped.headers['content-type']), /^application\/json/);
+  assert.equal(zipped.headers.vary, 'accept-encoding');
+  const plain = await rawGet(base, '/api/v1/nodes', {});
+  assert.equal(plain.headers['content-encoding'], undefined, 'no Accept-Encoding: identity');
+  assert.deepEqual(JSON.parse(gunzipSync(zipped.body).toString('utf8')), nodes);
+  assert.deepEqual(JSON.parse(plain.body.toString('utf8')), nodes);
+  assert.ok(zipped.body.length * 4 < plain.body.length, `gzip ${zipped.body.length} B vs ${plain.body.length} B`);
+  const refused = await rawGet(base, '/api/v1/nodes', { 'accept-encoding': 'br, gzip;q=0' });
+  assert.equal(refused.headers['content-encoding'], undefined, 'gzip;q=0 is a refusal');
+
+  const etag = String(plain.headers.etag);
+  assert.match(etag, /^"[\w-]+"$/);
+  assert.equal(zipped.headers.etag, etag, 'one tag for the representation of the same JSON');
+  for (const ifNoneMatch of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+    const again = await rawGet(base, '/api/v1/nodes', { 'if-none-match': ifNoneMatch });
+    assert.equal(again.status, 304, ifNoneMatch);
+    assert.equal(again.body.length, 0);
+    assert.equal(again.headers.etag, etag);
+  }
+  assert.equal((await rawGet(base, '/api/v1/nodes', { 'if-none-match': '"other"' })).status, 200);
+
+  world.nodes.delete('node-00');
+  const changed = await rawGet(base, '/api/v1/nodes', { 'if-none-match': etag });
+  assert.equal(changed.status, 200, 'a changed list is sent in full');
+  assert.notEqual(changed.headers.etag, etag);
+  assert.equal((JSON.parse(changed.body.toString('utf8')) as unknown[]).length, 49);
 });
 
 test('GET /api/v1/nodes/:id/metrics defaults to the last hour and passes the window in epoch ms', async (t) => {

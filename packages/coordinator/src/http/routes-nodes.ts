@@ -1,12 +1,13 @@
 /** Nodes: the registry's view, a node's metric history, and service actions through its agent. */
 import { describeValue, excerpt } from '@kage/common';
+import { Negotiator } from '@fastify/accept-negotiator';
 import { Type } from '@sinclair/typebox';
 import { CoordinatorError } from '../coordinator-error.js';
 import type { ServiceActionName } from '../grpc/agent-commander.js';
 import type { NodeView } from '../registry/node-view.js';
 import { AgentRefusalError, ApiError } from './api-error.js';
 import type { ApiDeps } from './api-deps.js';
-import { createSnapshotCache } from './snapshot-cache.js';
+import { createSnapshotCache, matchesIfNoneMatch } from './snapshot-cache.js';
 import { BEARER_AUTH, type ApiApp } from './api-app.js';
 import {
   ERROR_RESPONSES,
@@ -52,20 +53,37 @@ const ACTIONS: readonly ServiceActionName[] = ['start', 'stop', 'restart'];
 
 export function registerNodeRoutes(app: ApiApp, deps: ApiDeps, options: { listMaxAgeMs: number }): void {
   const nodesSnapshot = createSnapshotCache({ maxAgeMs: options.listMaxAgeMs });
+  const encodings = new Negotiator({ supportedValues: ['gzip', 'identity'] });
   app.get(
     '/api/v1/nodes',
     {
       schema: {
         tags: ['nodes'],
         summary: 'Every node the coordinator knows, with its services and latest sample',
-        response: { 200: Type.Array(NodeViewSchema), ...ERROR_RESPONSES },
+        description:
+          'Served from a snapshot at most half a second old, gzipped when the client accepts it; the ETag lets a poll that finds nothing new get 304 without a body.',
+        response: {
+          200: Type.Array(NodeViewSchema),
+          304: Type.Null({ description: 'Not modified: the If-None-Match tag is the current one' }),
+          ...ERROR_RESPONSES,
+        },
       },
     },
-    (_request, reply) => {
-      // Sent as the cached JSON text: fastify writes a string as it is, skipping the serializer.
-      // The text is exactly the JSON of a NodeView[]; the type says what the client receives.
+    (request, reply) => {
+      const snapshot = nodesSnapshot.get(() => deps.nodes.list());
+      void reply.header('etag', snapshot.etag).header('vary', 'accept-encoding').header('cache-control', 'no-cache');
+      if (matchesIfNoneMatch(request.headers['if-none-match'], snapshot.etag)) {
+        void reply.code(304).send(null);
+        return;
+      }
+      // Sent as the cached bytes: fastify writes a Buffer as it is, skipping the serializer.
+      // They are exactly the JSON of a NodeView[]; the type says what the client receives.
       void reply.type('application/json; charset=utf-8');
-      return nodesSnapshot.get(() => deps.nodes.list()) as unknown as NodeView[];
+      if (encodings.negotiate(request.headers['accept-encoding'] ?? 'identity') === 'gzip') {
+        void reply.header('content-encoding', 'gzip');
+        return snapshot.gzipped() as unknown as NodeView[];
+      }
+      return snapshot.body as unknown as NodeView[];
     },
   );
 

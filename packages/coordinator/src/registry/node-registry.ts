@@ -29,6 +29,8 @@ interface NodeState {
   status: NodeStatus;
   services: Map<string, ServiceView>;
   latest: LatestView | null;
+  /** `latest`'s time as a number: compared for every commit, so not parsed back from its ISO text. */
+  latest_ts_ms: number;
   clock_skew_ms: number | null;
   skew_warned: boolean;
   /** Details changed since the last flush: the whole row is written. */
@@ -76,6 +78,7 @@ export function createNodeRegistry(options: { store: TelemetryStore; events: Eve
       status: 'offline',
       services: new Map((JSON.parse(n.services_json) as ServiceView[]).map((s) => [s.name, s])),
       latest: null,
+      latest_ts_ms: -Infinity,
       clock_skew_ms: n.clock_skew_ms,
       skew_warned: false,
       dirty: false,
@@ -158,6 +161,7 @@ export function createNodeRegistry(options: { store: TelemetryStore; events: Eve
         status: 'offline',
         services: new Map(),
         latest: null,
+        latest_ts_ms: -Infinity,
         clock_skew_ms: null,
         skew_warned: false,
         dirty: true,
@@ -206,8 +210,9 @@ export function createNodeRegistry(options: { store: TelemetryStore; events: Eve
       }
       let newest: SampleRow | null = null;
       for (const s of samples) if (newest === null || s.ts_ms >= newest.ts_ms) newest = s;
-      if (newest !== null && (n.latest === null || Date.parse(n.latest.ts) <= newest.ts_ms)) {
+      if (newest !== null && n.latest_ts_ms <= newest.ts_ms) {
         n.latest = toLatestView(newest);
+        n.latest_ts_ms = newest.ts_ms;
         // Skew from a fresh sample only: a replayed one is old by design.
         const skew = newest.ts_ms - now;
         if (Math.abs(skew) < 5 * n.sample_interval_ms || skew > 0) n.clock_skew_ms = skew;

@@ -21,12 +21,33 @@ export interface SampleRow {
 }
 
 export function toSampleRow(nodeId: string, s: Sample__Output): SampleRow {
-  const gpus: GpuView[] = s.gpus.map((g) => ({
-    name: g.name,
-    busy_pct: finite(g.busy_pct),
-    mem_used_bytes: safeInt(g.mem_used_bytes),
-    mem_total_bytes: safeInt(g.mem_total_bytes),
-  }));
+  // Plain loops: this runs for every sample of every agent, and each map/filter is an allocation.
+  const gpus: GpuView[] = new Array<GpuView>(s.gpus.length);
+  let busySum = 0;
+  let busyKnown = 0;
+  let memUsed: number | null = null;
+  let memTotal: number | null = null;
+  for (let i = 0; i < s.gpus.length; i++) {
+    const g = s.gpus[i] as (typeof s.gpus)[number];
+    const view: GpuView = {
+      name: g.name,
+      busy_pct: finite(g.busy_pct),
+      mem_used_bytes: safeInt(g.mem_used_bytes),
+      mem_total_bytes: safeInt(g.mem_total_bytes),
+    };
+    gpus[i] = view;
+    if (view.busy_pct !== null) {
+      busySum += view.busy_pct;
+      busyKnown += 1;
+    }
+    if (view.mem_used_bytes !== null) memUsed = (memUsed ?? 0) + view.mem_used_bytes;
+    if (view.mem_total_bytes !== null) memTotal = (memTotal ?? 0) + view.mem_total_bytes;
+  }
+  const services: SampleRow['services'] = new Array<SampleRow['services'][number]>(s.services.length);
+  for (let i = 0; i < s.services.length; i++) {
+    const u = s.services[i] as (typeof s.services)[number];
+    services[i] = { name: u.name, cpu_pct: finite(u.cpu_pct), rss_bytes: safeInt(u.rss_bytes) };
+  }
   return {
     node_id: nodeId,
     ts_ms: s.ts_ms,
@@ -34,11 +55,12 @@ export function toSampleRow(nodeId: string, s: Sample__Output): SampleRow {
     cpu_pct: finite(s.cpu_pct),
     mem_used_bytes: safeInt(s.mem_used_bytes),
     mem_total_bytes: safeInt(s.mem_total_bytes),
-    gpu_busy_pct: meanOf(gpus.map((g) => g.busy_pct)),
-    gpu_mem_used_bytes: sumOf(gpus.map((g) => g.mem_used_bytes)),
-    gpu_mem_total_bytes: sumOf(gpus.map((g) => g.mem_total_bytes)),
+    // GPU busy % averaged and memory summed over the GPUs that report them; null when none does.
+    gpu_busy_pct: busyKnown === 0 ? null : busySum / busyKnown,
+    gpu_mem_used_bytes: memUsed,
+    gpu_mem_total_bytes: memTotal,
     gpus,
-    services: s.services.map((u) => ({ name: u.name, cpu_pct: finite(u.cpu_pct), rss_bytes: safeInt(u.rss_bytes) })),
+    services,
   };
 }
 
@@ -68,16 +90,4 @@ function safeInt(v: number | undefined): number | null {
 /** Wall-clock times JavaScript can represent (±8.64e15 ms) that are also safe integers. */
 export function validTimestamp(ts: number): boolean {
   return Number.isSafeInteger(ts) && Math.abs(ts) <= 8.64e15;
-}
-
-/** Mean of the known values; null when none is known. */
-function meanOf(values: (number | null)[]): number | null {
-  const known = values.filter((v): v is number => v !== null && Number.isFinite(v));
-  return known.length === 0 ? null : known.reduce((a, b) => a + b, 0) / known.length;
-}
-
-/** Sum of the known values; null when none is known. */
-function sumOf(values: (number | null)[]): number | null {
-  const known = values.filter((v): v is number => v !== null);
-  return known.length === 0 ? null : known.reduce((a, b) => a + b, 0);
 }

@@ -254,38 +254,46 @@ function createTelemetryStore(
       const samples: SampleRow[] = [];
       const events: ServiceEventRow[] = [];
       let duplicates = 0;
-      // Samples and events share one seq counter: merge them back into seq order.
-      const records = [
-        ...b.samples.map((s) => ({ seq: s.seq, sample: s, event: null })),
-        ...b.events.map((e) => ({ seq: e.seq, sample: null, event: e })),
-      ].sort((x, y) => x.seq - y.seq);
-      for (const r of records) {
-        if (r.seq <= high) {
-          duplicates += 1;
-          continue;
+      const insertSample = (s: SampleRow): void => {
+        // Positional binding: at a thousand rows a second, building and binding a named
+        // parameter object per row is measurable.
+        st.insertSample.run(
+          s.node_id,
+          s.ts_ms,
+          s.seq,
+          s.cpu_pct,
+          s.mem_used_bytes,
+          s.mem_total_bytes,
+          s.gpu_busy_pct,
+          s.gpu_mem_used_bytes,
+          s.gpu_mem_total_bytes,
+          s.gpus.length === 0 ? null : JSON.stringify(s.gpus),
+          s.services.length === 0 ? null : JSON.stringify(s.services),
+        );
+        samples.push(s);
+      };
+      if (b.events.length === 0 && ascending(b.samples)) {
+        // The common batch (samples only, in order as the agent sends them) is walked without
+        // building and sorting a merged list: at ten thousand rows a second that shows in the GC.
+        for (const s of b.samples) {
+          if (s.seq <= high) duplicates += 1;
+          else {
+            high = s.seq;
+            insertSample(s);
+          }
         }
-        high = r.seq;
-        if (r.sample !== null) {
-          const s = r.sample;
-          // Positional binding: at a thousand rows a second, building and binding a named
-          // parameter object per row is measurable.
-          st.insertSample.run(
-            s.node_id,
-            s.ts_ms,
-            s.seq,
-            s.cpu_pct,
-            s.mem_used_bytes,
-            s.mem_total_bytes,
-            s.gpu_busy_pct,
-            s.gpu_mem_used_bytes,
-            s.gpu_mem_total_bytes,
-            s.gpus.length === 0 ? null : JSON.stringify(s.gpus),
-            s.services.length === 0 ? null : JSON.stringify(s.services),
-          );
-          samples.push(s);
-        } else if (r.event !== null) {
-          st.insertEvent.run(r.event);
-          events.push(r.event);
+      } else {
+        for (const r of mergedBySeq(b)) {
+          if (r.seq <= high) {
+            duplicates += 1;
+            continue;
+          }
+          high = r.seq;
+          if (r.sample !== null) insertSample(r.sample);
+          else {
+            st.insertEvent.run(r.event);
+            events.push(r.event);
+          }
         }
       }
       pending.set(key, { node_id: b.node_id, boot_id: b.boot_id, high });
@@ -441,4 +449,22 @@ function assertSchemaKnown(db: Database.Database, file: string): void {
       );
     }
   }
+}
+
+type SeqRecord =
+  { seq: number; sample: SampleRow; event: null } | { seq: number; sample: null; event: ServiceEventRow };
+
+/** Samples and events share one seq counter: a batch's records merged back into seq order. */
+function mergedBySeq(b: RecordBatch): SeqRecord[] {
+  const merged: SeqRecord[] = [
+    ...b.samples.map((s) => ({ seq: s.seq, sample: s, event: null }) as const),
+    ...b.events.map((e) => ({ seq: e.seq, sample: null, event: e }) as const),
+  ];
+  return merged.sort((x, y) => x.seq - y.seq);
+}
+
+function ascending(rows: readonly { seq: number }[]): boolean {
+  for (let i = 1; i < rows.length; i++)
+    if ((rows[i] as { seq: number }).seq < (rows[i - 1] as { seq: number }).seq) return false;
+  return true;
 }
