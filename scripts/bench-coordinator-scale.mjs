@@ -42,8 +42,8 @@
 //
 // Flags: --quick (10 s windows, skips 10,000), --seconds N, --settle N, --agents 100,1000,10000,
 // --agents-per-connection N, --rest-seconds N, --quiet-wait S, --windows N, --no-rest,
-// --no-profile, --profile-agents N (default 1000), --bare (also measure, side by side, a bare
-// grpc-js server that only acks: the floor), --out FILE, --keep (keep each temp dir: its
+// --no-profile, --profile-agents N (default 1000), --no-bare (skip the bare grpc-js server that
+// only acks, measured side by side at every N as the floor), --out FILE, --keep (keep each temp dir: its
 // coordinator log and database), --strict (exit 1 when a target is missed). Writes
 // bench/results/coordinator-scale.json and prints a short table.
 import { execFile, fork, spawn } from 'node:child_process';
@@ -586,7 +586,7 @@ function parseArgs(argv) {
     windows: 3,
     rest: true,
     profile: true,
-    bare: false,
+    bare: true,
     quick: false,
     strict: false,
     out: join(root, 'bench/results/coordinator-scale.json'),
@@ -625,7 +625,7 @@ function parseArgs(argv) {
     else if (a === '--no-rest') opts.rest = false;
     else if (a === '--keep') opts.keep = true;
     else if (a === '--no-profile') opts.profile = false;
-    else if (a === '--bare') opts.bare = true;
+    else if (a === '--no-bare') opts.bare = false;
     else if (a === '--strict') opts.strict = true;
     else if (a === '--out') opts.out = value();
     else
