@@ -141,6 +141,11 @@ test('bench run + report: a 3-node EXO pipeline loses to the 8060S GPU, as the t
   const runId = run.stdout.trim().split('\n').at(-1)!;
   assert.match(runId, /^[0-9A-HJKMNP-TV-Z]{26}$/, 'the run id is the last stdout line');
   assert.match(run.stderr, /cell 3\/3 qwen2\.5:3b × exo-cluster: completed/, 'plain progress lines off a TTY');
+  assert.match(
+    run.stderr,
+    /^warning: \S*matrix\.yaml: num_ctx is not set: every Ollama request \(ollama-srv1, ollama-rog\) asks for 4096 tokens/m,
+    'a matrix without num_ctx is run, with a warning first',
+  );
 
   const json = await runKage(['report', runId, '--db', db, '--format', 'json']);
   assert.equal(json.code, 0, json.stderr);

@@ -19,6 +19,12 @@ export interface CellSummary {
   e2e_ms: Summary | null;
   output_tokens: Summary | null;
   server_decode_tps: Summary | null;
+  /**
+   * Prompt tokens the server answered from its prompt cache, over successful measured requests
+   * whose server gives the count; `null` when none does (Ollama). Absent in summaries stored
+   * before it existed.
+   */
+  cached_prompt_tokens?: Summary | null;
   aggregate_tps: number | null;
   /** True when some successful request's token count came from event counting only. */
   output_tokens_approx: boolean;
@@ -64,6 +70,10 @@ export function summarizeCell(
     ),
     server_decode_tps: summarize(
       pick((r) => r.server_decode_tps),
+      options,
+    ),
+    cached_prompt_tokens: summarize(
+      pick((r) => r.server.cached_prompt_tokens ?? null),
       options,
     ),
     aggregate_tps: cell.aggregate_tps,

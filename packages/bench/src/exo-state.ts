@@ -21,13 +21,34 @@ export interface ExoInstanceView {
   nodeToRunner: Record<string, string>;
 }
 
+/**
+ * One node's download of one model (`/state` → `downloads[nodeId][]`): `DownloadPending`,
+ * `DownloadOngoing` (with progress), `DownloadCompleted` or `DownloadFailed`. Byte counts and rates
+ * are `null` when the state does not carry them.
+ */
+export interface ExoDownloadView {
+  nodeId: string;
+  modelId: string;
+  status: string;
+  totalBytes: number | null;
+  downloadedBytes: number | null;
+  /** Bytes per second, as EXO measures it. */
+  speed: number | null;
+  etaMs: number | null;
+  errorMessage: string | null;
+}
+
 /** The benchmark's view of `/state`. */
 export interface ExoStateView {
   /** Node id → friendly name (hostname); the node id itself when no identity is known yet. */
   nodeNames: Map<string, string>;
   instances: ExoInstanceView[];
   runners: Map<string, ExoRunnerView>;
+  downloads: ExoDownloadView[];
 }
+
+/** Download tags that mean the files are on the node. */
+export const DOWNLOADED_STATES: ReadonlySet<string> = new Set(['DownloadCompleted']);
 
 /**
  * Runner tags that mean "serving". `RunnerRunning` is a ready runner busy with some request (EXO
@@ -78,7 +99,44 @@ export function readExoState(body: unknown): ExoStateView {
       errorMessage: typeof err === 'string' ? err : null,
     });
   }
-  return { nodeNames, instances, runners };
+  return { nodeNames, instances, runners, downloads: readDownloads(asRecord(root['downloads'])) };
+}
+
+function readDownloads(byNode: Record<string, unknown>): ExoDownloadView[] {
+  const out: ExoDownloadView[] = [];
+  for (const [nodeId, list] of Object.entries(byNode)) {
+    if (!Array.isArray(list)) continue;
+    for (const wrapped of list) {
+      const { tag, value } = unwrapTagged(wrapped);
+      const shard = unwrapTagged(pick(value, 'shardMetadata', 'shard_metadata')).value;
+      const card = asRecord(pick(shard, 'modelCard', 'model_card'));
+      const modelId = pick(card, 'modelId', 'model_id');
+      if (typeof modelId !== 'string') continue;
+      // Ongoing downloads nest their numbers; pending and completed ones carry total/downloaded directly.
+      const progress = asRecord(pick(value, 'downloadProgress', 'download_progress'));
+      const numbers = Object.keys(progress).length > 0 ? progress : value;
+      const speed = numbers['speed'];
+      const eta = pick(numbers, 'etaMs', 'eta_ms');
+      const err = pick(value, 'errorMessage', 'error_message');
+      out.push({
+        nodeId,
+        modelId,
+        status: tag,
+        totalBytes: memoryBytes(numbers['total']),
+        downloadedBytes: memoryBytes(numbers['downloaded']),
+        speed: typeof speed === 'number' && Number.isFinite(speed) ? speed : null,
+        etaMs: typeof eta === 'number' && Number.isFinite(eta) ? eta : null,
+        errorMessage: typeof err === 'string' ? err : null,
+      });
+    }
+  }
+  return out;
+}
+
+/** EXO's `Memory` is `{"inBytes": N}` on the wire. */
+function memoryBytes(v: unknown): number | null {
+  const bytes = pick(asRecord(v), 'inBytes', 'in_bytes');
+  return typeof bytes === 'number' && Number.isFinite(bytes) ? bytes : null;
 }
 
 /** The runners of an instance, keyed by the node's friendly name. */

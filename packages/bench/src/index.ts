@@ -30,7 +30,15 @@ export {
   type MatrixTarget,
   type TargetKind,
 } from './matrix-schema.js';
-export { loadMatrix, parseMatrix, validateMatrix } from './matrix.js';
+export {
+  loadMatrix,
+  loadMatrixChecked,
+  parseMatrix,
+  parseMatrixChecked,
+  validateMatrix,
+  validateMatrixChecked,
+  type CheckedMatrix,
+} from './matrix.js';
 export {
   type ChatRequest,
   type PrepareOptions,

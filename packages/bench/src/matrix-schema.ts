@@ -99,6 +99,7 @@ export const MatrixFileSchema = Type.Object(
     unique_prompt_prefix: Type.Optional(Type.Boolean()),
     request_timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     exo_ready_timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    exo_download_timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   },
   { additionalProperties: false },
 );
@@ -120,8 +121,10 @@ export const MATRIX_DEFAULTS = {
   /** A fresh prefix per request defeats prompt/prefix caching, which would flatter TTFT. */
   unique_prompt_prefix: true,
   request_timeout_s: 300,
-  /** Downloading and loading a 32B+ model across nodes takes many minutes. */
+  /** Placing and loading a 32B+ model across nodes takes many minutes (downloads not counted). */
   exo_ready_timeout_s: 1800,
+  /** A 70B model is ~40 GB per node: about an hour at 100 Mbit/s. */
+  exo_download_timeout_s: 7200,
 } as const;
 
 /** A target after validation: `nodes` always present, `url` without a trailing slash. */
@@ -169,4 +172,5 @@ export interface Matrix {
   unique_prompt_prefix: boolean;
   request_timeout_s: number;
   exo_ready_timeout_s: number;
+  exo_download_timeout_s: number;
 }

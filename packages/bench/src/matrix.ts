@@ -7,6 +7,13 @@ import { readFile } from 'node:fs/promises';
 import { isRecord, parseYaml, problemAt, schemaViolations, type Segment, type YamlSource } from '@kage/common';
 import { BenchError, MatrixInvalidError, type MatrixProblem } from './errors.js';
 import { MATRIX_DEFAULTS, MatrixFileSchema, type Matrix, type MatrixFile } from './matrix-schema.js';
+import { matrixWarnings } from './matrix-warnings.js';
+
+/** A valid matrix and what it says that changes the meaning of its numbers (see matrix-warnings.ts). */
+export interface CheckedMatrix {
+  matrix: Matrix;
+  warnings: MatrixProblem[];
+}
 
 /** Where a parsed document came from: lets problems carry line numbers (none for parsed JSON). */
 interface Source {
@@ -23,6 +30,11 @@ interface Source {
  * @throws {@link MatrixInvalidError} (`KAGE_ERR_MATRIX_INVALID`) listing every problem
  */
 export function parseMatrix(text: string, options: { file?: string } = {}): Matrix {
+  return parseMatrixChecked(text, options).matrix;
+}
+
+/** {@link parseMatrix} with the matrix's warnings. */
+export function parseMatrixChecked(text: string, options: { file?: string } = {}): CheckedMatrix {
   const file = options.file ?? '<inline>';
   const parsed = parseYaml(text, file);
   if (!('source' in parsed)) throw new MatrixInvalidError(file, parsed.problems);
@@ -36,6 +48,11 @@ export function parseMatrix(text: string, options: { file?: string } = {}): Matr
  * @throws {@link MatrixInvalidError} (`KAGE_ERR_MATRIX_INVALID`) listing every problem
  */
 export function validateMatrix(value: unknown, options: { file?: string } = {}): Matrix {
+  return validateMatrixChecked(value, options).matrix;
+}
+
+/** {@link validateMatrix} with the matrix's warnings. */
+export function validateMatrixChecked(value: unknown, options: { file?: string } = {}): CheckedMatrix {
   return validate(value, { file: options.file ?? '<inline>', yaml: null });
 }
 
@@ -46,6 +63,11 @@ export function validateMatrix(value: unknown, options: { file?: string } = {}):
  * @throws {@link MatrixInvalidError} `KAGE_ERR_MATRIX_INVALID` when it is not a valid matrix
  */
 export async function loadMatrix(path: string): Promise<Matrix> {
+  return (await loadMatrixChecked(path)).matrix;
+}
+
+/** {@link loadMatrix} with the matrix's warnings. */
+export async function loadMatrixChecked(path: string): Promise<CheckedMatrix> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -53,10 +75,10 @@ export async function loadMatrix(path: string): Promise<Matrix> {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
     throw new BenchError('KAGE_ERR_MATRIX_READ', `cannot read matrix ${path}: ${code}`, { cause: err });
   }
-  return parseMatrix(text, { file: path });
+  return parseMatrixChecked(text, { file: path });
 }
 
-function validate(value: unknown, source: Source): Matrix {
+function validate(value: unknown, source: Source): CheckedMatrix {
   const problems: MatrixProblem[] = [];
   const add = (path: Segment[], reason: string): void => {
     problems.push(problemAt(source.yaml, source.file, path, reason));
@@ -74,7 +96,8 @@ function validate(value: unknown, source: Source): Matrix {
     problems.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
     throw new MatrixInvalidError(source.file, problems);
   }
-  return resolve(m as MatrixFile);
+  const matrix = resolve(m as MatrixFile);
+  return { matrix, warnings: matrixWarnings(m, matrix, source) };
 }
 
 /** Rules that span keys. Each check skips values the schema already rejected. */
@@ -221,6 +244,7 @@ function resolve(f: MatrixFile): Matrix {
     unique_prompt_prefix: f.unique_prompt_prefix ?? d.unique_prompt_prefix,
     request_timeout_s: f.request_timeout_s ?? d.request_timeout_s,
     exo_ready_timeout_s: f.exo_ready_timeout_s ?? d.exo_ready_timeout_s,
+    exo_download_timeout_s: f.exo_download_timeout_s ?? d.exo_download_timeout_s,
   };
   return deepFreeze(matrix);
 }

@@ -42,6 +42,7 @@ export async function streamChatCompletion(
   let at = 0n;
   let stop = false;
   let sawDone = false;
+  let emptyModelChunk = false;
   const parser = createParser({
     onComment(comment) {
       rec.commentEvents += 1;
@@ -68,7 +69,11 @@ export async function streamChatCompletion(
         stop = true;
         return;
       }
-      readChunk(rec, parsed as Record<string, unknown>, at);
+      const chunk = parsed as Record<string, unknown>;
+      // Ollama's /v1 turns an error after streaming started into an ordinary chunk with
+      // `"model": ""` and no content, then ends without a finish chunk or [DONE].
+      if (chunk['model'] === '') emptyModelChunk = true;
+      readChunk(rec, chunk, at);
     },
   });
 
@@ -88,6 +93,13 @@ export async function streamChatCompletion(
       return stop ? 'stop' : sawDone ? 'done' : 'continue';
     },
   );
+  if (emptyModelChunk && !sawDone && !stop && result.end.kind === 'ended') {
+    rec.fail(
+      'stream_cut',
+      'the stream ended without [DONE] after a chunk with an empty "model": how Ollama\'s /v1 reports an error ' +
+        'that happened after streaming started (the server log has the cause)',
+    );
+  }
   return rec.finish(result, request.timeoutMs);
 }
 
@@ -124,6 +136,11 @@ function readChunk(rec: RequestRecorder, o: Record<string, unknown>, at: bigint)
     const u = usage as Record<string, unknown>;
     if (typeof u['completion_tokens'] === 'number') rec.serverOutputTokens = u['completion_tokens'];
     if (typeof u['prompt_tokens'] === 'number') rec.promptTokens = u['prompt_tokens'];
+    const details = u['prompt_tokens_details'];
+    if (details !== null && typeof details === 'object') {
+      const cached = (details as Record<string, unknown>)['cached_tokens'];
+      if (typeof cached === 'number' && Number.isFinite(cached)) rec.server.cached_prompt_tokens = cached;
+    }
   }
 }
 

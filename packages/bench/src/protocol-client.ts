@@ -25,7 +25,7 @@ export interface ChatRequest {
 
 /** Progress of a target's preparation (EXO placement and loading). */
 export interface PrepareProgress {
-  phase: 'checking' | 'adding-model' | 'placing' | 'loading' | 'ready';
+  phase: 'checking' | 'adding-model' | 'placing' | 'downloading' | 'loading' | 'ready';
   /** Milliseconds since preparation started. */
   elapsedMs: number;
   /** Per-runner state (EXO): the node's hostname, the runner status tag, layers loaded. */
@@ -35,8 +35,10 @@ export interface PrepareProgress {
 
 /** Options for {@link ProtocolClient.prepare}. */
 export interface PrepareOptions {
-  /** Give up waiting for readiness after this long. */
+  /** Give up when loading (placement and runners, downloads not counted) takes longer than this. */
   timeoutMs?: number;
+  /** Give up when the model's downloads to the nodes take longer than this (EXO). */
+  downloadTimeoutMs?: number;
   signal?: AbortSignal | undefined;
   onProgress?: (p: PrepareProgress) => void;
 }

@@ -32,7 +32,18 @@ export interface ReportRun {
   finished_at: string | null;
   /** Extra: why the run failed or was interrupted; `null` otherwise. */
   error: string | null;
+  /**
+   * Extra: what the requests did about the servers' prompt caches. `unique_prefix` (the matrix's
+   * `unique_prompt_prefix`, on by default): every request starts with a line of its own, so no
+   * measured request can reuse an earlier one's prompt and TTFT includes the full prefill.
+   * `same_prompt`: every request repeats the prompt, so servers answer from their prompt cache
+   * and TTFT measures a cached prefill.
+   */
+  prompt_policy: PromptPolicy;
 }
+
+/** See {@link ReportRun.prompt_policy}. */
+export type PromptPolicy = 'unique_prefix' | 'same_prompt';
 
 /** A metric's centre and spread over successful measured requests; numbers are `null` without any. */
 export interface ReportDecodeTps {
@@ -100,6 +111,12 @@ export interface ReportCell {
   failures: Partial<Record<RequestErrorKind, number>>;
   /** Extra: output tokens of successful measured requests / measured window (tokens/s). */
   aggregate_tps: number | null;
+  /**
+   * Extra: prompt tokens the server answered from its prompt cache (median over successful
+   * measured requests), where the server gives the count (EXO, OpenAI-compatible servers);
+   * `null` where it does not (Ollama). With the `unique_prefix` policy it stays near 0.
+   */
+  cached_prompt_tokens: { median: number | null } | null;
   /** Extra: Ollama health (`GET /` → 200 "Ollama is running") before and after the cell; `null` for other kinds. */
   ollama_health: { before: boolean | null; after: boolean | null } | null;
   /**
@@ -176,6 +193,7 @@ function reportCell(c: StoredCell): ReportCell {
     error: c.error === null ? null : `${c.error.code}: ${c.error.message}`,
     failures: { ...(s?.errors ?? {}) },
     aggregate_tps: num(c.aggregate_tps),
+    cached_prompt_tokens: s?.cached_prompt_tokens ? { median: m(s.cached_prompt_tokens) } : null,
     ollama_health:
       c.target_kind === 'ollama'
         ? { before: c.health_before?.healthy ?? null, after: c.health_after?.healthy ?? null }
@@ -222,6 +240,7 @@ export function buildReport(store: BenchStore, runId: string): KageReport {
       started_at: run.started_at,
       finished_at: run.finished_at,
       error: run.error,
+      prompt_policy: run.matrix.unique_prompt_prefix === false ? 'same_prompt' : 'unique_prefix',
     },
     cells: store
       .getCells(id)

@@ -50,6 +50,13 @@ export interface ServerCounters {
   prompt_tps: number | null;
   /** EXO `peak_memory_usage` (`inBytes` or `in_bytes`). */
   peak_memory_bytes: number | null;
+  /**
+   * Prompt tokens the server took from its prompt cache instead of computing them
+   * (`usage.prompt_tokens_details.cached_tokens`: EXO and other OpenAI-compatible servers). `null`
+   * when the server gives no count: Ollama counts the whole prompt in `prompt_eval_count` and
+   * only shortens `prompt_eval_duration`.
+   */
+  cached_prompt_tokens: number | null;
 }
 
 /** Everything measured for one request. */
@@ -150,6 +157,7 @@ export class RequestRecorder {
     total_ms: null,
     prompt_tps: null,
     peak_memory_bytes: null,
+    cached_prompt_tokens: null,
   };
 
   constructor(

@@ -29,6 +29,13 @@ interface FakeExoOptions {
   /** Runners never become ready. */
   neverReady?: boolean;
   placeStatus?: number;
+  /** This many placements are answered "Command received." and then lost (a master election). */
+  lostPlacements?: number;
+  /**
+   * Downloads of the model per hostname, one entry per /state poll after placement (the last one
+   * repeats): `pending`, a fraction 0–1 (ongoing), `done`, or `failed`. Runners load after `done`.
+   */
+  downloads?: Record<string, Array<'pending' | number | 'done' | 'failed'>>;
 }
 
 interface FakeExo {
@@ -44,6 +51,53 @@ async function fakeExo(t: TestContext, o: FakeExoOptions = {}): Promise<FakeExo>
   const cards = new Set(o.cards ?? []);
   let instance: { nodes: string[]; pollsSincePlaced: number; ready: boolean } | null =
     o.existing === undefined ? null : { nodes: o.existing.nodes, pollsSincePlaced: 0, ready: o.existing.ready };
+  let lost = o.lostPlacements ?? 0;
+  /** /state polls since the instance appeared (download steps follow it; the load starts after them). */
+  let polls = 0;
+  const TOTAL = 2_000_000_000;
+  /** Download step of `name` at this poll; `done` when the node already has the files. */
+  const downloadAt = (name: string, poll: number): 'pending' | number | 'done' | 'failed' => {
+    const steps = o.downloads?.[name];
+    if (steps === undefined || steps.length === 0) return 'done';
+    return steps[Math.min(poll - 1, steps.length - 1)] ?? 'done';
+  };
+  const downloadJson = (nodeId: string, step: 'pending' | number | 'done' | 'failed'): unknown => {
+    const base = {
+      nodeId,
+      shardMetadata: {
+        PipelineShardMetadata: { modelCard: { modelId: MODEL }, startLayer: 0, endLayer: 12, nLayers: 36 },
+      },
+      modelDirectory: '',
+    };
+    if (step === 'pending')
+      return { DownloadPending: { ...base, downloaded: { inBytes: 0 }, total: { inBytes: TOTAL } } };
+    if (step === 'failed') return { DownloadFailed: { ...base, errorMessage: 'No space left on device' } };
+    if (step === 'done') {
+      return {
+        DownloadCompleted: {
+          ...base,
+          modelDirectory: `/root/.exo/models/${MODEL}`,
+          total: { inBytes: TOTAL },
+          readOnly: false,
+        },
+      };
+    }
+    return {
+      DownloadOngoing: {
+        ...base,
+        downloadProgress: {
+          total: { inBytes: TOTAL },
+          downloaded: { inBytes: Math.round(TOTAL * step) },
+          downloadedThisSession: { inBytes: Math.round(TOTAL * step) },
+          completedFiles: 0,
+          totalFiles: 2,
+          speed: 45_000_000,
+          etaMs: 18_000,
+          files: {},
+        },
+      },
+    };
+  };
 
   const state = (): unknown => {
     const nodeIdentities: Record<string, unknown> = {};
@@ -52,9 +106,22 @@ async function fakeExo(t: TestContext, o: FakeExoOptions = {}): Promise<FakeExo>
     }
     const instances: Record<string, unknown> = {};
     const runners: Record<string, unknown> = {};
+    const downloads: Record<string, unknown[]> = {};
     if (instance !== null) {
       instance.pollsSincePlaced += 1;
-      const loaded = instance.ready || (!o.neverReady && instance.pollsSincePlaced > (o.readyAfterPolls ?? 2));
+      polls += 1;
+      const poll = polls;
+      let downloading = false;
+      for (const name of instance.nodes) {
+        const step = downloadAt(name, poll);
+        if (step !== 'done') downloading = true;
+        const id = ids.get(name) ?? name;
+        downloads[id] = [downloadJson(id, step)];
+      }
+      // Runners wait for the files: the load starts counting once every node has them.
+      if (downloading) instance.pollsSincePlaced = Math.min(instance.pollsSincePlaced, 1);
+      const loaded =
+        !downloading && (instance.ready || (!o.neverReady && instance.pollsSincePlaced > (o.readyAfterPolls ?? 2)));
       const nodeToRunner: Record<string, string> = {};
       instance.nodes.forEach((name, i) => {
         const runnerId = `runner-${i}`;
@@ -81,7 +148,7 @@ async function fakeExo(t: TestContext, o: FakeExoOptions = {}): Promise<FakeExo>
       nodeIdentities,
       instances,
       runners,
-      downloads: {},
+      downloads,
     };
   };
 
@@ -101,13 +168,14 @@ async function fakeExo(t: TestContext, o: FakeExoOptions = {}): Promise<FakeExo>
           error: { message: 'No cycles found with sufficient memory', type: 'Bad Request', param: null, code: 400 },
         });
       }
-      instance = { nodes: present, pollsSincePlaced: 0, ready: false };
+      if (lost > 0) lost -= 1;
+      else instance = { nodes: present, pollsSincePlaced: 0, ready: false };
       return json(res, 200, { message: 'Command received.', command_id: 'cmd-1', model_card: {} });
     }
     return json(res, 404, { detail: 'Not Found' });
   });
   t.after(() => server.close());
-  const client = createExoClient({ url: server.url, nodes: NODES, pollIntervalMs: 10 });
+  const client = createExoClient({ url: server.url, nodes: NODES, pollIntervalMs: 10, instanceAppearMs: 100 });
   t.after(() => client.close());
   return {
     server,
@@ -197,6 +265,140 @@ void describe('exo client: preparation', () => {
     const c = await other.client.prepare(MODEL, { timeoutMs: 5000 });
     assert.equal(c.error?.code, 'KAGE_ERR_EXO_PLACEMENT_MISMATCH');
     assert.deepEqual(c.instance_nodes, ['srv1']);
+  });
+
+  void test('a placement lost in a master election is placed again after the cluster is read once more', async (t) => {
+    const exo = await fakeExo(t, { cards: [MODEL], lostPlacements: 1 });
+    const seen: PrepareProgress[] = [];
+    const r = await exo.client.prepare(MODEL, { timeoutMs: 5000, onProgress: (p) => seen.push(p) });
+    assert.equal(r.ok, true, JSON.stringify(r.error));
+    assert.equal(exo.posts().filter((p) => p.path === '/place_instance').length, 2);
+    const again = seen.find((p) => /placing again \(2 of 3\)/.test(p.message));
+    assert.ok(again, 'the reason is on the progress line');
+    assert.match(again.message, /no instance of .* 0\.1 s after EXO accepted the placement/);
+
+    const never = await fakeExo(t, { cards: [MODEL], lostPlacements: 5 });
+    const n = await never.client.prepare(MODEL, { timeoutMs: 5000 });
+    assert.equal(n.error?.code, 'KAGE_ERR_EXO_PLACEMENT');
+    assert.match(n.error?.message ?? '', /accepted 3 placements .* but created no instance/);
+    assert.match(n.error?.message ?? '', /the EXO master's log says why/, 'the hint reaches the stored error');
+    assert.equal(never.posts().filter((p) => p.path === '/place_instance').length, 3, 'bounded');
+  });
+
+  void test('an instance that shows up late is never placed twice', async (t) => {
+    // The instance appears on the poll right before a second placement would be sent.
+    const exo = await fakeExo(t, { cards: [MODEL], existing: undefined });
+    const slowClient = createExoClient({
+      url: exo.server.url,
+      nodes: NODES,
+      pollIntervalMs: 10,
+      instanceAppearMs: 60_000,
+    });
+    t.after(() => slowClient.close());
+    const r = await slowClient.prepare(MODEL, { timeoutMs: 5000 });
+    assert.equal(r.ok, true);
+    assert.equal(exo.posts().filter((p) => p.path === '/place_instance').length, 1);
+  });
+
+  void test('downloads: progress per node, their own timeout, then the load; failures name the node', async (t) => {
+    const steps: Array<'pending' | number | 'done'> = ['pending', 0.25, 0.5, 0.75, 0.9, 'done'];
+    const exo = await fakeExo(t, { cards: [MODEL], downloads: { srv2: steps }, readyAfterPolls: 2 });
+    const seen: PrepareProgress[] = [];
+    // A ready timeout far shorter than the download: downloads do not count against it.
+    const r = await exo.client.prepare(MODEL, {
+      timeoutMs: 1000,
+      downloadTimeoutMs: 5000,
+      onProgress: (p) => seen.push(p),
+    });
+    assert.equal(r.ok, true, JSON.stringify(r.error));
+    const phases = seen.map((p) => p.phase);
+    assert.ok(phases.indexOf('downloading') < phases.lastIndexOf('loading'), 'download first, then the load');
+    const lines = seen.filter((p) => p.phase === 'downloading').map((p) => p.message);
+    assert.ok(lines.some((l) => l.includes('srv2 waiting to start')));
+    assert.ok(
+      lines.some((l) => l.includes('srv2 0.50/2.0 GB (25 %) at 45.0 MB/s, 18 s left')),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.every((l) => !l.includes('srv1')),
+      'nodes that have the files are not listed',
+    );
+
+    const stuck = await fakeExo(t, { cards: [MODEL], downloads: { rog: ['pending', 0.1] } });
+    const s = await stuck.client.prepare(MODEL, { timeoutMs: 60_000, downloadTimeoutMs: 150 });
+    assert.equal(s.error?.code, 'KAGE_ERR_EXO_DOWNLOAD_TIMEOUT');
+    assert.match(s.error?.message ?? '', /still downloading after 0\.15 s \(rog 0\.20\/2\.0 GB \(10 %\)/);
+
+    const broken = await fakeExo(t, { cards: [MODEL], downloads: { srv1: [0.3, 'failed'] } });
+    const b = await broken.client.prepare(MODEL, { timeoutMs: 5000 });
+    assert.equal(b.error?.code, 'KAGE_ERR_EXO_DOWNLOAD_FAILED');
+    assert.match(b.error?.message ?? '', /on srv1 failed: No space left on device/);
+  });
+
+  void test('readExoState reads downloads: tags, bytes, rate and ETA, camelCase or snake_case', () => {
+    const s = readExoState({
+      downloads: {
+        a: [
+          {
+            DownloadOngoing: {
+              nodeId: 'a',
+              shardMetadata: { PipelineShardMetadata: { modelCard: { modelId: 'm/x' } } },
+              downloadProgress: { total: { inBytes: 100 }, downloaded: { inBytes: 40 }, speed: 10, etaMs: 6000 },
+            },
+          },
+        ],
+        b: [
+          {
+            DownloadPending: {
+              node_id: 'b',
+              shard_metadata: { TensorShardMetadata: { model_card: { model_id: 'm/x' } } },
+              total: { in_bytes: 0 },
+            },
+          },
+          {
+            DownloadCompleted: {
+              nodeId: 'b',
+              shardMetadata: { PipelineShardMetadata: { modelCard: { modelId: 'm/y' } } },
+              total: { inBytes: 5 },
+            },
+          },
+          { NotAnEntry: {} },
+        ],
+        c: 'garbage',
+      },
+    });
+    assert.deepEqual(s.downloads, [
+      {
+        nodeId: 'a',
+        modelId: 'm/x',
+        status: 'DownloadOngoing',
+        totalBytes: 100,
+        downloadedBytes: 40,
+        speed: 10,
+        etaMs: 6000,
+        errorMessage: null,
+      },
+      {
+        nodeId: 'b',
+        modelId: 'm/x',
+        status: 'DownloadPending',
+        totalBytes: 0,
+        downloadedBytes: null,
+        speed: null,
+        etaMs: null,
+        errorMessage: null,
+      },
+      {
+        nodeId: 'b',
+        modelId: 'm/y',
+        status: 'DownloadCompleted',
+        totalBytes: 5,
+        downloadedBytes: null,
+        speed: null,
+        etaMs: null,
+        errorMessage: null,
+      },
+    ]);
   });
 
   void test('abort during the wait', async (t) => {

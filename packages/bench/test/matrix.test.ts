@@ -3,7 +3,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { loadMatrix, MatrixInvalidError, parseMatrix, validateMatrix, type MatrixProblem } from '../src/index.js';
+import {
+  loadMatrix,
+  loadMatrixChecked,
+  MatrixInvalidError,
+  parseMatrix,
+  parseMatrixChecked,
+  validateMatrix,
+  validateMatrixChecked,
+  type MatrixProblem,
+} from '../src/index.js';
 
 const VALID = `name: exo-phase1-poc
 prompt: "Write a Python function that implements binary search."
@@ -118,6 +127,52 @@ void describe('matrix: valid files', () => {
     assert.equal(m.unique_prompt_prefix, false);
     assert.equal(m.request_timeout_s, 60);
     assert.equal(m.exo_ready_timeout_s, 600);
+  });
+});
+
+void describe('matrix: warnings about what the numbers will mean', () => {
+  void test('num_ctx unset with an Ollama target is a warning naming the targets and the context sent', () => {
+    const { matrix, warnings } = parseMatrixChecked(VALID, { file: 'seed.yaml' });
+    assert.equal(matrix.num_ctx, 4096, 'still pinned to the default');
+    assert.equal(warnings.length, 1);
+    const w = warnings[0]!;
+    assert.equal(w.file, 'seed.yaml');
+    assert.equal(w.path, '');
+    assert.equal(w.line, null, 'a missing key has no line');
+    assert.match(w.reason, /^num_ctx is not set: every Ollama request \(ollama-srv1, ollama-rog\) asks for 4096/);
+    assert.match(w.reason, /4096, 32768 or 262144/);
+
+    assert.deepEqual(parseMatrixChecked(`num_ctx: 8192\n${VALID}`).warnings, [], 'set: no warning');
+    const openaiOnly = [
+      'name: x',
+      'prompt: hi',
+      'targets: [{ id: a, kind: openai, url: "https://example.test" }]',
+      'models: [{ name: m }]',
+    ].join('\n');
+    assert.deepEqual(parseMatrixChecked(openaiOnly).warnings, [], 'no Ollama target: num_ctx is never sent');
+  });
+
+  void test('unique_prompt_prefix: false warns that TTFT measures a cached prefill, at its line', () => {
+    const { warnings } = parseMatrixChecked(`num_ctx: 4096\nunique_prompt_prefix: false\n${VALID}`, { file: 'm.yaml' });
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]?.path, 'unique_prompt_prefix');
+    assert.equal(warnings[0]?.line, 2);
+    assert.match(warnings[0]?.reason ?? '', /prompt cache and TTFT measures a cached prefill/);
+  });
+
+  void test('REST bodies and files give the same warnings; the unchecked readers return the same matrix', async (t) => {
+    const body = validateMatrix(parseMatrix(VALID)) as unknown as Record<string, unknown>;
+    const { num_ctx: _pinned, ...withoutCtx } = body;
+    const checked = validateMatrixChecked(withoutCtx);
+    assert.equal(checked.warnings.length, 1);
+    assert.equal(checked.warnings[0]?.line, null, 'a REST body has no lines');
+    const dir = await mkdtemp(join(tmpdir(), 'kage-matrix-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'm.yaml');
+    await writeFile(file, VALID);
+    const fromFile = await loadMatrixChecked(file);
+    assert.equal(fromFile.warnings[0]?.file, file);
+    assert.deepEqual(fromFile.matrix, await loadMatrix(file));
   });
 });
 

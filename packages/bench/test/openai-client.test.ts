@@ -167,6 +167,60 @@ void describe('openai client: /v1/chat/completions SSE', () => {
     assert.equal((await broken.client.chat(request())).error?.kind, 'stream_cut');
   });
 
+  void test('Ollama /v1\'s error after streaming started (an empty chunk with model "", no [DONE]) is a cut stream', async (t) => {
+    const { client } = await setup(t, async (_req, res) => {
+      sseHead(res);
+      await write(res, openaiChunk({ role: 'assistant', content: 'a' }));
+      await write(res, openaiChunk({ content: 'b' }));
+      // The real server's error chunk: an ordinary chunk whose model is empty and whose content is "".
+      await write(
+        res,
+        sseData({
+          id: 'chatcmpl-1',
+          object: 'chat.completion.chunk',
+          created: 1730000000,
+          model: '',
+          system_fingerprint: 'fp_ollama',
+          choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
+        }),
+      );
+      res.end();
+    });
+    const m = await client.chat(request());
+    assert.equal(m.success, false);
+    assert.equal(m.error?.kind, 'stream_cut');
+    assert.match(m.error?.message ?? '', /empty "model".*Ollama's \/v1 reports an error/);
+    assert.equal(m.client_token_events, 2, 'the empty chunk is not a token');
+  });
+
+  void test("usage.prompt_tokens_details.cached_tokens is kept as the server's cached prompt count", async (t) => {
+    const reply =
+      (cached: unknown): Handler =>
+      async (_req, res) => {
+        sseHead(res);
+        await write(res, openaiChunk({ content: 'a' }));
+        await write(res, openaiChunk({}, { finish_reason: 'stop' }));
+        await write(
+          res,
+          sseData({
+            id: 'chatcmpl-1',
+            object: 'chat.completion.chunk',
+            created: 1730000000,
+            model: 'qwen2.5:3b',
+            choices: [],
+            usage: { ...USAGE, ...(cached === undefined ? {} : { prompt_tokens_details: { cached_tokens: cached } }) },
+          }),
+        );
+        res.end(sseData('[DONE]'));
+      };
+    const hit = await setup(t, reply(24));
+    assert.equal((await hit.client.chat(request())).server.cached_prompt_tokens, 24);
+    const none = await setup(t, reply(undefined));
+    assert.equal((await none.client.chat(request())).server.cached_prompt_tokens, null, 'absent: unknown, not 0');
+    const junk = await setup(t, reply('24'));
+    assert.equal((await junk.client.chat(request())).server.cached_prompt_tokens, null);
+  });
+
   void test('the terminator completes the request even if the server holds the body open', async (t) => {
     const { client } = await setup(t, async (_req, res) => {
       sseHead(res);

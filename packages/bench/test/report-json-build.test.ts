@@ -84,7 +84,8 @@ decision: { candidate: exo-cluster, baselines: [ollama-rog] }
     assert.deepEqual(keys(report), ['cells', 'decisions', 'recommendation', 'run', 'schema']);
     assert.equal(report.schema, REPORT_SCHEMA);
     assert.equal(report.schema, 'kage.report/v1');
-    assert.deepEqual(keys(report.run), ['error', 'finished_at', 'id', 'name', 'started_at', 'status']);
+    assert.deepEqual(keys(report.run), ['error', 'finished_at', 'id', 'name', 'prompt_policy', 'started_at', 'status']);
+    assert.equal(report.run.prompt_policy, 'unique_prefix', 'the default policy');
     assert.equal(report.run.id, out.runId);
     assert.equal(report.run.status, 'completed');
     assert.ok(!Number.isNaN(Date.parse(report.run.started_at)));
@@ -95,6 +96,7 @@ decision: { candidate: exo-cluster, baselines: [ollama-rog] }
       assert.deepEqual(keys(c), [
         'aggregate_tps',
         'attempts',
+        'cached_prompt_tokens',
         'concurrency',
         'decode_tps',
         'e2e_ms',

@@ -40,6 +40,7 @@ function cell(
     error: null,
     failures: {},
     aggregate_tps: tps,
+    cached_prompt_tokens: null,
     ollama_health: target.startsWith('ollama') ? { before: true, after: true } : null,
     ...rest,
   };
@@ -89,6 +90,7 @@ function report(over: Partial<Omit<KageReport, 'run'>> & { run?: Partial<KageRep
       started_at: '2026-01-21T10:00:00.000Z',
       finished_at: '2026-01-21T10:12:03.000Z',
       error: null,
+      prompt_policy: 'unique_prefix',
       ...run,
     },
     cells: [],
@@ -384,6 +386,31 @@ void describe('renderMarkdown', () => {
       ],
     );
     assert.match(md, /4\/5 measured requests succeeded \(timeout ×1\)/);
+  });
+
+  void test("the prompt policy and the servers' cached prompt tokens are stated under the run", () => {
+    const unique = report({
+      cells: [
+        cell(M3, CAND, { cached_prompt_tokens: { median: 0 } }),
+        cell(M3, 'ollama-rog', { cached_prompt_tokens: null }),
+      ],
+    });
+    const md = renderMarkdown(unique, OFF);
+    assert.match(md, /- Prompts: a random tag at the start of every prompt \(unique\\_prompt\\_prefix\)/);
+    assert.match(md, /cached \(median\): exo-cluster × qwen2\.5:3b: 0\./);
+    assert.doesNotMatch(md, /ollama-rog × /, 'no count where the server gives none');
+    const html = renderHtml(unique, OFF);
+    assert.match(html, /<dt>Prompts<\/dt><dd>a random tag at the start of every prompt/);
+
+    const same = renderMarkdown(
+      report({
+        run: { prompt_policy: 'same_prompt' },
+        cells: [cell(M3, CAND, { cached_prompt_tokens: { median: 30 } })],
+      }),
+      OFF,
+    );
+    assert.match(same, /the same prompt for every request .*TTFT measures a cached prefill/);
+    assert.match(same, /exo-cluster × qwen2\.5:3b: 30\./);
   });
 
   void test('empty running run: no cells, no decisions, no recommendation', () => {

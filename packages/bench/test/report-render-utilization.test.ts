@@ -26,6 +26,7 @@ function cell(target: string, over: Partial<ReportCell> = {}): ReportCell {
     error: null,
     failures: {},
     aggregate_tps: 40,
+    cached_prompt_tokens: null,
     ollama_health: { before: true, after: true },
     ...over,
   };
@@ -41,6 +42,7 @@ function report(cells: ReportCell[]): KageReport {
       started_at: '2026-01-21T10:00:00.000Z',
       finished_at: '2026-01-21T10:05:00.000Z',
       error: null,
+      prompt_policy: 'unique_prefix',
     },
     cells,
     decisions: [],

@@ -67,6 +67,37 @@ void describe('store open', () => {
     );
   });
 
+  void test('a version 1 file gains the cached-prompt column; its attempts read back with null', (t) => {
+    const file = join(tempDir(t), 'kage.db');
+    const first = openBenchStore({ path: file });
+    const run = first.createRun(runInput());
+    const cell = first.getCells(run.id)[0]!;
+    first.beginCell(cell.id, { health_before: null });
+    first.recordAttempt(cell.id, 1, cellRequestRecord());
+    first.close();
+    // Back to what a version 1 file looks like.
+    const db = new Database(file);
+    db.exec(`ALTER TABLE requests DROP COLUMN server_cached_prompt_tokens`);
+    db.prepare(`UPDATE kage_schema SET version = 1 WHERE component = 'bench'`).run();
+    db.close();
+
+    const store = open(t, file);
+    const [old] = store.getAttempts(cell.id);
+    assert.equal(old?.server.cached_prompt_tokens, null);
+    store.recordAttempt(
+      cell.id,
+      1,
+      cellRequestRecord({ server: { ...cellRequestRecord().server, cached_prompt_tokens: 17 } }),
+    );
+    assert.deepEqual(
+      store.getAttempts(cell.id).map((a) => a.server.cached_prompt_tokens),
+      [null, 17],
+    );
+    const check = new Database(file, { readonly: true });
+    t.after(() => check.close());
+    assert.equal(check.prepare(`SELECT version FROM kage_schema WHERE component = 'bench'`).pluck().get(), 2);
+  });
+
   void test('close is idempotent and later use is a coded error', (t) => {
     const file = join(tempDir(t), 'kage.db');
     const store = openBenchStore({ path: file });

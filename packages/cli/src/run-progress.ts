@@ -20,9 +20,12 @@ function cellLabel(e: { index: number; total: number; model: string; target: str
   return `cell ${e.index + 1}/${e.total} ${e.model} × ${e.target}${e.concurrency > 1 ? ` c=${e.concurrency}` : ''}`;
 }
 
+const PLAIN_DOWNLOAD_LINE_EVERY_MS = 10_000;
+
 /** Plain lines: one per cell start/end and per preparation step, nothing per token. */
 function plainView(write: (line: string) => void): RunProgressView {
   let lastPrepare = '';
+  let lastDownloadAtMs = -Infinity;
   return {
     onEvent(e) {
       switch (e.type) {
@@ -32,8 +35,13 @@ function plainView(write: (line: string) => void): RunProgressView {
           );
           break;
         case 'prepare': {
-          // Readiness polls repeat the same message every second: print changes only.
+          // Readiness polls repeat the same message every second: print changes only. Download
+          // progress changes at every poll, so it gets a line every 10 s (and when it starts).
           const line = `prepare ${e.model} on ${e.target}: ${e.progress.message}`;
+          if (e.progress.phase === 'downloading') {
+            if (e.progress.elapsedMs - lastDownloadAtMs < PLAIN_DOWNLOAD_LINE_EVERY_MS) break;
+            lastDownloadAtMs = e.progress.elapsedMs;
+          }
           if (line !== lastPrepare) write(line);
           lastPrepare = line;
           break;
@@ -85,7 +93,8 @@ function barView(stream: NodeJS.WriteStream): RunProgressView {
           started = true;
           break;
         case 'prepare':
-          cell = `prepare ${e.target}: ${e.progress.message}`.slice(0, 60);
+          // Download progress (bytes, rate, time left per node) needs the room.
+          cell = `prepare ${e.target}: ${e.progress.message}`.slice(0, e.progress.phase === 'downloading' ? 110 : 60);
           bar.update({ cell });
           break;
         case 'cell-start':

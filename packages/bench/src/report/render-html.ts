@@ -41,6 +41,7 @@ import {
   UTILIZATION_TITLE,
   utilizationLines,
 } from './utilization-table.js';
+import { promptPolicyText } from './prompt-policy.js';
 
 const h = escapeHtml;
 /** Longest failure reason shown in a table cell or chart; the full text is under "Cell notes". */
@@ -100,6 +101,7 @@ function runList(report: KageReport): string {
     ],
   ];
   if (r.error !== null && r.error.trim() !== '') rows.push(['Error', h(r.error)]);
+  rows.push(['Prompts', h(promptPolicyText(report).replace(/^Prompts: /, ''))]);
   return `<dl class="run">${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl>`;
 }
 

@@ -7,6 +7,7 @@ import type { KageReport } from '../report-json.js';
 import { escapeMarkdown, truncate } from './escape.js';
 import { DASH, formatDuration, formatRatio, formatSignedPercent, formatSpeedup, formatTps } from './format.js';
 import { markdownTable } from './markdown-table.js';
+import { promptPolicyText } from './prompt-policy.js';
 import {
   EMULATED_NOTICE,
   resolveThresholds,
@@ -87,6 +88,7 @@ function runSummary(report: KageReport, t: DecisionThresholds): string {
       withDuration(formatDuration(r.started_at, r.finished_at)),
   ];
   if (r.error !== null && r.error.trim() !== '') lines.push(`- Error: ${escapeMarkdown(r.error)}`);
+  lines.push(`- ${escapeMarkdown(promptPolicyText(report))}`);
   const rec = report.recommendation;
   if (rec !== null) lines.push(`- Recommendation: **${rec.verdict}**: ${actionFor(rec.verdict, t)}`);
   return lines.join('\n');

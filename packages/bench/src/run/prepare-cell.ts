@@ -68,6 +68,7 @@ export async function prepareCell(
   if (fail === null && target.kind === 'exo' && prep === null) {
     prep = await ctx.clientFor(target).prepare(cell.model_id, {
       timeoutMs: ctx.matrix.exo_ready_timeout_s * 1000,
+      downloadTimeoutMs: ctx.matrix.exo_download_timeout_s * 1000,
       signal: ctx.options.signal,
       onProgress: (progress) =>
         ctx.emit({ type: 'prepare', run_id: ctx.runId, model: cell.model, target: cell.target, progress }),

@@ -60,6 +60,7 @@ export function failedRequestMetrics(
       total_ms: null,
       prompt_tps: null,
       peak_memory_bytes: null,
+      cached_prompt_tokens: null,
     },
     finish_reason: null,
     token_offsets_ms: [],

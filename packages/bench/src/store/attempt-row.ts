@@ -38,6 +38,7 @@ export const ATTEMPT_COLUMNS = [
   'server_total_ms',
   'server_prompt_tps',
   'server_peak_memory_bytes',
+  'server_cached_prompt_tokens',
   'finish_reason',
   'comment_events',
   'success',
@@ -85,6 +86,8 @@ export function attemptParams(cellId: number, tryNo: number, r: CellRequestRecor
     real(r.server.total_ms),
     real(r.server.prompt_tps),
     real(r.server.peak_memory_bytes),
+    // `?? null`: metrics sent by an agent of an earlier version lack the field.
+    int(r.server.cached_prompt_tokens ?? null),
     r.finish_reason,
     r.comment_events,
     r.success ? 1 : 0,
@@ -127,6 +130,7 @@ export interface AttemptRow {
   server_total_ms: number | null;
   server_prompt_tps: number | null;
   server_peak_memory_bytes: number | null;
+  server_cached_prompt_tokens: number | null;
   finish_reason: string | null;
   comment_events: number;
   success: number;
@@ -173,6 +177,7 @@ export function attemptFromRow(row: AttemptRow): StoredAttempt {
       total_ms: row.server_total_ms,
       prompt_tps: row.server_prompt_tps,
       peak_memory_bytes: row.server_peak_memory_bytes,
+      cached_prompt_tokens: row.server_cached_prompt_tokens,
     },
     finish_reason: row.finish_reason,
     token_offsets_ms: decodeOffsets(row.token_offsets),

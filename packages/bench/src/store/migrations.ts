@@ -132,6 +132,11 @@ const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    description: "requests: the server's count of prompt tokens answered from its prompt cache",
+    sql: `ALTER TABLE requests ADD COLUMN server_cached_prompt_tokens INTEGER;`,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -31,6 +31,7 @@ export function cellRequestRecord(over: Partial<CellRequestRecord> = {}): CellRe
       total_ms: 99,
       prompt_tps: null,
       peak_memory_bytes: 1.5e9,
+      cached_prompt_tokens: null,
     },
     finish_reason: 'stop',
     token_offsets_ms: [20.25, 40.000001, 60.1, 80.3333333333, 100.0625],

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
+import { formatProblem } from '@kage/common';
 import type { BenchStore, RunCommonOptions, RunOutcome } from '@kage/bench';
 import {
   CoordinatorClient,
@@ -179,9 +180,10 @@ export function createBenchCommand(): Command {
       if (flags.tokenFile !== undefined && flags.coordinator === undefined) {
         throw new CliError('KAGE_ERR_CLI_USAGE', '--token-file is only used with --coordinator URL');
       }
-      const { loadMatrix, runMatrix } = await loadBench();
+      const { loadMatrixChecked, runMatrix } = await loadBench();
       // Validate the whole file before touching the database or the network.
-      const matrix = await loadMatrix(flags.matrix);
+      const { matrix, warnings } = await loadMatrixChecked(flags.matrix);
+      for (const w of warnings) process.stderr.write(`warning: ${formatProblem(w)}\n`);
       if (flags.coordinator !== undefined) {
         await runOnCoordinator(flags.matrix, flags.coordinator, flags.tokenFile);
         return;

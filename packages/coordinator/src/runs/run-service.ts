@@ -15,6 +15,7 @@ import {
   resumeRun,
   runMatrix,
   validateMatrix,
+  validateMatrixChecked,
   type CellMeasuredWindow,
   type KageReport,
   type Matrix,
@@ -290,10 +291,11 @@ export function createRunService(o: RunServiceOptions): RunService {
   return {
     async start(body) {
       if (closed) throw new CoordinatorError('KAGE_ERR_COORDINATOR_CLOSED', 'the coordinator is shutting down');
-      const matrix = validateMatrix(body);
+      const { matrix, warnings } = validateMatrixChecked(body);
       assertNodesOnline(offlineNodes(matrix, planProbeRoutes(matrix, registry.list()), registry, commander));
       const id = await execute(matrix, null);
       log.info({ run: id, name: matrix.name }, 'run started');
+      for (const w of warnings) log.warn({ run: id, path: w.path }, `matrix: ${w.reason}`);
       return { id };
     },
 

@@ -216,6 +216,7 @@ export function createFakeWorld(options: { hub?: EventHub } = {}): FakeWorld {
             started_at: run.started_at,
             finished_at: run.finished_at,
             error: run.error,
+            prompt_policy: 'unique_prefix',
           },
           cells: [],
           decisions: [],
