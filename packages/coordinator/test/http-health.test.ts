@@ -166,6 +166,10 @@ test('GET /metrics is Prometheus text with node, service, ingest and run series 
   assert.equal(types.get('kage_service_restarts_total'), 'counter');
   assert.equal(types.get('kage_ingest_records_total'), 'counter');
   assert.equal(types.get('kage_node_up'), 'gauge');
+  // The process's own health, under the standard names.
+  assert.ok((valueOf(samples, 'process_cpu_user_seconds_total') ?? -1) >= 0);
+  assert.ok((valueOf(samples, 'nodejs_heap_size_used_bytes') ?? 0) > 0);
+  assert.equal(types.get('nodejs_eventloop_lag_p99_seconds'), 'gauge');
 
   // The next scrape reads the deps again: new values, and a node that is gone has no series.
   world.stats = { ...world.stats, ingested: { samples: 25, events: 3 } };

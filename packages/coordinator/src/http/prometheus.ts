@@ -4,7 +4,7 @@
  * is gone is gone from the next scrape and nothing is cached between scrapes. A value a node
  * cannot measure (`null`) gives no series rather than a 0.
  */
-import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { ApiDeps } from './api-deps.js';
 
 export interface MetricsExporter {
@@ -28,6 +28,9 @@ function count(v: number): number {
 /** One registry per server, so two servers in one process (tests) never share series. */
 export function createMetricsExporter(deps: Pick<ApiDeps, 'nodes' | 'runs' | 'stats' | 'version'>): MetricsExporter {
   const registry = new Registry();
+  // The process's own health under the standard names operators' dashboards expect: CPU, memory,
+  // heap, event-loop lag, GC pauses, open handles.
+  collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const node = ['node'] as const;
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
