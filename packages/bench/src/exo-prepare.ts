@@ -29,8 +29,11 @@ const PLACEMENT_FEASIBLE_TIMEOUT_MS = 20_000;
 /**
  * How long an accepted placement may take to show up as an instance in /state before the cluster
  * is checked again and the model placed again. EXO answers "Command received." before its master
- * acts, and a command that reaches a node while the master is being elected (right after the last
- * node joined) is lost; an instance normally appears within a second or two.
+ * acts, and the master only logs a placement it rejects: right after a node joins, the links to it
+ * are not known yet (each worker checks reachability every 10 s), so a placement across every node
+ * can fail although `/instance/placement` agreed a moment before. An instance normally appears
+ * within a second. (A placement sent during a master election is held by the API until the election
+ * ends, then applied once: it is never duplicated.)
  */
 export const INSTANCE_APPEAR_MS = 10_000;
 /** Placements of one model before giving up (the first included). */
@@ -130,7 +133,8 @@ export async function prepareExoModel(
             if (inst !== null) break;
             const why =
               `no instance of ${modelId} ${instanceAppearMs / 1000} s after EXO accepted the placement ` +
-              `(a command sent while the cluster elects its master is lost); placing again (${attempt + 1} of ${PLACEMENT_ATTEMPTS})`;
+              `(its master rejected it; with a node that just joined, the links to it may not be known yet); ` +
+              `placing again (${attempt + 1} of ${PLACEMENT_ATTEMPTS})`;
             log.warn({ modelId, attempt: attempt + 1 }, why);
             progress('placing', why);
           }

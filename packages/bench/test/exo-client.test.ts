@@ -275,7 +275,7 @@ void describe('exo client: preparation', () => {
     assert.equal(exo.posts().filter((p) => p.path === '/place_instance').length, 2);
     const again = seen.find((p) => /placing again \(2 of 3\)/.test(p.message));
     assert.ok(again, 'the reason is on the progress line');
-    assert.match(again.message, /no instance of .* 0\.1 s after EXO accepted the placement/);
+    assert.match(again.message, /no instance of .* 0\.1 s after EXO accepted the placement \(its master rejected it/);
 
     const never = await fakeExo(t, { cards: [MODEL], lostPlacements: 5 });
     const n = await never.client.prepare(MODEL, { timeoutMs: 5000 });
