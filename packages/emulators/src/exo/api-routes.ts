@@ -33,8 +33,8 @@ export interface ApiHost {
   readonly cards: CardRegistry;
   /** The replicated cluster state this node serves. */
   state(): StateJson;
-  /** Queues a command for the master (EXO's command sender: fire and forget). */
-  sendCommand(cmd: ClusterCommand): void;
+  /** Sends a command to the master (fire and forget); resolves once sent, i.e. after an election. */
+  sendCommand(cmd: ClusterCommand): Promise<void>;
 }
 
 const ids = { instanceId: newUuid, runnerId: newUuid, ephemeralPort: randomEphemeralPort };
@@ -95,7 +95,7 @@ export function registerApiRoutes(app: FastifyInstance, host: ApiHost): void {
     );
   }
 
-  app.post('/models/add', (request, reply) => {
+  app.post('/models/add', async (request, reply) => {
     const body = readJsonObjectBody(request.body as string | undefined, request.headers['content-type']);
     if (!body.ok) return sendValidationError(reply, body.errors);
     const parsed = parseAddModel(body.body);
@@ -107,12 +107,12 @@ export function registerApiRoutes(app: FastifyInstance, host: ApiHost): void {
       return sendHttpException(reply, 400, `Failed to fetch model: ${(err as Error).message}`);
     }
     host.cards.add(card);
-    host.sendCommand({ type: 'add-card', commandId: newUuid(), card });
+    await host.sendCommand({ type: 'add-card', commandId: newUuid(), card });
     // add_custom_model builds its answer without family, quantization or context length.
     return reply.send({ ...modelListEntry(card, Math.floor(Date.now() / 1000)), context_length: 0 });
   });
 
-  app.post('/place_instance', (request, reply) => {
+  app.post('/place_instance', async (request, reply) => {
     const body = readJsonObjectBody(request.body as string | undefined, request.headers['content-type']);
     if (!body.ok) return sendValidationError(reply, body.errors);
     const parsed = parsePlaceParams(body.body);
@@ -120,7 +120,7 @@ export function registerApiRoutes(app: FastifyInstance, host: ApiHost): void {
     const card = loadCard(host, parsed.value.modelId);
     if (!card) return sendUnhandledError(reply);
     const commandId = newUuid();
-    host.sendCommand({ type: 'place', commandId, card, ...parsed.value });
+    await host.sendCommand({ type: 'place', commandId, card, ...parsed.value });
     return reply.send({ message: 'Command received.', command_id: commandId, model_card: cardJson(card) });
   });
 
@@ -166,11 +166,11 @@ export function registerApiRoutes(app: FastifyInstance, host: ApiHost): void {
     return reply.send(instance);
   });
 
-  app.delete<{ Params: { id: string } }>('/instance/:id', (request, reply) => {
+  app.delete<{ Params: { id: string } }>('/instance/:id', async (request, reply) => {
     const instanceId = request.params.id;
     if (!host.state().instances[instanceId]) return sendHttpException(reply, 404, 'Instance not found');
     const commandId = newUuid();
-    host.sendCommand({ type: 'delete', commandId, instanceId });
+    await host.sendCommand({ type: 'delete', commandId, instanceId });
     return reply.send({ message: 'Command received.', command_id: commandId, instance_id: instanceId });
   });
 }

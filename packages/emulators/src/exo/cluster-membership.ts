@@ -6,11 +6,14 @@
  * retried forever. A node unseen for `peerTimeoutMs` is dropped (EXO: 30 s); a node whose address
  * refuses connections is marked unreachable at once (its process is gone, so its MLX ring breaks).
  *
- * The master is elected deterministically among reachable live nodes: the longest-running one
- * (earliest start), ties broken by node id. Seniority keeps a newcomer from taking over a cluster.
+ * A heartbeat that first reaches a node, or a node lost, is a connection change: EXO's libp2p layer
+ * reports those, and each one starts a master election (`master-election.ts`). Which node is master
+ * is the election's business; this class only carries the master's snapshot to the nodes of its
+ * session.
  */
 import type { Logger } from 'pino';
 import type { HardwareProfile } from '../hardware-profiles.js';
+import { sameSession, type SessionId } from './master-election.js';
 
 /** A node's own description, sent with every heartbeat. */
 export interface NodeAnnouncement {
@@ -28,6 +31,10 @@ export interface NodeAnnouncement {
   readonly knownPeers: readonly string[];
   /** Node ids it currently reaches (its outgoing topology edges). */
   readonly reachable: readonly string[];
+  /** The session it is in: the master it elected and that election's clock. */
+  readonly session: SessionId;
+  /** Commands it has seen (an election tie-breaker). */
+  readonly commandsSeen: number;
 }
 
 /** A member as this node sees it. */
@@ -52,8 +59,12 @@ export interface MembershipOptions<S> {
   readonly peerTimeoutMs: number;
   /** The snapshot to attach when this node is master. */
   readonly snapshot: () => S | null;
-  /** A snapshot arrived from the node this node considers master. */
-  readonly onSnapshot: (snapshot: S, fromNodeId: string) => void;
+  /** The master of this node's session. */
+  readonly masterId: () => string;
+  /** A snapshot arrived from the master of this node's session. */
+  readonly onSnapshot: (snapshot: S, from: NodeAnnouncement) => void;
+  /** A peer connected (first heartbeat, or back after being unreachable) or was lost. */
+  readonly onConnectionChange: (nodeId: string, connected: boolean) => void;
   readonly onNodeDropped: (nodeId: string) => void;
   readonly onNodeUnreachable: (nodeId: string) => void;
   /** Called after every round so the owner can react to membership or master changes. */
@@ -144,16 +155,9 @@ export class ClusterMembership<S> {
       .map((m) => m.ann.nodeId);
   }
 
-  /** The elected master: the earliest-started reachable node, then the smallest id. */
-  masterId(): string {
-    const self = this.opts.self();
-    let best: { id: string; started: number } = { id: self.nodeId, started: self.startedAtMs };
-    for (const m of this.members.values()) {
-      if (m.unreachable) continue;
-      const cand = { id: m.ann.nodeId, started: m.ann.startedAtMs };
-      if (cand.started < best.started || (cand.started === best.started && cand.id < best.id)) best = cand;
-    }
-    return best.id;
+  /** `host:port` of every reachable live member: where election messages go. */
+  connectedAddresses(): string[] {
+    return [...this.members.values()].filter((m) => !m.unreachable).map((m) => joinAddress(m.host, m.ann.apiPort));
   }
 
   /** `host:port` of a member's API. */
@@ -176,7 +180,7 @@ export class ClusterMembership<S> {
 
   /** Heartbeats the master right away (after a forwarded command) to pull its snapshot sooner. */
   pokeMaster(): void {
-    const master = this.masterId();
+    const master = this.opts.masterId();
     for (const entry of this.addresses.values()) {
       if (entry.nodeId === master && !entry.isSelf) void this.beat(entry);
     }
@@ -184,12 +188,17 @@ export class ClusterMembership<S> {
 
   private message(): HeartbeatMessage<S> {
     const self = this.opts.self();
-    return { node: self, snapshot: this.masterId() === self.nodeId ? this.opts.snapshot() : null };
+    return { node: self, snapshot: this.opts.masterId() === self.nodeId ? this.opts.snapshot() : null };
   }
 
+  /** EXO's event router drops events of another session or from another node than its master. */
   private accept(msg: HeartbeatMessage<S>): void {
-    if (msg.snapshot !== null && msg.node.nodeId === this.masterId()) {
-      this.opts.onSnapshot(msg.snapshot, msg.node.nodeId);
+    if (
+      msg.snapshot !== null &&
+      msg.node.nodeId === this.opts.masterId() &&
+      sameSession(msg.node.session, this.opts.self().session)
+    ) {
+      this.opts.onSnapshot(msg.snapshot, msg.node);
     }
   }
 
@@ -207,6 +216,7 @@ export class ClusterMembership<S> {
     const now = Date.now();
     const existing = this.members.get(ann.nodeId);
     if (!existing) this.opts.log.info({ peer: ann.nodeId, name: ann.friendlyName, host }, 'node joined');
+    const connected = !existing || existing.unreachable;
     this.members.set(ann.nodeId, {
       ann,
       host,
@@ -215,6 +225,7 @@ export class ClusterMembership<S> {
       unreachable: false,
     });
     for (const peer of ann.knownPeers) this.learnAddress(peer);
+    if (connected) this.opts.onConnectionChange(ann.nodeId, true);
   }
 
   private round(): void {
@@ -224,6 +235,7 @@ export class ClusterMembership<S> {
       if (now - m.lastSeenMs > this.opts.peerTimeoutMs) {
         this.members.delete(id);
         this.opts.log.info({ peer: id, name: m.ann.friendlyName }, 'node timed out');
+        if (!m.unreachable) this.opts.onConnectionChange(id, false);
         this.opts.onNodeDropped(id);
       }
     }
@@ -258,6 +270,7 @@ export class ClusterMembership<S> {
       if (member && code && REFUSED.has(code) && !member.unreachable) {
         member.unreachable = true;
         this.opts.log.warn({ peer: member.ann.nodeId, code }, 'node unreachable');
+        this.opts.onConnectionChange(member.ann.nodeId, false);
         this.opts.onNodeUnreachable(member.ann.nodeId);
       }
     } finally {

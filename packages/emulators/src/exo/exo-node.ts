@@ -1,8 +1,15 @@
 /**
- * One emulated EXO node: identity, card cache, fault knobs, cluster membership and — when elected —
- * the master's state. Every node serves the same `/state`: the master builds it, the others serve the
- * master's latest snapshot. Commands (place, delete, add card) and generations go to the master, as
- * EXO's API forwards commands and receives the runners' chunks.
+ * One emulated EXO node: identity, card cache, fault knobs, cluster membership, its master election
+ * and — when elected — the master's state. The nodes of one session serve the same `/state`: the
+ * master builds it, the others serve the master's latest snapshot. Commands (place, delete, add card)
+ * and generations go to the master, as EXO's API forwards commands and receives the runners' chunks.
+ *
+ * Sessions, as in EXO v1.0.71 (`src/exo/main.py`, `Node._elect_loop`): a node appears in the
+ * master's state only once it announces the master's session, i.e. once its own election is over
+ * (EXO's master drops events of another session). A node whose session changed (`isNewMaster`)
+ * forgets its state: its API serves an empty state until the new master's arrives, a demoted master
+ * drops its instances, and a node promoted into a new session starts with an empty state — the
+ * instances of the old session are gone.
  */
 import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
@@ -11,6 +18,8 @@ import type { HardwareProfile } from '../hardware-profiles.js';
 import type { ExoModel } from '../model-catalogue.js';
 import type { Random } from '../random.js';
 import { ClusterMembership, joinAddress, type HeartbeatMessage, type NodeAnnouncement } from './cluster-membership.js';
+import { CommandGate } from './command-gate.js';
+import { MasterElection, sameSession, type ElectionMessage, type ElectionResult } from './master-election.js';
 import { ClusterState, type ClusterCommand, type DirectoryNode, type MasterSnapshot } from './cluster-state.js';
 import { forwardGeneration, type GenerateRequest } from './generation-link.js';
 import { newNodeId } from './ids.js';
@@ -33,6 +42,8 @@ export interface ExoNodeOptions {
   readonly faults: FaultOptions;
   readonly log: Logger;
   readonly onCrash?: () => void;
+  /** @default ELECTION_TIMEOUT_MS (EXO's 3 s) */
+  readonly electionTimeoutMs?: number;
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);
@@ -61,6 +72,28 @@ export function residentBytes(state: StateJson, nodeId: string): number {
   return total;
 }
 
+/** `State()`: what EXO's API serves right after its session changed, before any event arrives. */
+export function emptyStateJson(): StateJson {
+  return {
+    instances: {},
+    runners: {},
+    downloads: {},
+    tasks: {},
+    lastSeen: {},
+    topology: { nodes: [], connections: {} },
+    lastEventAppliedIdx: -1,
+    nodeIdentities: {},
+    nodeMemory: {},
+    nodeDisk: {},
+    nodeSystem: {},
+    nodeNetwork: {},
+    nodeThunderbolt: {},
+    nodeThunderboltBridge: {},
+    nodeRdmaCtl: {},
+    thunderboltBridgeCycles: [],
+  };
+}
+
 /** The address peers should use when the node listens on a wildcard: its first external IPv4. */
 function externalIpv4(): string {
   for (const list of Object.values(networkInterfaces())) {
@@ -74,6 +107,8 @@ export class ExoNode {
   readonly startedAtMs = Date.now();
   readonly cards: CardRegistry;
   readonly membership: ClusterMembership<MasterSnapshot>;
+  readonly election: MasterElection;
+  readonly gate = new CommandGate();
   readonly commands = new Map<string, () => void>();
   readonly log: Logger;
   readonly random: Random;
@@ -81,6 +116,8 @@ export class ExoNode {
   private readonly lifetime = new AbortController();
   private masterSnapshot: MasterSnapshot | null = null;
   private lastMaster: string;
+  /** Members whose reports the master's state holds: they announced the master's session once. */
+  private readonly admitted = new Set<string>();
   private lastState: StateJson | null = null;
   private apiHost = '';
   private apiPort = 0;
@@ -96,6 +133,13 @@ export class ExoNode {
     this.currentFaults = { ...opts.faults };
     this.cards = new CardRegistry(opts.models);
     this.lastMaster = this.nodeId;
+    this.election = new MasterElection({
+      nodeId: this.nodeId,
+      broadcast: (msg) => this.broadcastElection(msg),
+      onResult: (result) => this.onElectionResult(result),
+      log: opts.log,
+      ...(opts.electionTimeoutMs !== undefined ? { timeoutMs: opts.electionTimeoutMs } : {}),
+    });
     this.cluster = new ClusterState({
       selfId: this.nodeId,
       directory: () => this.directory(),
@@ -111,20 +155,21 @@ export class ExoNode {
       heartbeatIntervalMs: opts.heartbeatIntervalMs,
       peerTimeoutMs: opts.peerTimeoutMs,
       snapshot: () => (this.isMaster() ? this.cluster.snapshot() : null),
-      onSnapshot: (snapshot) => {
+      masterId: () => this.masterId(),
+      onSnapshot: (snapshot, from) => {
         this.masterSnapshot = snapshot;
+        this.election.observeCommandCount(from.commandsSeen);
         for (const card of snapshot.customCards) this.cards.add(card);
       },
-      onNodeDropped: () => {
-        this.checkMaster();
+      onConnectionChange: () => this.election.connectionChanged(),
+      onNodeDropped: (nodeId) => {
+        this.admitted.delete(nodeId);
         if (this.isMaster()) this.cluster.pruneInstances();
       },
       onNodeUnreachable: (nodeId) => {
-        this.checkMaster();
         if (this.isMaster()) this.cluster.nodeUnreachable(nodeId);
       },
       onTick: () => {
-        this.checkMaster();
         if (this.isMaster()) {
           this.cluster.pruneInstances();
           this.cluster.touch();
@@ -140,15 +185,17 @@ export class ExoNode {
     this.apiHost = WILDCARDS.has(host) ? '' : host;
     this.apiPort = port;
     this.selfHost = this.apiHost === '' ? externalIpv4() : this.apiHost === 'localhost' ? '127.0.0.1' : this.apiHost;
+    this.election.start();
     this.membership.start();
   }
 
+  /** This node is the master of its session (every node is, of its own, until an election). */
   isMaster(): boolean {
-    return this.membership.masterId() === this.nodeId;
+    return this.masterId() === this.nodeId;
   }
 
   masterId(): string {
-    return this.membership.masterId();
+    return this.election.session.masterNodeId;
   }
 
   faults(): Readonly<FaultOptions> {
@@ -161,8 +208,8 @@ export class ExoNode {
 
   /** The `/state` document this node serves. */
   state(): StateJson {
-    if (this.isMaster() || !this.masterSnapshot) return this.cluster.stateJson();
-    return this.masterSnapshot.state;
+    if (this.isMaster()) return this.cluster.stateJson();
+    return this.masterSnapshot ? this.masterSnapshot.state : emptyStateJson();
   }
 
   hasInstanceFor(modelId: string): boolean {
@@ -183,6 +230,8 @@ export class ExoNode {
       ramAvailableBytes: this.ramAvailable(),
       knownPeers: this.membership.knownAddresses(),
       reachable: this.membership.reachableIds(),
+      session: this.election.session,
+      commandsSeen: this.election.commandsSeen,
     };
   }
 
@@ -208,7 +257,12 @@ export class ExoNode {
       reachable: this.membership.reachableIds(now),
       unreachable: false,
     };
-    const members = this.membership.liveMembers().map((m): DirectoryNode => ({
+    const session = this.election.session;
+    const inSession = this.membership.liveMembers().filter((m) => {
+      if (sameSession(m.ann.session, session)) this.admitted.add(m.ann.nodeId);
+      return this.admitted.has(m.ann.nodeId);
+    });
+    const members = inSession.map((m): DirectoryNode => ({
       nodeId: m.ann.nodeId,
       friendlyName: m.ann.friendlyName,
       host: m.host,
@@ -224,21 +278,46 @@ export class ExoNode {
     return [self, ...members];
   }
 
-  /** Reacts to an election result: adopt the old master's state, or hand ours over. */
-  private checkMaster(): void {
-    const master = this.membership.masterId();
-    if (master === this.lastMaster) return;
+  /** Sends a status to the connected peers and, as EXO's router feeds it back, to this node's API. */
+  private broadcastElection(msg: ElectionMessage): void {
+    this.gate.observe(msg);
+    const body = JSON.stringify(msg);
+    for (const address of this.membership.connectedAddresses()) {
+      fetch(`http://${address}/_emulator/election`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        signal: AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(2000)]),
+      }).then(
+        (res) => res.body?.cancel(),
+        () => undefined, // gossip is best effort; the campaign's rebroadcast covers a lost message
+      );
+    }
+  }
+
+  /** A status from a peer: the API pauses on it, the election counts it. */
+  receiveElectionMessage(msg: ElectionMessage): void {
+    if (this.closing) return;
+    this.gate.observe(msg);
+    this.election.receive(msg);
+  }
+
+  /** `_elect_loop`: demote or promote the master, reset what belongs to the old session, unpause. */
+  private onElectionResult(result: ElectionResult): void {
+    const master = result.session.masterNodeId;
     const previous = this.lastMaster;
     this.lastMaster = master;
-    this.log.info({ master, previous }, 'master elected');
-    if (master === this.nodeId) {
-      if (this.masterSnapshot && this.masterSnapshot.masterId !== this.nodeId) {
-        this.cluster.adopt(this.masterSnapshot);
-        for (const m of this.membership.liveMembers()) if (m.unreachable) this.cluster.nodeUnreachable(m.ann.nodeId);
-      }
-    } else if (previous === this.nodeId) {
-      this.cluster.reset('Master changed');
+    if (previous === this.nodeId && master !== this.nodeId) this.cluster.reset('Master changed');
+    if (result.isNewMaster) {
+      // A new session: EXO builds a new Master (empty State) and resets the API's state.
+      if (master === this.nodeId) this.cluster.reset('Master changed');
+      this.masterSnapshot = null;
+      this.admitted.clear();
     }
+    if (master !== previous || result.isNewMaster) {
+      this.log.info({ master, previous, clock: result.wonClock, isNewMaster: result.isNewMaster }, 'master elected');
+    }
+    this.gate.electionCompleted(result.wonClock);
   }
 
   /** True once `close()` began: the node no longer takes part in the cluster. */
@@ -252,14 +331,23 @@ export class ExoNode {
     return this.membership.handleHeartbeat(msg, remoteHost);
   }
 
-  /** Queues a command for the master; a non-master forwards it (fire and forget, like EXO). */
-  sendCommand(cmd: ClusterCommand): void {
+  /**
+   * Sends a command to the master (fire and forget, like EXO). Resolves once it is sent: while an
+   * election runs that is only after it, as EXO's API holds `_send` until it unpauses. `/models/add`
+   * bypasses the pause in EXO, and so does `add-card` here.
+   */
+  async sendCommand(cmd: ClusterCommand): Promise<void> {
+    if (cmd.type !== 'add-card') await this.gate.whenOpen();
+    this.election.commandSeen();
     void this.executeCommand(cmd, 0);
   }
 
   /** Runs a command here when this node is master, else forwards it once more. */
   async executeCommand(cmd: ClusterCommand, hops: number): Promise<{ ok: boolean; error?: string }> {
-    if (this.isMaster()) return this.cluster.apply(cmd);
+    if (this.isMaster()) {
+      if (hops > 0) this.election.commandSeen(); // the sender counted its own
+      return this.cluster.apply(cmd);
+    }
     const address = this.membership.addressOf(this.masterId());
     if (!address || hops > 1) {
       this.log.warn({ command: cmd.type }, 'no master reachable for command');
@@ -283,6 +371,17 @@ export class ExoNode {
 
   /** Starts a generation on the master: here, or over the internal link. */
   startGeneration(req: GenerateRequest, sink: GenerationSink, signal: AbortSignal): void {
+    // A chat completion sends a TextGeneration command: it waits for the election like any other.
+    if (this.gate.paused) {
+      this.gate.whenOpen().then(
+        () => {
+          if (!signal.aborted) this.startGeneration(req, sink, signal);
+        },
+        () => sink.error('Server shutting down'),
+      );
+      return;
+    }
+    this.election.commandSeen();
     if (this.isMaster()) {
       this.generateAsMaster(req, sink, signal);
       return;
@@ -322,6 +421,15 @@ export class ExoNode {
       address: joinAddress(this.selfHost, this.apiPort),
       masterId: this.masterId(),
       isMaster: this.isMaster(),
+      election: {
+        clock: this.election.clock,
+        seniority: this.election.seniority,
+        commandsSeen: this.election.commandsSeen,
+        session: this.election.session,
+        inProgress: this.election.inProgress,
+        commandsPaused: this.gate.paused,
+        lastCompletedClock: this.gate.lastCompleted,
+      },
       knownPeers: this.membership.knownAddresses(),
       members: this.membership.liveMembers().map((m) => ({
         nodeId: m.ann.nodeId,
@@ -337,6 +445,8 @@ export class ExoNode {
     // them with a snapshot already emptied by the close below, and the node that takes over would
     // adopt that instead of the last real state.
     this.closing = true;
+    this.election.close();
+    this.gate.close();
     this.membership.close();
     // Requests decoding here end with an error chunk first; forwarded ones just stop.
     await this.cluster.close();

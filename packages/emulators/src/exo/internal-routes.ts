@@ -1,12 +1,13 @@
 /**
  * Emulator-only routes under `/_emulator/` (never part of EXO's API): node-to-node heartbeats,
- * command forwarding to the master, the generation link, fault knobs and a debug summary.
+ * election messages, command forwarding to the master, the generation link, fault knobs and a debug summary.
  */
 import type { FastifyInstance } from 'fastify';
 import { mergeFaults } from '../faults.js';
 import type { HeartbeatMessage } from './cluster-membership.js';
 import type { ClusterCommand, MasterSnapshot } from './cluster-state.js';
 import type { ExoNode } from './exo-node.js';
+import type { ElectionMessage } from './master-election.js';
 import { ndjsonSink, type GenerateRequest } from './generation-link.js';
 
 function parseJson(body: unknown): unknown {
@@ -25,6 +26,15 @@ export function registerInternalRoutes(app: FastifyInstance, node: ExoNode): voi
     // A node that is shutting down has left the cluster; its peers notice when it stops listening.
     if (node.isClosing) return reply.code(503).send({ errors: ['heartbeat: node shutting down'] });
     return reply.send(node.heartbeat(msg, request.socket.remoteAddress ?? '127.0.0.1'));
+  });
+
+  app.post('/_emulator/election', (request, reply) => {
+    const msg = parseJson(request.body) as ElectionMessage | undefined;
+    if (typeof msg?.clock !== 'number' || typeof msg.proposedSession?.masterNodeId !== 'string') {
+      return reply.code(400).send({ errors: ['election: bad body'] });
+    }
+    node.receiveElectionMessage(msg);
+    return reply.send({ ok: true });
   });
 
   app.post('/_emulator/command', async (request, reply) => {
