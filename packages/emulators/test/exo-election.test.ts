@@ -177,8 +177,16 @@ describe('EXO master election', () => {
     const sentAt = Date.now();
     const placed = await postJson(rog.url, '/place_instance', { model_id: LLAMA_3B, min_nodes: 3 });
     assert.equal(placed.status, 200);
-    assert.ok(Date.now() - sentAt < 1000);
+    // Not held: an election holds a command for its whole 3 s campaign.
+    assert.ok(Date.now() - sentAt < 2000, `answered after ${Date.now() - sentAt} ms`);
     const instanceId = await waitFor('the instance', async () => instancesOf(await getState(srv2.url), LLAMA_3B)[0]);
-    for (const node of nodes) assert.deepEqual(instancesOf(await getState(node.url), LLAMA_3B), [instanceId]);
+    // Every node learns it from the master's events, each at its own next heartbeat.
+    for (const node of nodes) {
+      const seen = await waitFor(`the instance on ${node.url}`, async () => {
+        const ids = instancesOf(await getState(node.url), LLAMA_3B);
+        return ids.length > 0 ? ids : undefined;
+      });
+      assert.deepEqual(seen, [instanceId], 'exactly one instance, the same everywhere');
+    }
   });
 });
