@@ -28,6 +28,10 @@ export interface NodeAnnouncement {
   readonly knownPeers: readonly string[];
   /** Node ids it currently reaches (its outgoing topology edges). */
   readonly reachable: readonly string[];
+  /** Its link to Hugging Face, bytes per second (the master models its downloads). */
+  readonly downloadBytesPerSecond?: number;
+  /** Models whose files it had at start; null or absent: every model the hub serves. */
+  readonly downloadedModels?: readonly string[] | null;
 }
 
 /** A member as this node sees it. */
