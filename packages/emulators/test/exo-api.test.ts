@@ -406,7 +406,10 @@ describe('model downloads', () => {
     const repoBytes = (scanned.total as { inBytes: number }).inBytes;
     assert.ok(repoBytes > 1_863_319_552 && repoBytes < 1_863_319_552 + 30e6, `repository bytes ${repoBytes}`);
     const fullShard = (scanned.shardMetadata as { PipelineShardMetadata: ShardView }).PipelineShardMetadata;
-    assert.deepEqual([fullShard.deviceRank, fullShard.worldSize, fullShard.startLayer, fullShard.endLayer], [0, 1, 0, 28]);
+    assert.deepEqual(
+      [fullShard.deviceRank, fullShard.worldSize, fullShard.startLayer, fullShard.endLayer],
+      [0, 1, 0, 28],
+    );
     assert.deepEqual((await request(node.url, '/models?status=downloaded')).body, { object: 'list', data: [] });
 
     assert.equal((await postJson(node.url, '/place_instance', { model_id: LLAMA_3B })).status, 200);
@@ -419,7 +422,7 @@ describe('model downloads', () => {
         const state = await getState(node.url);
         const d = (state.downloads[nodeId] as DownloadState[]).find((x) => modelOf(x) === LLAMA_3B)!;
         tags.add(tagOf(d));
-        if ('DownloadOngoing' in d) ongoing.push(d.DownloadOngoing!);
+        if ('DownloadOngoing' in d) ongoing.push(d.DownloadOngoing);
         const inst = Object.values(state.instances)[0]?.MlxRingInstance;
         const runner = inst ? state.runners[Object.values(inst.shardAssignments.nodeToRunner)[0]!] : undefined;
         if (runner && !('DownloadCompleted' in d)) runnerWhileDownloading.add(Object.keys(runner)[0]!);
@@ -470,7 +473,13 @@ describe('model downloads', () => {
     const sum = Object.values(progress.files).reduce((s, f) => s + f.total.inBytes, 0);
     assert.equal(sum, repoBytes);
 
-    assert.deepEqual(Object.keys(done.DownloadCompleted!), ['nodeId', 'shardMetadata', 'modelDirectory', 'total', 'readOnly']);
+    assert.deepEqual(Object.keys(done.DownloadCompleted!), [
+      'nodeId',
+      'shardMetadata',
+      'modelDirectory',
+      'total',
+      'readOnly',
+    ]);
     assert.deepEqual(done.DownloadCompleted!.total, { inBytes: repoBytes });
     assert.equal(done.DownloadCompleted!.readOnly, false);
     assert.equal(done.DownloadCompleted!.modelDirectory, '/srv/exo/models/mlx-community--Llama-3.2-3B-Instruct-4bit');
@@ -494,7 +503,9 @@ describe('model downloads', () => {
     // Right after the command: pending with zero bytes while the file list is fetched.
     const first = await waitFor('the download to begin', async () => {
       const d = await downloadOf(node.url, nodeId, LLAMA_3B);
-      return d && 'DownloadPending' in d && (d.DownloadPending!.total as { inBytes: number }).inBytes === 0 ? d : undefined;
+      return d && 'DownloadPending' in d && (d.DownloadPending.total as { inBytes: number }).inBytes === 0
+        ? d
+        : undefined;
     });
     assert.deepEqual(first.DownloadPending!.downloaded, { inBytes: 0 });
     await waitFor('the download to complete', async () => {
@@ -502,7 +513,10 @@ describe('model downloads', () => {
       return d && 'DownloadCompleted' in d ? d : undefined;
     });
     // Starting again is a no-op for a completed model (the coordinator skips it).
-    assert.equal((await postJson(node.url, '/download/start', { target_node_id: nodeId, shard_metadata: shard })).status, 200);
+    assert.equal(
+      (await postJson(node.url, '/download/start', { target_node_id: nodeId, shard_metadata: shard })).status,
+      200,
+    );
     assert.ok('DownloadCompleted' in (await downloadOf(node.url, nodeId, LLAMA_3B))!);
 
     const deleted = await request(node.url, `/download/${nodeId}/${LLAMA_3B}`, { method: 'DELETE' });
@@ -515,7 +529,10 @@ describe('model downloads', () => {
     assert.deepEqual([pending.downloaded, pending.total], [{ inBytes: 0 }, { inBytes: 0 }]);
 
     // Start again and cancel once bytes flow: pending keeps what was fetched.
-    assert.equal((await postJson(node.url, '/download/start', { targetNodeId: nodeId, shardMetadata: shard })).status, 200);
+    assert.equal(
+      (await postJson(node.url, '/download/start', { targetNodeId: nodeId, shardMetadata: shard })).status,
+      200,
+    );
     await waitFor('bytes to flow', async () => {
       const d = await downloadOf(node.url, nodeId, LLAMA_3B);
       const p = d?.DownloadOngoing?.downloadProgress as { downloaded: { inBytes: number } } | undefined;
@@ -537,18 +554,28 @@ describe('model downloads', () => {
     const instance = await previewInstance(node.url);
     const shard = Object.values(instance.MlxRingInstance.shardAssignments.runnerToShard)[0]!;
 
-    const unknownNode = await postJson(node.url, '/download/start', { targetNodeId: 'no-such-node', shardMetadata: shard });
+    const unknownNode = await postJson(node.url, '/download/start', {
+      targetNodeId: 'no-such-node',
+      shardMetadata: shard,
+    });
     assert.equal(unknownNode.status, 200);
     const missingPath = await request(node.url, '/state/downloads/no-such-node');
     assert.equal(missingPath.status, 404);
-    assert.deepEqual(missingPath.body, httpError(404, 'Not Found', "unable to find path 'downloads.no-such-node' in state json"));
+    assert.deepEqual(
+      missingPath.body,
+      httpError(404, 'Not Found', "unable to find path 'downloads.no-such-node' in state json"),
+    );
 
     // A repository Hugging Face does not serve: EXO v1.0.71 stays ongoing at zero bytes.
     const body = structuredClone(shard.PipelineShardMetadata!) as unknown as { modelCard: { modelId: string } };
     body.modelCard.modelId = 'nobody/no-such-model';
     assert.equal(
-      (await postJson(node.url, '/download/start', { targetNodeId: nodeId, shardMetadata: { PipelineShardMetadata: body } }))
-        .status,
+      (
+        await postJson(node.url, '/download/start', {
+          targetNodeId: nodeId,
+          shardMetadata: { PipelineShardMetadata: body },
+        })
+      ).status,
       200,
     );
     const stuck = await waitFor('the unknown repository to be ongoing', async () => {

@@ -124,7 +124,11 @@ export function createEmulateCommand(env: NodeJS.ProcessEnv): Command {
         .default(intFromEnv(env, 'EXO_MAX_CONCURRENT_REQUESTS', 8) || 8),
     )
     .option('--link-latency-ms <ms>', 'one-way latency per pipeline hop', parseNonNegativeNumber)
-    .option('--download-rate-mbps <mbps>', 'link to Hugging Face for model downloads (default 1000)', parsePositiveNumber)
+    .option(
+      '--download-rate-mbps <mbps>',
+      'link to Hugging Face for model downloads (default 1000)',
+      parsePositiveNumber,
+    )
     .option(
       '--downloaded <models>',
       "models whose files this node already has, or 'none' (default: all; others download first)",

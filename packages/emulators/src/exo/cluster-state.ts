@@ -75,8 +75,18 @@ export type ClusterCommand =
       readonly targetNodeId: string;
       readonly shard: ShardMetadataJson;
     }
-  | { readonly type: 'download-delete'; readonly commandId: string; readonly targetNodeId: string; readonly modelId: string }
-  | { readonly type: 'download-cancel'; readonly commandId: string; readonly targetNodeId: string; readonly modelId: string };
+  | {
+      readonly type: 'download-delete';
+      readonly commandId: string;
+      readonly targetNodeId: string;
+      readonly modelId: string;
+    }
+  | {
+      readonly type: 'download-cancel';
+      readonly commandId: string;
+      readonly targetNodeId: string;
+      readonly modelId: string;
+    };
 
 export interface MasterSnapshot {
   readonly masterId: string;
@@ -193,7 +203,10 @@ export class ClusterState {
   ): { ok: true } | { ok: false; error: string } {
     const node = this.downloadNode(cmd.targetNodeId);
     if (!node) {
-      this.opts.log.warn({ command: cmd.type, targetNodeId: cmd.targetNodeId }, 'download command for a node not in the cluster: ignored');
+      this.opts.log.warn(
+        { command: cmd.type, targetNodeId: cmd.targetNodeId },
+        'download command for a node not in the cluster: ignored',
+      );
       return { ok: true };
     }
     const now = Date.now();

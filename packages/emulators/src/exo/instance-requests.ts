@@ -99,9 +99,7 @@ const SHARD_ASSIGNMENTS: Kind = {
     const runnerToShard = (v.runnerToShard ?? v.runner_to_shard) as Record<string, unknown>;
     const nodeToRunner = (v.nodeToRunner ?? v.node_to_runner) as Record<string, string>;
     const missing = Object.values(nodeToRunner).find((r) => !Object.hasOwn(runnerToShard, r));
-    return missing === undefined
-      ? undefined
-      : `Runner ${missing} in node_to_runner does not exist in runner_to_shard`;
+    return missing === undefined ? undefined : `Runner ${missing} in node_to_runner does not exist in runner_to_shard`;
   },
 };
 
@@ -190,15 +188,22 @@ function check(value: unknown, kind: Kind, loc: Loc, errors: PydanticError[]): v
     const before = errors.length;
     checkFields(value, kind.fields, loc, errors);
     const problem = errors.length === before ? kind.after?.(value) : undefined;
-    if (problem) errors.push({ type: 'value_error', loc, msg: `Value error, ${problem}`, input: value, ctx: { error: problem } });
+    if (problem)
+      errors.push({ type: 'value_error', loc, msg: `Value error, ${problem}`, input: value, ctx: { error: problem } });
     return;
   }
   // A TaggedModel union: `{"Tag": {…}}` selects the member; anything else is tried against each.
   const tag = isObject(value) && Object.keys(value).length === 1 ? Object.keys(value)[0]! : undefined;
   if (tag !== undefined && kind.union.includes(tag)) {
-    return check((value as Record<string, unknown>)[tag], { model: tag, fields: kind.members[tag]! }, [...loc, tag], errors);
+    return check(
+      (value as Record<string, unknown>)[tag],
+      { model: tag, fields: kind.members[tag]! },
+      [...loc, tag],
+      errors,
+    );
   }
-  for (const member of kind.union) check(value, { model: member, fields: kind.members[member]! }, [...loc, member], errors);
+  for (const member of kind.union)
+    check(value, { model: member, fields: kind.members[member]! }, [...loc, member], errors);
 }
 
 function checkFields(obj: Record<string, unknown>, fields: readonly Field[], loc: Loc, errors: PydanticError[]): void {
@@ -207,7 +212,8 @@ function checkFields(obj: Record<string, unknown>, fields: readonly Field[], loc
     const key = Object.hasOwn(obj, field.name) ? field.name : snake(field.name);
     known.add(field.name).add(snake(field.name));
     if (!Object.hasOwn(obj, key)) {
-      if (field.required) errors.push({ type: 'missing', loc: [...loc, field.name], msg: 'Field required', input: obj });
+      if (field.required)
+        errors.push({ type: 'missing', loc: [...loc, field.name], msg: 'Field required', input: obj });
       continue;
     }
     check(obj[key], field.kind, [...loc, key], errors);
@@ -239,7 +245,9 @@ function camelKeys(value: unknown, isMap = false): unknown {
 }
 
 /** `CreateInstanceParams` (a plain BaseModel around the strict `Instance` union). */
-export function parseCreateInstance(body: Record<string, unknown>): Parsed<InstanceJson | { MlxJacclInstance: unknown }> {
+export function parseCreateInstance(
+  body: Record<string, unknown>,
+): Parsed<InstanceJson | { MlxJacclInstance: unknown }> {
   const errors: PydanticError[] = [];
   if (!Object.hasOwn(body, 'instance')) {
     return { ok: false, errors: [{ type: 'missing', loc: ['body', 'instance'], msg: 'Field required', input: body }] };

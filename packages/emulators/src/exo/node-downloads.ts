@@ -53,7 +53,12 @@ type DownloadRecord =
       /** Null when the file list cannot be fetched: EXO v1.0.71 then stays `DownloadOngoing` at zero. */
       readonly repo: RepoDownload | null;
     }
-  | { readonly kind: 'pending'; readonly shard: ShardMetadataJson; readonly downloaded: number; readonly total: number };
+  | {
+      readonly kind: 'pending';
+      readonly shard: ShardMetadataJson;
+      readonly downloaded: number;
+      readonly total: number;
+    };
 
 /** `PipelineShardMetadata` of a whole model on one node, as the start-up scan builds it. */
 export function fullShard(card: ExoCard): ShardMetadataJson {
@@ -144,7 +149,12 @@ export class NodeDownloads {
   delete(node: DownloadNode, modelId: string, now: number): void {
     const status = this.statusOf(node, modelId, now);
     if (!status) return;
-    this.set(node.nodeId, modelId, { kind: 'pending', shard: downloadBody(status).shardMetadata, downloaded: 0, total: 0 });
+    this.set(node.nodeId, modelId, {
+      kind: 'pending',
+      shard: downloadBody(status).shardMetadata,
+      downloaded: 0,
+      total: 0,
+    });
   }
 
   /**
@@ -237,7 +247,12 @@ export class NodeDownloads {
         this.set(node.nodeId, modelId, { kind: 'downloading', shard, startMs, repo });
       } else if ('DownloadPending' in d) {
         const { downloaded, total } = d.DownloadPending;
-        this.set(node.nodeId, modelId, { kind: 'pending', shard, downloaded: downloaded.inBytes, total: total.inBytes });
+        this.set(node.nodeId, modelId, {
+          kind: 'pending',
+          shard,
+          downloaded: downloaded.inBytes,
+          total: total.inBytes,
+        });
       }
     }
   }

@@ -61,7 +61,8 @@ function downloadFraction(list: readonly DownloadProgressJson[], modelId: string
   const fraction = (done: MemoryJson, total: MemoryJson): number =>
     total.inBytes > 0 ? done.inBytes / total.inBytes : 0;
   if ('DownloadCompleted' in d) return 1;
-  if ('DownloadOngoing' in d) return fraction(d.DownloadOngoing.downloadProgress.downloaded, d.DownloadOngoing.downloadProgress.total);
+  if ('DownloadOngoing' in d)
+    return fraction(d.DownloadOngoing.downloadProgress.downloaded, d.DownloadOngoing.downloadProgress.total);
   if ('DownloadPending' in d) return fraction(d.DownloadPending.downloaded, d.DownloadPending.total);
   return 0;
 }

@@ -138,7 +138,8 @@ export interface DownloadFailedJson {
 }
 
 /** The `DownloadProgress` union, one TaggedModel per state. */
-export type DownloadProgressJson = DownloadPendingJson | DownloadOngoingJson | DownloadCompletedJson | DownloadFailedJson;
+export type DownloadProgressJson =
+  DownloadPendingJson | DownloadOngoingJson | DownloadCompletedJson | DownloadFailedJson;
 
 export interface MemoryUsageJson {
   ramTotal: MemoryJson;
