@@ -26,6 +26,12 @@ export function parseNonNegativeNumber(value: string): number {
   return n;
 }
 
+export function parsePositiveNumber(value: string): number {
+  const n = parseNonNegativeNumber(value);
+  if (n === 0) throw new InvalidArgumentError('expected a number above 0.');
+  return n;
+}
+
 export function parseFraction(value: string): number {
   const n = parseNonNegativeNumber(value);
   if (n > 1) throw new InvalidArgumentError('expected a number between 0 and 1.');

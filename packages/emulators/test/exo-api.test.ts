@@ -18,6 +18,7 @@ import {
   testProfile,
   waitFor,
   type InstanceView,
+  type ShardView,
 } from './exo-helpers.js';
 
 const GiB = 1024 ** 3;
@@ -146,7 +147,12 @@ describe('models and cards', () => {
         },
       );
     }
-    assert.deepEqual((await request(node.url, '/models?status=downloaded')).body, { object: 'list', data: [] });
+    // A node starts with every catalogue model on disk unless told otherwise (`downloadedModels`).
+    const downloaded = (await request(node.url, '/models?status=downloaded')).body as { data: { id: string }[] };
+    assert.deepEqual(
+      downloaded.data.map((m) => m.id),
+      [LLAMA_3B, LLAMA_70B],
+    );
   });
 
   test('POST /models/add fetches a Qwen2.5 card; unknown repos fail with 400', async (t) => {
@@ -273,11 +279,10 @@ describe('placement and instances', () => {
       const current = await getState(node.url);
       return current.nodeMemory[nodeId]!.ramAvailable.inBytes === 16 * GiB - 1_863_319_552 ? current : undefined;
     });
-    assert.equal(state.downloads[nodeId]!.length, 1);
-    const downloaded = (await request(node.url, '/models?status=downloaded')).body as { data: { id: string }[] };
+    // The start-up scan reports every card; the files were there, so nothing was downloaded.
     assert.deepEqual(
-      downloaded.data.map((m) => m.id),
-      [LLAMA_3B],
+      state.downloads[nodeId]!.map((d) => Object.keys(d as object)[0]),
+      ['DownloadCompleted', 'DownloadCompleted'],
     );
   });
 
@@ -356,6 +361,346 @@ describe('placement and instances', () => {
     assert.deepEqual(missing.body, {
       detail: [{ type: 'missing', loc: ['query', 'model_id'], msg: 'Field required', input: null }],
     });
+  });
+});
+
+/** A download state as `/state` serves it: `{"DownloadOngoing": {…}}` and its siblings. */
+type DownloadState = Record<string, Record<string, unknown>>;
+
+const tagOf = (d: DownloadState): string => Object.keys(d)[0]!;
+const bodyOf = (d: DownloadState): Record<string, unknown> => Object.values(d)[0]!;
+function modelOf(d: DownloadState): string {
+  const shard = bodyOf(d).shardMetadata as Record<string, { modelCard: { modelId: string } }>;
+  return Object.values(shard)[0]!.modelCard.modelId;
+}
+
+async function downloadOf(base: string, nodeId: string, model: string): Promise<DownloadState | undefined> {
+  const list = (await request(base, `/state/downloads/${nodeId}`)).body as DownloadState[];
+  return list.find((d) => modelOf(d) === model);
+}
+
+async function previewInstance(base: string, model = LLAMA_3B): Promise<{ MlxRingInstance: InstanceView }> {
+  const res = await request(base, `/instance/previews?model_id=${encodeURIComponent(model)}`);
+  const previews = (res.body as { previews: { instance: { MlxRingInstance: InstanceView } | null }[] }).previews;
+  const found = previews.find((p) => p.instance !== null)?.instance;
+  assert.ok(found, `no feasible preview: ${res.text}`);
+  return found;
+}
+
+describe('model downloads', () => {
+  // 8000 Mbit/s = 1 GB/s: the 3B model (1.88 GB with its tokenizer) takes about two seconds.
+  const fresh = { downloadedModels: [], downloadRateMbps: 8000, modelsDir: '/srv/exo/models' };
+
+  test('a node without the files downloads before its runner loads: Pending, Ongoing with progress, Completed', async (t) => {
+    const node = await startNode(t, fresh);
+    const nodeId = (await request(node.url, '/node_id')).body as string;
+
+    // The start-up scan: every card is listed, pending with the repository's size.
+    const before = (await request(node.url, `/state/downloads/${nodeId}`)).body as DownloadState[];
+    assert.deepEqual(before.map(tagOf), ['DownloadPending', 'DownloadPending']);
+    const scanned = bodyOf((await downloadOf(node.url, nodeId, LLAMA_3B))!);
+    assert.deepEqual(Object.keys(scanned), ['nodeId', 'shardMetadata', 'modelDirectory', 'downloaded', 'total']);
+    assert.equal(scanned.nodeId, nodeId);
+    assert.equal(scanned.modelDirectory, '/srv/exo/models/mlx-community--Llama-3.2-3B-Instruct-4bit');
+    assert.deepEqual(scanned.downloaded, { inBytes: 0 });
+    const repoBytes = (scanned.total as { inBytes: number }).inBytes;
+    assert.ok(repoBytes > 1_863_319_552 && repoBytes < 1_863_319_552 + 30e6, `repository bytes ${repoBytes}`);
+    const fullShard = (scanned.shardMetadata as { PipelineShardMetadata: ShardView }).PipelineShardMetadata;
+    assert.deepEqual(
+      [fullShard.deviceRank, fullShard.worldSize, fullShard.startLayer, fullShard.endLayer],
+      [0, 1, 0, 28],
+    );
+    assert.deepEqual((await request(node.url, '/models?status=downloaded')).body, { object: 'list', data: [] });
+
+    assert.equal((await postJson(node.url, '/place_instance', { model_id: LLAMA_3B })).status, 200);
+    const tags = new Set<string>();
+    const ongoing: Record<string, unknown>[] = [];
+    const runnerWhileDownloading = new Set<string>();
+    const done = await waitFor(
+      'the download to complete and the runner to be ready',
+      async () => {
+        const state = await getState(node.url);
+        const d = (state.downloads[nodeId] as DownloadState[]).find((x) => modelOf(x) === LLAMA_3B)!;
+        tags.add(tagOf(d));
+        if ('DownloadOngoing' in d) ongoing.push(d.DownloadOngoing);
+        const inst = Object.values(state.instances)[0]?.MlxRingInstance;
+        const runner = inst ? state.runners[Object.values(inst.shardAssignments.nodeToRunner)[0]!] : undefined;
+        if (runner && !('DownloadCompleted' in d)) runnerWhileDownloading.add(Object.keys(runner)[0]!);
+        return runner && 'RunnerReady' in runner ? d : undefined;
+      },
+      15_000,
+    );
+    assert.ok(tags.has('DownloadOngoing'), `states seen: ${[...tags].join(', ')}`);
+    // The runner waits for the files (worker plan: no LoadModel before DownloadCompleted).
+    assert.deepEqual([...runnerWhileDownloading], ['RunnerIdle']);
+
+    const mid = ongoing.find((o) => {
+      const p = o.downloadProgress as { downloaded: { inBytes: number } };
+      return p.downloaded.inBytes > 0;
+    });
+    assert.ok(mid, 'an ongoing report with bytes');
+    assert.deepEqual(Object.keys(mid), ['nodeId', 'shardMetadata', 'modelDirectory', 'downloadProgress']);
+    const progress = mid.downloadProgress as {
+      total: { inBytes: number };
+      downloaded: { inBytes: number };
+      downloadedThisSession: { inBytes: number };
+      completedFiles: number;
+      totalFiles: number;
+      speed: number;
+      etaMs: number;
+      files: Record<string, { total: { inBytes: number }; totalFiles: number; files: object }>;
+    };
+    assert.deepEqual(Object.keys(progress), [
+      'total',
+      'downloaded',
+      'downloadedThisSession',
+      'completedFiles',
+      'totalFiles',
+      'speed',
+      'etaMs',
+      'files',
+    ]);
+    assert.equal(progress.total.inBytes, repoBytes);
+    assert.ok(progress.downloaded.inBytes < repoBytes);
+    assert.equal(progress.downloadedThisSession.inBytes, progress.downloaded.inBytes);
+    assert.ok(Math.abs(progress.speed - 1e9) < 1e6, `speed ${progress.speed} B/s on a 1 GB/s link`);
+    const expectedEta = ((repoBytes - progress.downloaded.inBytes) / progress.speed) * 1000;
+    assert.ok(Math.abs(progress.etaMs - expectedEta) <= 1, `etaMs ${progress.etaMs}, expected ${expectedEta}`);
+    assert.equal(progress.totalFiles, Object.keys(progress.files).length);
+    assert.ok(progress.files['model.safetensors'] && progress.files['config.json'] && progress.files['tokenizer.json']);
+    assert.equal(progress.files['model.safetensors'].totalFiles, 1);
+    assert.deepEqual(progress.files['model.safetensors'].files, {});
+    const sum = Object.values(progress.files).reduce((s, f) => s + f.total.inBytes, 0);
+    assert.equal(sum, repoBytes);
+
+    assert.deepEqual(Object.keys(done.DownloadCompleted!), [
+      'nodeId',
+      'shardMetadata',
+      'modelDirectory',
+      'total',
+      'readOnly',
+    ]);
+    assert.deepEqual(done.DownloadCompleted!.total, { inBytes: repoBytes });
+    assert.equal(done.DownloadCompleted!.readOnly, false);
+    assert.equal(done.DownloadCompleted!.modelDirectory, '/srv/exo/models/mlx-community--Llama-3.2-3B-Instruct-4bit');
+    const listed = (await request(node.url, '/models?status=downloaded')).body as { data: { id: string }[] };
+    assert.deepEqual(
+      listed.data.map((m) => m.id),
+      [LLAMA_3B],
+    );
+  });
+
+  test('POST /download/start, then skipped once complete; DELETE /download leaves it pending; cancel keeps the bytes', async (t) => {
+    const node = await startNode(t, fresh);
+    const nodeId = (await request(node.url, '/node_id')).body as string;
+    const instance = await previewInstance(node.url);
+    const shard = Object.values(instance.MlxRingInstance.shardAssignments.runnerToShard)[0];
+
+    const started = await postJson(node.url, '/download/start', { targetNodeId: nodeId, shardMetadata: shard });
+    assert.equal(started.status, 200);
+    assert.deepEqual(Object.keys(started.body as object), ['commandId']);
+    assert.match((started.body as { commandId: string }).commandId, UUID);
+    // Right after the command: pending with zero bytes while the file list is fetched.
+    const first = await waitFor('the download to begin', async () => {
+      const d = await downloadOf(node.url, nodeId, LLAMA_3B);
+      return d && 'DownloadPending' in d && (d.DownloadPending.total as { inBytes: number }).inBytes === 0
+        ? d
+        : undefined;
+    });
+    assert.deepEqual(first.DownloadPending!.downloaded, { inBytes: 0 });
+    await waitFor('the download to complete', async () => {
+      const d = await downloadOf(node.url, nodeId, LLAMA_3B);
+      return d && 'DownloadCompleted' in d ? d : undefined;
+    });
+    // Starting again is a no-op for a completed model (the coordinator skips it).
+    assert.equal(
+      (await postJson(node.url, '/download/start', { target_node_id: nodeId, shard_metadata: shard })).status,
+      200,
+    );
+    assert.ok('DownloadCompleted' in (await downloadOf(node.url, nodeId, LLAMA_3B))!);
+
+    const deleted = await request(node.url, `/download/${nodeId}/${LLAMA_3B}`, { method: 'DELETE' });
+    assert.equal(deleted.status, 200);
+    assert.match((deleted.body as { commandId: string }).commandId, UUID);
+    const pending = await waitFor('the files to go', async () => {
+      const d = await downloadOf(node.url, nodeId, LLAMA_3B);
+      return d && 'DownloadPending' in d ? d.DownloadPending : undefined;
+    });
+    assert.deepEqual([pending.downloaded, pending.total], [{ inBytes: 0 }, { inBytes: 0 }]);
+
+    // Start again and cancel once bytes flow: pending keeps what was fetched.
+    assert.equal(
+      (await postJson(node.url, '/download/start', { targetNodeId: nodeId, shardMetadata: shard })).status,
+      200,
+    );
+    await waitFor('bytes to flow', async () => {
+      const d = await downloadOf(node.url, nodeId, LLAMA_3B);
+      const p = d?.DownloadOngoing?.downloadProgress as { downloaded: { inBytes: number } } | undefined;
+      return p && p.downloaded.inBytes > 0 ? true : undefined;
+    });
+    const cancelled = await postJson(node.url, '/download/cancel', { targetNodeId: nodeId, modelId: LLAMA_3B });
+    assert.equal(cancelled.status, 200);
+    const kept = await waitFor('the cancel', async () => {
+      const d = await downloadOf(node.url, nodeId, LLAMA_3B);
+      return d && 'DownloadPending' in d ? d.DownloadPending : undefined;
+    });
+    assert.ok((kept.downloaded as { inBytes: number }).inBytes > 0);
+    assert.ok((kept.total as { inBytes: number }).inBytes > (kept.downloaded as { inBytes: number }).inBytes);
+  });
+
+  test('download commands: EXO answers 200 for an unknown node and never finishes a repository the hub lacks', async (t) => {
+    const node = await startNode(t, fresh);
+    const nodeId = (await request(node.url, '/node_id')).body as string;
+    const instance = await previewInstance(node.url);
+    const shard = Object.values(instance.MlxRingInstance.shardAssignments.runnerToShard)[0]!;
+
+    const unknownNode = await postJson(node.url, '/download/start', {
+      targetNodeId: 'no-such-node',
+      shardMetadata: shard,
+    });
+    assert.equal(unknownNode.status, 200);
+    const missingPath = await request(node.url, '/state/downloads/no-such-node');
+    assert.equal(missingPath.status, 404);
+    assert.deepEqual(
+      missingPath.body,
+      httpError(404, 'Not Found', "unable to find path 'downloads.no-such-node' in state json"),
+    );
+
+    // A repository Hugging Face does not serve: EXO v1.0.71 stays ongoing at zero bytes.
+    const body = structuredClone(shard.PipelineShardMetadata!) as unknown as { modelCard: { modelId: string } };
+    body.modelCard.modelId = 'nobody/no-such-model';
+    assert.equal(
+      (
+        await postJson(node.url, '/download/start', {
+          targetNodeId: nodeId,
+          shardMetadata: { PipelineShardMetadata: body },
+        })
+      ).status,
+      200,
+    );
+    const stuck = await waitFor('the unknown repository to be ongoing', async () => {
+      const d = await downloadOf(node.url, nodeId, 'nobody/no-such-model');
+      return d && 'DownloadOngoing' in d ? d.DownloadOngoing : undefined;
+    });
+    assert.deepEqual(stuck.downloadProgress, {
+      total: { inBytes: 0 },
+      downloaded: { inBytes: 0 },
+      downloadedThisSession: { inBytes: 0 },
+      completedFiles: 0,
+      totalFiles: 0,
+      speed: 0,
+      etaMs: 0,
+      files: {},
+    });
+  });
+
+  test('download commands validate their bodies like pydantic (strict, no extra keys)', async (t) => {
+    const node = await startNode(t, fresh);
+    const empty = await postJson(node.url, '/download/start', {});
+    assert.equal(empty.status, 422);
+    assert.deepEqual(empty.body, {
+      detail: [
+        { type: 'missing', loc: ['body', 'targetNodeId'], msg: 'Field required', input: {} },
+        { type: 'missing', loc: ['body', 'shardMetadata'], msg: 'Field required', input: {} },
+      ],
+    });
+    const typed = await postJson(node.url, '/download/cancel', { targetNodeId: 5, modelId: LLAMA_3B, extra: true });
+    assert.equal(typed.status, 422);
+    assert.deepEqual(typed.body, {
+      detail: [
+        { type: 'string_type', loc: ['body', 'targetNodeId'], msg: 'Input should be a valid string', input: 5 },
+        { type: 'extra_forbidden', loc: ['body', 'extra'], msg: 'Extra inputs are not permitted', input: true },
+      ],
+    });
+    const badShard = await postJson(node.url, '/download/start', {
+      targetNodeId: 'x',
+      shardMetadata: { PipelineShardMetadata: { deviceRank: '0' } },
+    });
+    assert.equal(badShard.status, 422);
+    const locs = (badShard.body as { detail: { loc: unknown[]; type: string }[] }).detail.map((e) => [
+      e.loc.join('.'),
+      e.type,
+    ]);
+    assert.deepEqual(locs.slice(0, 3), [
+      ['body.shardMetadata.PipelineShardMetadata.modelCard', 'missing'],
+      ['body.shardMetadata.PipelineShardMetadata.deviceRank', 'int_type'],
+      ['body.shardMetadata.PipelineShardMetadata.worldSize', 'missing'],
+    ]);
+  });
+});
+
+describe('POST /instance', () => {
+  test("a preview's instance is created as given, loads and is deleted", async (t) => {
+    const node = await startNode(t);
+    const instance = await previewInstance(node.url);
+    const id = instance.MlxRingInstance.instanceId;
+    const created = await postJson(node.url, '/instance', { instance });
+    assert.equal(created.status, 200);
+    const answer = created.body as { message: string; command_id: string; model_card: { modelId: string } };
+    assert.deepEqual(Object.keys(answer), ['message', 'command_id', 'model_card']);
+    assert.equal(answer.message, 'Command received.');
+    assert.equal(answer.model_card.modelId, LLAMA_3B);
+    await waitFor('the instance to be ready', async () => {
+      const state = await getState(node.url);
+      const runnerId = Object.values(instance.MlxRingInstance.shardAssignments.nodeToRunner)[0]!;
+      return state.instances[id] && state.runners[runnerId] && 'RunnerReady' in state.runners[runnerId]
+        ? true
+        : undefined;
+    });
+    // The same instance again changes nothing.
+    assert.equal((await postJson(node.url, '/instance', { instance })).status, 200);
+    assert.equal(Object.keys((await getState(node.url)).instances).length, 1);
+    assert.equal((await request(node.url, `/instance/${id}`, { method: 'DELETE' })).status, 200);
+    await waitFor('the instance to be gone', async () =>
+      (await request(node.url, `/instance/${id}`)).status === 404 ? true : undefined,
+    );
+  });
+
+  test('bad bodies: pydantic 422s, an unknown model 500s, a model larger than all free RAM 400s', async (t) => {
+    const node = await startNode(t);
+    const missing = await postJson(node.url, '/instance', {});
+    assert.equal(missing.status, 422);
+    assert.deepEqual(missing.body, {
+      detail: [{ type: 'missing', loc: ['body', 'instance'], msg: 'Field required', input: {} }],
+    });
+    const instance = await previewInstance(node.url);
+    const runnerIds = Object.keys(instance.MlxRingInstance.shardAssignments.runnerToShard);
+    const broken = structuredClone(instance);
+    broken.MlxRingInstance.shardAssignments.nodeToRunner = { someNode: 'not-a-runner' };
+    const invalid = await postJson(node.url, '/instance', { instance: broken });
+    assert.equal(invalid.status, 422);
+    assert.deepEqual(invalid.body, {
+      detail: [
+        {
+          type: 'value_error',
+          loc: ['body', 'instance', 'MlxRingInstance', 'shardAssignments'],
+          msg: 'Value error, Runner not-a-runner in node_to_runner does not exist in runner_to_shard',
+          input: broken.MlxRingInstance.shardAssignments,
+          ctx: { error: 'Runner not-a-runner in node_to_runner does not exist in runner_to_shard' },
+        },
+      ],
+    });
+    assert.equal(runnerIds.length, 1);
+    const noTag = await postJson(node.url, '/instance', { instance: { instanceId: 'x' } });
+    assert.equal(noTag.status, 422);
+    const members = (noTag.body as { detail: { loc: string[] }[] }).detail.map((e) => e.loc[2]);
+    assert.deepEqual([...new Set(members)], ['MlxRingInstance', 'MlxJacclInstance']);
+
+    const unknown = structuredClone(instance);
+    unknown.MlxRingInstance.shardAssignments.modelId = 'nobody/no-such-model';
+    const failed = await postJson(node.url, '/instance', { instance: unknown });
+    assert.equal(failed.status, 500);
+    assert.equal(failed.text, 'Internal Server Error');
+
+    const big = structuredClone(instance);
+    big.MlxRingInstance.shardAssignments.modelId = LLAMA_70B;
+    const tooBig = await postJson(node.url, '/instance', { instance: big });
+    assert.equal(tooBig.status, 400);
+    assert.deepEqual(
+      tooBig.body,
+      httpError(400, 'Bad Request', 'Insufficient memory to create instance. Required: 37.9GB, Available: 16.0GB'),
+    );
+    assert.deepEqual((await getState(node.url)).instances, {});
   });
 });
 

@@ -15,6 +15,7 @@ import {
   parseNonNegativeInt,
   parseNonNegativeNumber,
   parsePositiveInt,
+  parsePositiveNumber,
 } from '../option-parsers.js';
 import { runDaemon } from '../run-daemon.js';
 
@@ -49,6 +50,9 @@ export interface ExoEmulateFlags extends CommonEmulateFlags {
   heartbeatIntervalMs?: number;
   maxConcurrentRequests: number;
   linkLatencyMs?: number;
+  downloadRateMbps?: number;
+  /** `none` (one element) means no model. */
+  downloaded?: string[];
 }
 
 function addCommonFlags(cmd: Command): Command {
@@ -120,6 +124,16 @@ export function createEmulateCommand(env: NodeJS.ProcessEnv): Command {
         .default(intFromEnv(env, 'EXO_MAX_CONCURRENT_REQUESTS', 8) || 8),
     )
     .option('--link-latency-ms <ms>', 'one-way latency per pipeline hop', parseNonNegativeNumber)
+    .option(
+      '--download-rate-mbps <mbps>',
+      'link to Hugging Face for model downloads (default 1000)',
+      parsePositiveNumber,
+    )
+    .option(
+      '--downloaded <models>',
+      "models whose files this node already has, or 'none' (default: all; others download first)",
+      parseCommaList,
+    )
     .action(async (flags: ExoEmulateFlags) => {
       const log = createLogger({ destination: 'stderr' });
       const { startExo } = await import('./start-emulator.js');

@@ -32,14 +32,19 @@ function resolveProfile(id: string = DEFAULT_PROFILE_ID): HardwareProfile {
   return profile;
 }
 
-function pickModels<T>(all: readonly T[], wanted: string[] | undefined, nameOf: (m: T) => string): readonly T[] {
+function pickModels<T>(
+  all: readonly T[],
+  wanted: string[] | undefined,
+  nameOf: (m: T) => string,
+  flag = '--models',
+): readonly T[] {
   if (!wanted) return all;
   return wanted.map((name) => {
     const found = all.find((m) => nameOf(m) === name);
     if (!found) {
       throw new CliError(
         'KAGE_ERR_CLI_MODEL_UNKNOWN',
-        `--models: ${JSON.stringify(name)} is not in the catalogue; known: ${all.map(nameOf).join(', ')}`,
+        `${flag}: ${JSON.stringify(name)} is not in the catalogue; known: ${all.map(nameOf).join(', ')}`,
       );
     }
     return found;
@@ -109,6 +114,12 @@ export async function startExo(flags: ExoEmulateFlags, log: Logger, onCrash: () 
   const listen = parseListenAddress(flags.listen);
   const profile = resolveProfile(flags.hardware);
   const models = pickModels(DEFAULT_EXO_MODELS, flags.models, (m) => m.id);
+  const downloaded =
+    flags.downloaded === undefined
+      ? undefined
+      : flags.downloaded.length === 1 && flags.downloaded[0] === 'none'
+        ? []
+        : pickModels(models, flags.downloaded, (m) => m.id, '--downloaded').map((m) => m.id);
   const peers = (flags.peers ?? []).map((peer) => {
     const address = parseListenAddress(peer, '--peers');
     if (address.port === 0) {
@@ -127,6 +138,8 @@ export async function startExo(flags: ExoEmulateFlags, log: Logger, onCrash: () 
       ...(flags.peerTimeoutMs !== undefined && { peerTimeoutMs: flags.peerTimeoutMs }),
       ...(flags.heartbeatIntervalMs !== undefined && { heartbeatIntervalMs: flags.heartbeatIntervalMs }),
       ...(flags.linkLatencyMs !== undefined && { linkLatencyMs: flags.linkLatencyMs }),
+      ...(flags.downloadRateMbps !== undefined && { downloadRateMbps: flags.downloadRateMbps }),
+      ...(downloaded !== undefined && { downloadedModels: downloaded }),
       deterministic: flags.deterministic ?? false,
       ...(flags.seed !== undefined && { seed: flags.seed }),
       faults: faultsFrom(flags),

@@ -1,7 +1,12 @@
 /**
  * EXO v1.0.71's state, model and instance routes (`src/exo/api/main.py`): `/node_id`, `/state` and
  * `/state/{path}`, `/models` and `/v1/models`, `/models/add`, `/place_instance`,
- * `/instance/placement`, `/instance/previews`, `GET|DELETE /instance/{id}`.
+ * `/instance/placement`, `/instance/previews`, `POST /instance`, `GET|DELETE /instance/{id}`, and the
+ * download commands `POST /download/start`, `DELETE /download/{node_id}/{model_id}`,
+ * `POST /download/cancel` (EXO's benchmark, `bench/exo_bench.py`, drives all of these).
+ *
+ * Download commands go to the target node's coordinator only; EXO answers with the command id
+ * whatever the target, so an unknown node or a model nobody has gets a 200 and no effect.
  *
  * `POST /place_instance` only queues a command: the real API answers "Command received." even when
  * the model does not fit, the master logs the ValueError, and no instance appears. The error text
@@ -24,7 +29,8 @@ import {
 } from './placement.js';
 import { readJsonObjectBody } from './validation.js';
 import type { StateJson } from './wire-types.js';
-import { instanceBody, shardBody } from './wire-types.js';
+import { downloadModelId, instanceBody } from './wire-types.js';
+import { parseCancelDownload, parseCreateInstance, parseStartDownload } from './instance-requests.js';
 
 /** What these routes need from the node. */
 export interface ApiHost {
@@ -82,7 +88,7 @@ export function registerApiRoutes(app: FastifyInstance, host: ApiHost): void {
     if (status === 'downloaded') {
       const downloaded = new Set<string>();
       for (const list of Object.values(host.state().downloads)) {
-        for (const d of list) downloaded.add(shardBody(d.DownloadCompleted.shardMetadata).modelCard.modelId);
+        for (const d of list) if ('DownloadCompleted' in d) downloaded.add(downloadModelId(d));
       }
       cards = cards.filter((c) => downloaded.has(c.modelId));
     }
@@ -122,6 +128,64 @@ export function registerApiRoutes(app: FastifyInstance, host: ApiHost): void {
     const commandId = newUuid();
     await host.sendCommand({ type: 'place', commandId, card, ...parsed.value });
     return reply.send({ message: 'Command received.', command_id: commandId, model_card: cardJson(card) });
+  });
+
+  app.post('/instance', (request, reply) => {
+    const body = readJsonObjectBody(request.body as string | undefined, request.headers['content-type']);
+    if (!body.ok) return sendValidationError(reply, body.errors);
+    const parsed = parseCreateInstance(body.body);
+    if (!parsed.ok) return sendValidationError(reply, parsed.errors);
+    if (!('MlxRingInstance' in parsed.value)) {
+      return sendHttpException(
+        reply,
+        400,
+        'MlxJacclInstance needs RDMA over Thunderbolt, which no emulated (Linux) node has; use an MlxRingInstance',
+      );
+    }
+    const instance = parsed.value;
+    const card = loadCard(host, instanceBody(instance).shardAssignments.modelId);
+    if (!card) return sendUnhandledError(reply);
+    // create_instance compares the card's size with the RAM available on all nodes together.
+    const available = Object.values(host.state().nodeMemory).reduce((sum, m) => sum + m.ramAvailable.inBytes, 0);
+    if (card.storageBytes > available) {
+      const gb = (bytes: number): string => (bytes / 1024 ** 3).toFixed(1);
+      return sendHttpException(
+        reply,
+        400,
+        `Insufficient memory to create instance. Required: ${gb(card.storageBytes)}GB, Available: ${gb(available)}GB`,
+      );
+    }
+    const commandId = newUuid();
+    host.sendCommand({ type: 'create', commandId, instance, card });
+    return reply.send({ message: 'Command received.', command_id: commandId, model_card: cardJson(card) });
+  });
+
+  // StartDownloadResponse & co. are FrozenModels: their key is camelCase.
+  app.post('/download/start', (request, reply) => {
+    const body = readJsonObjectBody(request.body as string | undefined, request.headers['content-type']);
+    if (!body.ok) return sendValidationError(reply, body.errors);
+    const parsed = parseStartDownload(body.body);
+    if (!parsed.ok) return sendValidationError(reply, parsed.errors);
+    const commandId = newUuid();
+    host.sendCommand({ type: 'download-start', commandId, ...parsed.value });
+    return reply.send({ commandId });
+  });
+
+  app.delete<{ Params: { nodeId: string; '*': string } }>('/download/:nodeId/*', (request, reply) => {
+    const commandId = newUuid();
+    const { nodeId, '*': modelId } = request.params;
+    host.sendCommand({ type: 'download-delete', commandId, targetNodeId: nodeId, modelId });
+    return reply.send({ commandId });
+  });
+
+  app.post('/download/cancel', (request, reply) => {
+    const body = readJsonObjectBody(request.body as string | undefined, request.headers['content-type']);
+    if (!body.ok) return sendValidationError(reply, body.errors);
+    const parsed = parseCancelDownload(body.body);
+    if (!parsed.ok) return sendValidationError(reply, parsed.errors);
+    const commandId = newUuid();
+    host.sendCommand({ type: 'download-cancel', commandId, ...parsed.value });
+    return reply.send({ commandId });
   });
 
   app.get<{ Querystring: Record<string, unknown> }>('/instance/placement', (request, reply) => {

@@ -35,6 +35,10 @@ export interface NodeAnnouncement {
   readonly session: SessionId;
   /** Commands it has seen (an election tie-breaker). */
   readonly commandsSeen: number;
+  /** Its link to Hugging Face, bytes per second (the master models its downloads). */
+  readonly downloadBytesPerSecond?: number;
+  /** Models whose files it had at start; null or absent: every model the hub serves. */
+  readonly downloadedModels?: readonly string[] | null;
 }
 
 /** A member as this node sees it. */

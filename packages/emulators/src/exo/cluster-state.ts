@@ -7,6 +7,11 @@
  * RunnerConnected (multi-node only) → RunnerLoading{layersLoaded,totalLayers} → RunnerLoaded → (all
  * loaded) RunnerWarmingUp → RunnerReady, and RunnerRunning while requests decode. Statuses are derived
  * from timestamps when the state is read, so no timer per layer is needed.
+ *
+ * Downloads (`worker/plan.py`): a runner whose node lacks the model's files starts its download
+ * (`_model_needs_download`), and no runner of an instance loads before every node of the instance
+ * reports `DownloadCompleted` for the model (`_load_model`); meanwhile a single-node runner stays
+ * RunnerIdle and a multi-node one connects its group and waits RunnerConnected.
  */
 import type { Logger } from 'pino';
 import { loadSeconds } from '../timing-model.js';
@@ -26,8 +31,9 @@ import {
   type PlacementView,
   type Sharding,
 } from './placement.js';
-import type { DownloadCompletedJson, InstanceJson, RunnerStatusJson, StateJson } from './wire-types.js';
-import { instanceBody, memoryJson, pythonUtcIso, runnerStatusName, shardBody } from './wire-types.js';
+import type { InstanceJson, RunnerStatusJson, ShardMetadataJson, StateJson } from './wire-types.js';
+import { instanceBody, memoryJson, pythonUtcIso, runnerStatusName } from './wire-types.js';
+import { NodeDownloads, type DownloadNode } from './node-downloads.js';
 import { multiaddrJson, nodeStaticJson } from './node-info.js';
 
 /** A node as the master sees it (itself or a live member). */
@@ -43,6 +49,10 @@ export interface DirectoryNode {
   readonly lastSeenMs: number;
   readonly reachable: readonly string[];
   readonly unreachable: boolean;
+  /** The node's link to Hugging Face, bytes per second. */
+  readonly downloadBytesPerSecond: number;
+  /** Models whose files the node had when it started; null: every model the hub serves. */
+  readonly downloadedModels: readonly string[] | null;
 }
 
 export type ClusterCommand =
@@ -55,7 +65,28 @@ export type ClusterCommand =
       readonly minNodes: number;
     }
   | { readonly type: 'delete'; readonly commandId: string; readonly instanceId: string }
-  | { readonly type: 'add-card'; readonly commandId: string; readonly card: ExoCard };
+  | { readonly type: 'add-card'; readonly commandId: string; readonly card: ExoCard }
+  /** `CreateInstance`: an instance built by the client (a placement preview), taken as it is. */
+  | { readonly type: 'create'; readonly commandId: string; readonly instance: InstanceJson; readonly card: ExoCard }
+  /** The download commands go to the target node's coordinator; the emulator's master keeps them all. */
+  | {
+      readonly type: 'download-start';
+      readonly commandId: string;
+      readonly targetNodeId: string;
+      readonly shard: ShardMetadataJson;
+    }
+  | {
+      readonly type: 'download-delete';
+      readonly commandId: string;
+      readonly targetNodeId: string;
+      readonly modelId: string;
+    }
+  | {
+      readonly type: 'download-cancel';
+      readonly commandId: string;
+      readonly targetNodeId: string;
+      readonly modelId: string;
+    };
 
 export interface MasterSnapshot {
   readonly masterId: string;
@@ -72,6 +103,8 @@ export interface ClusterStateOptions {
   readonly maxConcurrent: number;
   readonly random: Random;
   readonly deterministic: boolean;
+  /** `EXO_DEFAULT_MODELS_DIR`, for the `modelDirectory` of downloads. */
+  readonly modelsDir: string;
   readonly log: Logger;
 }
 
@@ -80,7 +113,10 @@ interface RunnerPlan {
   readonly nodeId: string;
   readonly totalLayers: number;
   readonly weightBytes: number;
+  /** Runner process started (and, multi-node, its group connected). */
   readonly startEndMs: number;
+  /** Loading begins once started and every node of the instance has the files; Infinity: never. */
+  readonly loadStartMs: number;
   readonly loadEndMs: number;
 }
 
@@ -100,10 +136,17 @@ const READY_LIKE = new Set(['RunnerReady', 'RunnerRunning']);
 
 export class ClusterState {
   private readonly lifecycles = new Map<string, Lifecycle>();
-  private readonly downloads = new Map<string, Map<string, DownloadCompletedJson>>();
+  private readonly downloads: NodeDownloads;
   private eventIdx = 0;
 
-  constructor(private readonly opts: ClusterStateOptions) {}
+  constructor(private readonly opts: ClusterStateOptions) {
+    this.downloads = new NodeDownloads({
+      modelsDir: opts.modelsDir,
+      cards: () => opts.cards.list(),
+      hubKnows: (modelId) => hubKnows(opts.cards, modelId),
+      log: opts.log,
+    });
+  }
 
   /** Counts a state change, as EXO's `lastEventAppliedIdx` does per applied event. */
   touch(): void {
@@ -121,6 +164,17 @@ export class ClusterState {
         if (!this.lifecycles.has(cmd.instanceId)) return this.commandFailed(`Instance ${cmd.instanceId} not found`);
         this.remove(cmd.instanceId, `Instance ${cmd.instanceId} was deleted`);
         return { ok: true };
+      case 'create': {
+        // add_instance_to_placements: no check against the topology; an instance on a node that is
+        // not in it is deleted by the next plan loop (pruneInstances). The same id again changes nothing.
+        const instanceId = instanceBody(cmd.instance).instanceId;
+        if (!this.lifecycles.has(instanceId)) this.create(cmd.instance, cmd.card, Date.now(), false);
+        return { ok: true };
+      }
+      case 'download-start':
+      case 'download-delete':
+      case 'download-cancel':
+        return this.applyDownloadCommand(cmd);
       case 'place':
         try {
           const instance = placeInstance(
@@ -141,6 +195,56 @@ export class ClusterState {
           throw err;
         }
     }
+  }
+
+  /** A download command reaches only the coordinator of its target node; other nodes ignore it. */
+  private applyDownloadCommand(
+    cmd: Extract<ClusterCommand, { type: 'download-start' | 'download-delete' | 'download-cancel' }>,
+  ): { ok: true } | { ok: false; error: string } {
+    const node = this.downloadNode(cmd.targetNodeId);
+    if (!node) {
+      this.opts.log.warn(
+        { command: cmd.type, targetNodeId: cmd.targetNodeId },
+        'download command for a node not in the cluster: ignored',
+      );
+      return { ok: true };
+    }
+    const now = Date.now();
+    if (cmd.type === 'download-start') this.downloads.start(node, cmd.shard, now);
+    else if (cmd.type === 'download-delete') this.downloads.delete(node, cmd.modelId, now);
+    else this.downloads.cancel(node, cmd.modelId, now);
+    return { ok: true };
+  }
+
+  private downloadNode(nodeId: string): DownloadNode | undefined {
+    const node = this.opts.directory().find((n) => n.nodeId === nodeId);
+    if (!node) return undefined;
+    const cards = this.opts.cards;
+    return {
+      nodeId,
+      downloadBytesPerSecond: node.downloadBytesPerSecond,
+      hadAtStart: (modelId) =>
+        node.downloadedModels === null ? hubKnows(cards, modelId) : node.downloadedModels.includes(modelId),
+    };
+  }
+
+  /**
+   * The worker's plan for each runner: start the model's download where it is neither ongoing nor
+   * complete, then wait for the last node. Null when some node will never have the files.
+   */
+  private downloadsDoneMs(instance: InstanceJson, card: ExoCard, now: number): number | null {
+    const assignments = instanceBody(instance).shardAssignments;
+    let done = now;
+    for (const [nodeId, runnerId] of Object.entries(assignments.nodeToRunner)) {
+      const node = this.downloadNode(nodeId);
+      const shard = assignments.runnerToShard[runnerId];
+      if (!node || !shard) return null;
+      this.downloads.start(node, shard, now);
+      const at = this.downloads.completedAtMs(node, card.modelId, now);
+      if (at === null) return null;
+      done = Math.max(done, at);
+    }
+    return done;
   }
 
   /** The view placement reads: topology, memory and downloads of the live nodes. */
@@ -191,7 +295,7 @@ export class ClusterState {
         this.remove(id, `Instance ${id} was deleted: node ${gone.nodeId} left the cluster`);
       }
     }
-    for (const nodeId of [...this.downloads.keys()]) if (!live.has(nodeId)) this.downloads.delete(nodeId);
+    for (const nodeId of this.downloads.nodeIds()) if (!live.has(nodeId)) this.downloads.forget(nodeId);
   }
 
   private create(instance: InstanceJson, card: ExoCard, t0: number, alreadyReady: boolean): void {
@@ -199,17 +303,21 @@ export class ClusterState {
     const nodes = this.opts.directory();
     const shares = runnerShares(instance, card);
     const multiNode = shares.length > 1;
+    const filesAtMs = alreadyReady ? t0 : (this.downloadsDoneMs(instance, card, t0) ?? Number.POSITIVE_INFINITY);
     const runners: RunnerPlan[] = shares.map((share) => {
       const profile = nodes.find((n) => n.nodeId === share.nodeId)?.profile;
       const startS = profile ? loadSeconds(0, profile) : 0.4;
       const totalS = profile ? runnerLoadSeconds(share, profile) : startS;
+      const startEndMs = alreadyReady ? t0 : t0 + startS * 1000;
+      const loadStartMs = Math.max(startEndMs, filesAtMs);
       return {
         runnerId: share.runnerId,
         nodeId: share.nodeId,
         totalLayers: share.layers,
         weightBytes: share.weightBytes,
-        startEndMs: alreadyReady ? t0 : t0 + startS * 1000,
-        loadEndMs: alreadyReady ? t0 : t0 + totalS * 1000,
+        startEndMs,
+        loadStartMs,
+        loadEndMs: alreadyReady ? t0 : loadStartMs + (totalS - startS) * 1000,
       };
     });
     const allLoadedMs = Math.max(t0, ...runners.map((r) => r.loadEndMs));
@@ -241,24 +349,8 @@ export class ClusterState {
         log: this.opts.log.child({ instanceId: body.instanceId }),
       }),
     };
-    lifecycle.scheduler.setReadyAt(lifecycle.readyAtMs);
+    lifecycle.scheduler.setReadyAt(Number.isFinite(lifecycle.readyAtMs) ? lifecycle.readyAtMs : null);
     this.lifecycles.set(body.instanceId, lifecycle);
-    for (const [nodeId, runnerId] of Object.entries(body.shardAssignments.nodeToRunner)) {
-      const shard = body.shardAssignments.runnerToShard[runnerId];
-      const plan = runners.find((r) => r.runnerId === runnerId);
-      if (!shard || !plan) continue;
-      const perNode = this.downloads.get(nodeId) ?? new Map<string, DownloadCompletedJson>();
-      perNode.set(card.modelId, {
-        DownloadCompleted: {
-          nodeId,
-          shardMetadata: shard,
-          modelDirectory: '',
-          total: memoryJson(plan.weightBytes),
-          readOnly: false,
-        },
-      });
-      this.downloads.set(nodeId, perNode);
-    }
     this.opts.log.info(
       { instanceId: body.instanceId, model: card.modelId, nodes: runners.map((r) => r.nodeId), multiNode },
       'instance created',
@@ -294,10 +386,12 @@ export class ClusterState {
     if (now >= l.readyAtMs) return l.busy ? { RunnerRunning: {} } : { RunnerReady: {} };
     if (now >= l.allLoadedMs) return { RunnerWarmingUp: {} };
     if (now >= r.loadEndMs) return { RunnerLoaded: {} };
-    if (now >= r.startEndMs) {
-      const frac = (now - r.startEndMs) / Math.max(1, r.loadEndMs - r.startEndMs);
+    if (now >= r.loadStartMs) {
+      const frac = (now - r.loadStartMs) / Math.max(1, r.loadEndMs - r.loadStartMs);
       return { RunnerLoading: { layersLoaded: Math.floor(frac * r.totalLayers), totalLayers: r.totalLayers } };
     }
+    // Waiting for the model's files: a single runner is still idle, a group member stays connected.
+    if (now >= r.startEndMs) return l.runners.length === 1 ? { RunnerIdle: {} } : { RunnerConnected: {} };
     if (l.runners.length === 1) return { RunnerIdle: {} };
     const startFrac = (now - l.t0) / Math.max(1, r.startEndMs - l.t0);
     if (startFrac < 0.1) return { RunnerIdle: {} };
@@ -330,8 +424,9 @@ export class ClusterState {
       state.instances[id] = l.instance;
       for (const r of l.runners) state.runners[r.runnerId] = this.runnerStatus(l, r, now);
     }
-    for (const [nodeId, perModel] of this.downloads) state.downloads[nodeId] = [...perModel.values()];
     for (const node of nodes) {
+      const downloadNode = this.downloadNode(node.nodeId);
+      if (downloadNode) state.downloads[node.nodeId] = this.downloads.list(downloadNode, now);
       const edges = node.reachable.filter((id) => ids.has(id) && id !== node.nodeId);
       if (edges.length > 0) {
         state.topology.connections[node.nodeId] = Object.fromEntries(
@@ -375,6 +470,11 @@ export class ClusterState {
     const now = Date.now();
     this.eventIdx = Math.max(this.eventIdx, snapshot.state.lastEventAppliedIdx);
     for (const card of snapshot.customCards) this.opts.cards.add(card);
+    // Downloads first: the adopted instances' runners look at them.
+    for (const [nodeId, list] of Object.entries(snapshot.state.downloads)) {
+      const node = this.downloadNode(nodeId);
+      if (node) this.downloads.adopt(node, list, now);
+    }
     for (const [id, instance] of Object.entries(snapshot.state.instances)) {
       const card = snapshot.instanceCards[id];
       if (!card || this.lifecycles.has(id)) continue;
@@ -396,11 +496,6 @@ export class ClusterState {
         }
       }
     }
-    for (const [nodeId, list] of Object.entries(snapshot.state.downloads)) {
-      const perNode = this.downloads.get(nodeId) ?? new Map<string, DownloadCompletedJson>();
-      for (const d of list) perNode.set(shardBody(d.DownloadCompleted.shardMetadata).modelCard.modelId, d);
-      this.downloads.set(nodeId, perNode);
-    }
     this.opts.log.info({ instances: this.lifecycles.size }, 'adopted cluster state as new master');
   }
 
@@ -414,5 +509,15 @@ export class ClusterState {
     const all = [...this.lifecycles.values()];
     this.lifecycles.clear();
     await Promise.all(all.map((l) => l.scheduler.close('Server shutting down')));
+  }
+}
+
+/** Whether the emulated Hugging Face serves `modelId` (the catalogue, and nothing else). */
+function hubKnows(cards: CardRegistry, modelId: string): boolean {
+  try {
+    cards.fetchFromHub(modelId);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -9,6 +9,8 @@
  * // … GET `${node.url}/state` …
  * await node.close();
  */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { mergeFaults, NO_FAULTS, type FaultOptions } from '../faults.js';
@@ -42,6 +44,15 @@ export interface ExoEmulatorOptions {
   maxConcurrentRequests?: number;
   /** One-way latency per pipeline hop. @default profile.linkLatencyMs */
   linkLatencyMs?: number;
+  /** The node's link to Hugging Face for model downloads, megabits per second. @default 1000 */
+  downloadRateMbps?: number;
+  /**
+   * Catalogue models whose files the node has at start; any other must be downloaded before a runner
+   * loads it. @default every model (no node downloads anything, as `kage demo` wants)
+   */
+  downloadedModels?: readonly string[];
+  /** `EXO_DEFAULT_MODELS_DIR`, shown as downloads' `modelDirectory`. @default ~/.local/share/exo/models */
+  modelsDir?: string;
   /** Fixed seed and no jitter. */
   deterministic?: boolean;
   seed?: number;
@@ -52,6 +63,8 @@ export interface ExoEmulatorOptions {
 }
 
 const DEFAULT_SEED = 0x5eed;
+/** A gigabit link: what a wired node typically gets from Hugging Face's CDN. */
+const DEFAULT_DOWNLOAD_RATE_MBPS = 1000;
 
 function validateOptions(options: ExoEmulatorOptions): FaultOptions {
   const positive = (name: string, value: number | undefined): void => {
@@ -66,6 +79,13 @@ function validateOptions(options: ExoEmulatorOptions): FaultOptions {
     throw new TypeError(`linkLatencyMs must be a non-negative number, got ${options.linkLatencyMs}`);
   }
   if (!options.name) throw new TypeError('name must be a non-empty string');
+  positive('downloadRateMbps', options.downloadRateMbps);
+  const known = (options.models ?? DEFAULT_EXO_MODELS).map((m) => m.id);
+  for (const id of options.downloadedModels ?? []) {
+    if (!known.includes(id)) {
+      throw new TypeError(`downloadedModels: ${JSON.stringify(id)} is not a served model; known: ${known.join(', ')}`);
+    }
+  }
   for (const peer of options.peers ?? []) {
     if (!splitAddress(peer)) throw new TypeError(`peer must be HOST:PORT, got ${JSON.stringify(peer)}`);
   }
@@ -88,6 +108,9 @@ export async function startExoEmulator(options: ExoEmulatorOptions): Promise<Run
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000,
     maxConcurrentRequests: Math.floor(options.maxConcurrentRequests ?? 8),
     linkLatencyMs: options.linkLatencyMs ?? options.profile.linkLatencyMs,
+    downloadBytesPerSecond: ((options.downloadRateMbps ?? DEFAULT_DOWNLOAD_RATE_MBPS) * 1e6) / 8,
+    downloadedModels: options.downloadedModels ? [...options.downloadedModels] : null,
+    modelsDir: options.modelsDir ?? join(homedir(), '.local', 'share', 'exo', 'models'),
     deterministic,
     random: createRandom(options.seed ?? (deterministic ? DEFAULT_SEED : Date.now() % 2 ** 31)),
     faults,

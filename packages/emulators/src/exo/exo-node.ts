@@ -37,6 +37,12 @@ export interface ExoNodeOptions {
   readonly heartbeatIntervalMs: number;
   readonly maxConcurrentRequests: number;
   readonly linkLatencyMs: number;
+  /** Link to Hugging Face, bytes per second. */
+  readonly downloadBytesPerSecond: number;
+  /** Models whose files this node has at start; null: all of them. */
+  readonly downloadedModels: readonly string[] | null;
+  /** `EXO_DEFAULT_MODELS_DIR`. */
+  readonly modelsDir: string;
   readonly deterministic: boolean;
   readonly random: Random;
   readonly faults: FaultOptions;
@@ -46,6 +52,8 @@ export interface ExoNodeOptions {
   readonly electionTimeoutMs?: number;
 }
 
+/** A member that does not announce its link is taken to have the default one (1 Gbit/s). */
+const DEFAULT_DOWNLOAD_BYTES_PER_SECOND = 125_000_000;
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);
 const LOADING_OR_LATER = new Set(['RunnerLoaded', 'RunnerWarmingUp', 'RunnerReady', 'RunnerRunning', 'RunnerFailed']);
 
@@ -147,6 +155,7 @@ export class ExoNode {
       maxConcurrent: opts.maxConcurrentRequests,
       random: opts.random,
       deterministic: opts.deterministic,
+      modelsDir: opts.modelsDir,
       log: opts.log,
     });
     this.membership = new ClusterMembership<MasterSnapshot>({
@@ -232,6 +241,8 @@ export class ExoNode {
       reachable: this.membership.reachableIds(),
       session: this.election.session,
       commandsSeen: this.election.commandsSeen,
+      downloadBytesPerSecond: this.opts.downloadBytesPerSecond,
+      downloadedModels: this.opts.downloadedModels,
     };
   }
 
@@ -256,6 +267,8 @@ export class ExoNode {
       lastSeenMs: now,
       reachable: this.membership.reachableIds(now),
       unreachable: false,
+      downloadBytesPerSecond: this.opts.downloadBytesPerSecond,
+      downloadedModels: this.opts.downloadedModels,
     };
     const session = this.election.session;
     const inSession = this.membership.liveMembers().filter((m) => {
@@ -274,6 +287,8 @@ export class ExoNode {
       lastSeenMs: m.lastSeenMs,
       reachable: m.ann.reachable,
       unreachable: m.unreachable,
+      downloadBytesPerSecond: m.ann.downloadBytesPerSecond ?? DEFAULT_DOWNLOAD_BYTES_PER_SECOND,
+      downloadedModels: m.ann.downloadedModels ?? null,
     }));
     return [self, ...members];
   }

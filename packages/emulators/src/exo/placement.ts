@@ -9,8 +9,16 @@
  * every orientation; EXO keeps the first best, so the outcome differs only in rank order.
  */
 import type { ExoCard } from './model-cards.js';
-import type { HostJson, InstanceJson, ModelCardJson, ShardMetadataJson, StateJson } from './wire-types.js';
-import { shardBody } from './wire-types.js';
+import type {
+  DownloadProgressJson,
+  HostJson,
+  InstanceJson,
+  MemoryJson,
+  ModelCardJson,
+  ShardMetadataJson,
+  StateJson,
+} from './wire-types.js';
+import { downloadModelId } from './wire-types.js';
 
 export type Sharding = 'Pipeline' | 'Tensor';
 export type InstanceMeta = 'MlxRing' | 'MlxJaccl';
@@ -42,13 +50,21 @@ export function placementViewFromState(state: StateJson): PlacementView {
     nodes: state.topology.nodes,
     edgeIp: (source, sink) => state.topology.connections[source]?.[sink]?.[0]?.sinkMultiaddr.ip_address,
     ramAvailable: (id) => state.nodeMemory[id]?.ramAvailable.inBytes,
-    downloadFraction: (id, modelId) =>
-      (state.downloads[id] ?? []).some(
-        (d) => shardBody(d.DownloadCompleted.shardMetadata).modelCard.modelId === modelId,
-      )
-        ? 1
-        : 0,
+    downloadFraction: (id, modelId) => downloadFraction(state.downloads[id] ?? [], modelId),
   };
+}
+
+/** `_get_node_download_fraction`: the first state for the model decides; none counts as 0. */
+function downloadFraction(list: readonly DownloadProgressJson[], modelId: string): number {
+  const d = list.find((x) => downloadModelId(x) === modelId);
+  if (!d) return 0;
+  const fraction = (done: MemoryJson, total: MemoryJson): number =>
+    total.inBytes > 0 ? done.inBytes / total.inBytes : 0;
+  if ('DownloadCompleted' in d) return 1;
+  if ('DownloadOngoing' in d)
+    return fraction(d.DownloadOngoing.downloadProgress.downloaded, d.DownloadOngoing.downloadProgress.total);
+  if ('DownloadPending' in d) return fraction(d.DownloadPending.downloaded, d.DownloadPending.total);
+  return 0;
 }
 
 export interface PlaceRequest {

@@ -98,15 +98,48 @@ export type RunnerStatusJson =
   | { RunnerRunning: Record<string, never> }
   | { RunnerFailed: { errorMessage: string | null } };
 
-export interface DownloadCompletedJson {
-  DownloadCompleted: {
-    nodeId: string;
-    shardMetadata: ShardMetadataJson;
-    modelDirectory: string;
-    total: MemoryJson;
-    readOnly: boolean;
-  };
+/**
+ * `DownloadProgressData` (downloads.py): the whole repository's progress, and per file (`files`, keyed
+ * by the file's path in the repository, each with `totalFiles: 1` and an empty `files`). `speed` is
+ * bytes per second over this session; `etaMs` an integer.
+ */
+export interface DownloadProgressDataJson {
+  total: MemoryJson;
+  downloaded: MemoryJson;
+  downloadedThisSession: MemoryJson;
+  completedFiles: number;
+  totalFiles: number;
+  speed: number;
+  etaMs: number;
+  files: Record<string, DownloadProgressDataJson>;
 }
+
+/** Fields every `BaseDownloadProgress` variant starts with, in declaration order. */
+interface DownloadBaseJson {
+  nodeId: string;
+  shardMetadata: ShardMetadataJson;
+  modelDirectory: string;
+}
+
+export interface DownloadPendingJson {
+  DownloadPending: DownloadBaseJson & { downloaded: MemoryJson; total: MemoryJson };
+}
+
+export interface DownloadOngoingJson {
+  DownloadOngoing: DownloadBaseJson & { downloadProgress: DownloadProgressDataJson };
+}
+
+export interface DownloadCompletedJson {
+  DownloadCompleted: DownloadBaseJson & { total: MemoryJson; readOnly: boolean };
+}
+
+export interface DownloadFailedJson {
+  DownloadFailed: DownloadBaseJson & { errorMessage: string };
+}
+
+/** The `DownloadProgress` union, one TaggedModel per state. */
+export type DownloadProgressJson =
+  DownloadPendingJson | DownloadOngoingJson | DownloadCompletedJson | DownloadFailedJson;
 
 export interface MemoryUsageJson {
   ramTotal: MemoryJson;
@@ -153,7 +186,7 @@ export interface NetworkInterfaceJson {
 export interface StateJson {
   instances: Record<string, InstanceJson>;
   runners: Record<string, RunnerStatusJson>;
-  downloads: Record<string, DownloadCompletedJson[]>;
+  downloads: Record<string, DownloadProgressJson[]>;
   tasks: Record<string, never>;
   lastSeen: Record<string, string>;
   topology: TopologyJson;
@@ -177,6 +210,19 @@ export function instanceBody(instance: InstanceJson): MlxRingInstanceBodyJson {
 /** Unwraps either shard variant. */
 export function shardBody(shard: ShardMetadataJson): ShardBodyJson {
   return 'PipelineShardMetadata' in shard ? shard.PipelineShardMetadata : shard.TensorShardMetadata;
+}
+
+/** Unwraps any download state. */
+export function downloadBody(d: DownloadProgressJson): DownloadBaseJson {
+  if ('DownloadPending' in d) return d.DownloadPending;
+  if ('DownloadOngoing' in d) return d.DownloadOngoing;
+  if ('DownloadCompleted' in d) return d.DownloadCompleted;
+  return d.DownloadFailed;
+}
+
+/** The model a download state is about (EXO keys a node's downloads by it). */
+export function downloadModelId(d: DownloadProgressJson): string {
+  return shardBody(downloadBody(d).shardMetadata).modelCard.modelId;
 }
 
 /** The tag of a runner status (`RunnerReady`, …). */
