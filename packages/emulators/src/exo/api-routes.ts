@@ -130,7 +130,7 @@ export function registerApiRoutes(app: FastifyInstance, host: ApiHost): void {
     return reply.send({ message: 'Command received.', command_id: commandId, model_card: cardJson(card) });
   });
 
-  app.post('/instance', (request, reply) => {
+  app.post('/instance', async (request, reply) => {
     const body = readJsonObjectBody(request.body as string | undefined, request.headers['content-type']);
     if (!body.ok) return sendValidationError(reply, body.errors);
     const parsed = parseCreateInstance(body.body);
@@ -156,35 +156,35 @@ export function registerApiRoutes(app: FastifyInstance, host: ApiHost): void {
       );
     }
     const commandId = newUuid();
-    host.sendCommand({ type: 'create', commandId, instance, card });
+    await host.sendCommand({ type: 'create', commandId, instance, card });
     return reply.send({ message: 'Command received.', command_id: commandId, model_card: cardJson(card) });
   });
 
   // StartDownloadResponse & co. are FrozenModels: their key is camelCase.
-  app.post('/download/start', (request, reply) => {
+  app.post('/download/start', async (request, reply) => {
     const body = readJsonObjectBody(request.body as string | undefined, request.headers['content-type']);
     if (!body.ok) return sendValidationError(reply, body.errors);
     const parsed = parseStartDownload(body.body);
     if (!parsed.ok) return sendValidationError(reply, parsed.errors);
     const commandId = newUuid();
-    host.sendCommand({ type: 'download-start', commandId, ...parsed.value });
+    await host.sendCommand({ type: 'download-start', commandId, ...parsed.value });
     return reply.send({ commandId });
   });
 
-  app.delete<{ Params: { nodeId: string; '*': string } }>('/download/:nodeId/*', (request, reply) => {
+  app.delete<{ Params: { nodeId: string; '*': string } }>('/download/:nodeId/*', async (request, reply) => {
     const commandId = newUuid();
     const { nodeId, '*': modelId } = request.params;
-    host.sendCommand({ type: 'download-delete', commandId, targetNodeId: nodeId, modelId });
+    await host.sendCommand({ type: 'download-delete', commandId, targetNodeId: nodeId, modelId });
     return reply.send({ commandId });
   });
 
-  app.post('/download/cancel', (request, reply) => {
+  app.post('/download/cancel', async (request, reply) => {
     const body = readJsonObjectBody(request.body as string | undefined, request.headers['content-type']);
     if (!body.ok) return sendValidationError(reply, body.errors);
     const parsed = parseCancelDownload(body.body);
     if (!parsed.ok) return sendValidationError(reply, parsed.errors);
     const commandId = newUuid();
-    host.sendCommand({ type: 'download-cancel', commandId, ...parsed.value });
+    await host.sendCommand({ type: 'download-cancel', commandId, ...parsed.value });
     return reply.send({ commandId });
   });
 
