@@ -3,7 +3,6 @@
  * ChatCompletionRequest / BenchChatCompletionRequest, PlaceInstanceParams, AddCustomModelParams and
  * the query parameters of `GET /instance/placement`.
  */
-import { estimateTokens } from '../timing-model.js';
 import type { InstanceMeta, Sharding } from './placement.js';
 import { FieldReader, type PydanticError } from './validation.js';
 
@@ -24,6 +23,8 @@ export interface ChatRequest {
   readonly messages: readonly ChatMessage[];
   readonly stream: boolean;
   readonly maxTokens: number;
+  /** Bench only: `use_prefix_cache` (default false; chat requests always use the cache). */
+  readonly usePrefixCache: boolean;
 }
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; errors: PydanticError[] };
@@ -84,7 +85,7 @@ export function parseChatRequest(body: Record<string, unknown>, bench: boolean):
   }
   for (const key of ['top_k', 'seed', 'n', 'top_logprobs', 'repetition_context_size']) r.int(key);
   r.bool('logprobs');
-  if (bench) r.bool('use_prefix_cache');
+  const usePrefixCache = bench ? r.bool('use_prefix_cache') : undefined;
   if (r.errors.length > 0 || model === undefined || model === null) return { ok: false, errors: r.errors };
   return {
     ok: true,
@@ -94,17 +95,9 @@ export function parseChatRequest(body: Record<string, unknown>, bench: boolean):
       stream: stream ?? false,
       // `max_tokens or MAX_TOKENS` in Python: 0 and null both mean the default cap.
       maxTokens: maxTokens ? Math.max(1, maxTokens) : EXO_DEFAULT_MAX_TOKENS,
+      usePrefixCache: bench ? (usePrefixCache ?? false) : true,
     },
   };
-}
-
-/**
- * Prompt length after the chat template: a Llama-3-style header of about four tokens per message,
- * the begin-of-text token and the assistant header that opens the answer.
- */
-export function promptTokensOf(messages: readonly ChatMessage[]): number {
-  const body = messages.reduce((sum, m) => sum + 4 + (m.content.length > 0 ? estimateTokens(m.content) : 0), 0);
-  return 1 + body + 4;
 }
 
 export interface PlaceParams {
