@@ -25,6 +25,10 @@ export interface ChatRequest {
   readonly maxTokens: number;
   /** Bench only: `use_prefix_cache` (default false; chat requests always use the cache). */
   readonly usePrefixCache: boolean;
+  /** `max_tokens` as sent (null when absent), for the task's `max_output_tokens`. */
+  readonly maxTokensRequested: number | null;
+  /** The sampling and logprob options as sent (snake_case keys), null when absent. */
+  readonly options: Readonly<Record<string, number | boolean | null>>;
 }
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; errors: PydanticError[] };
@@ -80,11 +84,13 @@ export function parseChatRequest(body: Record<string, unknown>, bench: boolean):
   });
   const stream = r.bool('stream');
   const maxTokens = r.int('max_tokens');
+  const options: Record<string, number | boolean | null> = {};
   for (const key of ['temperature', 'top_p', 'min_p', 'presence_penalty', 'frequency_penalty', 'repetition_penalty']) {
-    r.float(key);
+    options[key] = r.float(key) ?? null;
   }
-  for (const key of ['top_k', 'seed', 'n', 'top_logprobs', 'repetition_context_size']) r.int(key);
-  r.bool('logprobs');
+  for (const key of ['top_k', 'seed', 'n', 'top_logprobs', 'repetition_context_size'])
+    options[key] = r.int(key) ?? null;
+  options.logprobs = r.bool('logprobs') ?? null;
   const usePrefixCache = bench ? r.bool('use_prefix_cache') : undefined;
   if (r.errors.length > 0 || model === undefined || model === null) return { ok: false, errors: r.errors };
   return {
@@ -96,6 +102,8 @@ export function parseChatRequest(body: Record<string, unknown>, bench: boolean):
       // `max_tokens or MAX_TOKENS` in Python: 0 and null both mean the default cap.
       maxTokens: maxTokens ? Math.max(1, maxTokens) : EXO_DEFAULT_MAX_TOKENS,
       usePrefixCache: bench ? (usePrefixCache ?? false) : true,
+      maxTokensRequested: maxTokens ?? null,
+      options,
     },
   };
 }

@@ -19,6 +19,8 @@ import type { FaultOptions } from '../faults.js';
 import type { Random } from '../random.js';
 import { parseChatRequest, type ChatRequest } from './api-requests.js';
 import { promptTokenIds, systemPromptTokens } from './chat-template.js';
+import type { CardRegistry } from './model-cards.js';
+import { taskParamsJson } from './running-tasks.js';
 import type { GenerateRequest } from './generation-link.js';
 import { sendHttpException, sendValidationError, streamErrorBody } from './http-errors.js';
 import { newUuid } from './ids.js';
@@ -41,6 +43,8 @@ export interface ChatHost {
   countGenerationRequest(): boolean;
   /** Active command ids → cancel, for `POST /v1/cancel/{command_id}`. */
   readonly commands: Map<string, () => void>;
+  /** The node's card cache: `get_card` supplies the sampling defaults of the task. */
+  readonly cards: CardRegistry;
 }
 
 function usageJson(final: GenerationFinal): Record<string, unknown> {
@@ -321,10 +325,11 @@ async function handleChat(host: ChatHost, request: FastifyRequest, reply: Fastif
   const out = reply.raw;
   if (out.destroyed) return reply;
   const tokenIds = promptTokenIds(chat.model, chat.messages);
+  const commandId = newUuid();
   const ctx: RunContext = {
     host,
     chat,
-    commandId: newUuid(),
+    commandId,
     faults,
     out,
     gen: new AbortController(),
@@ -335,6 +340,8 @@ async function handleChat(host: ChatHost, request: FastifyRequest, reply: Fastif
       // EXO always builds its runners with a prefix cache; the fault knob stands for "no cache".
       usePrefixCache: chat.usePrefixCache && faults.promptCache,
       systemPromptTokens: systemPromptTokens(chat.messages),
+      commandId,
+      taskParams: taskParamsJson(chat, bench, host.cards.get(chat.model)),
       maxTokens: chat.maxTokens,
       banEos: bench,
       jitter: faults.jitter,

@@ -29,6 +29,7 @@ import {
 import type { DownloadCompletedJson, InstanceJson, RunnerStatusJson, StateJson } from './wire-types.js';
 import { instanceBody, memoryJson, pythonUtcIso, runnerStatusName, shardBody } from './wire-types.js';
 import { multiaddrJson, nodeStaticJson } from './node-info.js';
+import { RunnerShutdowns, TaskTable } from './running-tasks.js';
 
 /** A node as the master sees it (itself or a live member). */
 export interface DirectoryNode {
@@ -102,6 +103,8 @@ export class ClusterState {
   private readonly lifecycles = new Map<string, Lifecycle>();
   private readonly downloads = new Map<string, Map<string, DownloadCompletedJson>>();
   private eventIdx = 0;
+  private readonly tasks = new TaskTable(() => this.touch());
+  private readonly shutdowns = new RunnerShutdowns(() => this.touch());
 
   constructor(private readonly opts: ClusterStateOptions) {}
 
@@ -161,7 +164,7 @@ export class ClusterState {
       if (!best || l.scheduler.load < best.scheduler.load) best = l;
     }
     if (!best) return false;
-    best.scheduler.submit(job);
+    best.scheduler.submit(this.tasks.track(job, instanceBody(best.instance).instanceId));
     return true;
   }
 
@@ -270,6 +273,7 @@ export class ClusterState {
     const l = this.lifecycles.get(instanceId);
     if (!l) return;
     this.lifecycles.delete(instanceId);
+    this.shutdowns.begin(l.runners.map((r) => r.runnerId));
     void l.scheduler.close(reason);
     this.touch();
   }
@@ -330,6 +334,8 @@ export class ClusterState {
       state.instances[id] = l.instance;
       for (const r of l.runners) state.runners[r.runnerId] = this.runnerStatus(l, r, now);
     }
+    this.shutdowns.addTo(state.runners, now);
+    state.tasks = this.tasks.json();
     for (const [nodeId, perModel] of this.downloads) state.downloads[nodeId] = [...perModel.values()];
     for (const node of nodes) {
       const edges = node.reachable.filter((id) => ids.has(id) && id !== node.nodeId);
@@ -407,6 +413,7 @@ export class ClusterState {
   /** Forgets everything (another node became master). */
   reset(reason: string): void {
     for (const id of [...this.lifecycles.keys()]) this.remove(id, reason);
+    this.shutdowns.clear();
     this.downloads.clear();
   }
 

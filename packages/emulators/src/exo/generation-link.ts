@@ -13,6 +13,9 @@ export interface GenerateRequest {
   readonly promptTokenIds: readonly number[];
   readonly usePrefixCache: boolean;
   readonly systemPromptTokens: number;
+  /** The API's command id and the request as `TextGenerationTaskParams`, for `state.tasks`. */
+  readonly commandId: string;
+  readonly taskParams: Record<string, unknown>;
   readonly maxTokens: number;
   readonly banEos: boolean;
   readonly jitter: number;

@@ -62,6 +62,11 @@ export interface GenerationJob {
   readonly jitter: number;
   readonly sink: GenerationSink;
   readonly signal: AbortSignal;
+  /** For the master's task table: the API's command id and the task parameters. */
+  readonly commandId?: string;
+  readonly taskParams?: Record<string, unknown>;
+  /** Called when the runner takes the request; `fromIdle` when no other request was decoding. */
+  readonly onStart?: (fromIdle: boolean) => void;
 }
 
 export interface SchedulerOptions {
@@ -220,6 +225,7 @@ export class InstanceScheduler {
       ) {
         this.waiting.shift();
         const idle = this.active.length === 0;
+        safeCall(() => head.job.onStart?.(idle));
         const startMs = Math.max(clockMs, head.submittedAtMs, this.readyAtMs);
         const { admitted, endMs } = await this.prefill(head.job, timing, startMs);
         if (admitted) this.active.push(admitted);
