@@ -119,11 +119,12 @@ describe('models and cards', () => {
       assert.equal(res.status, 200);
       const list = res.body as { object: string; data: Record<string, unknown>[] };
       assert.equal(list.object, 'list');
-      assert.deepEqual(
-        list.data.map((m) => m.id),
-        [LLAMA_3B, LLAMA_70B],
-      );
-      const llama = list.data[0]!;
+      // v1.0.71 ships 120 inference cards; Qwen2.5 is not among them.
+      const ids = list.data.map((m) => m.id);
+      assert.equal(ids.length, 120);
+      assert.ok(ids.includes(LLAMA_70B));
+      assert.ok(!ids.includes(QWEN_3B));
+      const llama = list.data.find((m) => m.id === LLAMA_3B)!;
       assert.deepEqual(
         { ...llama, created: 0 },
         {
@@ -174,7 +175,9 @@ describe('models and cards', () => {
       httpError(
         400,
         'Bad Request',
-        'Failed to fetch model: File not found: https://huggingface.co/nobody/nothing/resolve/main/config.json',
+        "Failed to fetch model: Model 'nobody/nothing' requires authentication. Set HF_TOKEN in the app's " +
+          'Advanced settings, set the HF_TOKEN environment variable, or run `hf auth login`. ' +
+          'Get a token at https://huggingface.co/settings/tokens',
       ),
     );
     const invalid = await postJson(node.url, '/models/add', {});
@@ -186,13 +189,12 @@ describe('models and cards', () => {
 });
 
 describe('placement and instances', () => {
-  test('placing a model without a card fails like an offline EXO (plain 500); adding it first works', async (t) => {
+  test('a model the hub does not know fails placement with a plain 500; /models/add is no prerequisite', async (t) => {
     const node = await startNode(t);
-    const before = await postJson(node.url, '/place_instance', { model_id: QWEN_3B });
-    assert.equal(before.status, 500);
-    assert.match(before.contentType ?? '', /^text\/plain/);
-    assert.equal(before.text, 'Internal Server Error');
-    assert.equal((await postJson(node.url, '/models/add', { model_id: QWEN_3B })).status, 200);
+    const unknown = await postJson(node.url, '/place_instance', { model_id: 'nobody/nothing' });
+    assert.equal(unknown.status, 500);
+    assert.match(unknown.contentType ?? '', /^text\/plain/);
+    assert.equal(unknown.text, 'Internal Server Error');
     const instance = await placeAndWait(node.url, QWEN_3B);
     assert.equal(instance.shardAssignments.modelId, QWEN_3B);
   });
@@ -279,11 +281,13 @@ describe('placement and instances', () => {
       const current = await getState(node.url);
       return current.nodeMemory[nodeId]!.ramAvailable.inBytes === 16 * GiB - 1_863_319_552 ? current : undefined;
     });
-    // The start-up scan reports every card; the files were there, so nothing was downloaded.
-    assert.deepEqual(
-      state.downloads[nodeId]!.map((d) => Object.keys(d as object)[0]),
-      ['DownloadCompleted', 'DownloadCompleted'],
-    );
+    // The start-up scan reports every card (120 built in): the served models' files were there, so
+    // nothing was downloaded; every other card is pending.
+    const scan = state.downloads[nodeId] as DownloadState[];
+    assert.equal(scan.length, 120);
+    const completed = scan.filter((d) => tagOf(d) === 'DownloadCompleted').map(modelOf);
+    assert.deepEqual(completed.sort(), [LLAMA_3B, LLAMA_70B].sort());
+    assert.ok(scan.filter((d) => tagOf(d) !== 'DownloadCompleted').every((d) => tagOf(d) === 'DownloadPending'));
   });
 
   test('GET and DELETE /instance/{id}, with 404 for unknown ids', async (t) => {
@@ -397,7 +401,8 @@ describe('model downloads', () => {
 
     // The start-up scan: every card is listed, pending with the repository's size.
     const before = (await request(node.url, `/state/downloads/${nodeId}`)).body as DownloadState[];
-    assert.deepEqual(before.map(tagOf), ['DownloadPending', 'DownloadPending']);
+    assert.equal(before.length, 120);
+    assert.ok(before.every((d) => tagOf(d) === 'DownloadPending'));
     const scanned = bodyOf((await downloadOf(node.url, nodeId, LLAMA_3B))!);
     assert.deepEqual(Object.keys(scanned), ['nodeId', 'shardMetadata', 'modelDirectory', 'downloaded', 'total']);
     assert.equal(scanned.nodeId, nodeId);
@@ -719,5 +724,117 @@ describe('fault knobs', () => {
     assert.equal(ok.status, 200);
     assert.equal((ok.body as { errorAfterTokens: number; extraLatencyMs: number }).errorAfterTokens, 3);
     assert.equal((ok.body as { extraLatencyMs: number }).extraLatencyMs, 5);
+  });
+});
+
+describe('built-in cards and the emulated hub', () => {
+  test('/models carries the real v1.0.71 card fields', async (t) => {
+    const node = await startNode(t);
+    const list = (await request(node.url, '/models')).body as { data: Record<string, unknown>[] };
+    const qwen3 = list.data.find((m) => m.id === 'mlx-community/Qwen3-30B-A3B-4bit');
+    assert.deepEqual(
+      { ...qwen3, created: 0 },
+      {
+        id: 'mlx-community/Qwen3-30B-A3B-4bit',
+        object: 'model',
+        created: 0,
+        owned_by: 'exo',
+        hugging_face_id: 'mlx-community/Qwen3-30B-A3B-4bit',
+        name: 'Qwen3-30B-A3B-4bit',
+        description: '',
+        context_length: 32768,
+        tags: [],
+        storage_size_megabytes: Math.round(17_612_931_072 / 1024 ** 2),
+        supports_tensor: true,
+        tasks: ['TextGeneration'],
+        is_custom: false,
+        family: 'qwen',
+        quantization: '4bit',
+        base_model: 'Qwen3 30B',
+        capabilities: ['text', 'thinking', 'thinking_toggle'],
+      },
+    );
+    assert.ok(list.data.every((m) => m.is_custom === false));
+  });
+
+  test('the card in /place_instance has the sampling defaults, thinking variants included', async (t) => {
+    const node = await startNode(t, { profile: testProfile(24) });
+    const placed = await postJson(node.url, '/place_instance', { model_id: 'mlx-community/Qwen3-30B-A3B-4bit' });
+    assert.equal(placed.status, 200);
+    const card = (placed.body as { model_card: Record<string, unknown> }).model_card;
+    assert.deepEqual(card.samplingDefaults, {
+      temperature: 0.6,
+      topP: 0.95,
+      topK: 20,
+      minP: 0,
+      repetitionPenalty: null,
+      presencePenalty: null,
+      frequencyPenalty: null,
+      thinking: null,
+      nonThinking: {
+        temperature: 0.7,
+        topP: 0.8,
+        topK: 20,
+        minP: 0,
+        repetitionPenalty: null,
+        presencePenalty: null,
+        frequencyPenalty: null,
+      },
+    });
+  });
+
+  test('placement and previews load a card-less id from the hub and keep it on that node only', async (t) => {
+    const a = await startNode(t);
+    const b = await startNode(t, { name: 'srv2', peers: [] });
+    const placement = await request(a.url, `/instance/placement?model_id=${encodeURIComponent(QWEN_3B)}`);
+    assert.equal(placement.status, 200);
+    const body = (placement.body as { MlxRingInstance: InstanceView }).MlxRingInstance;
+    assert.equal(body.shardAssignments.modelId, QWEN_3B);
+    const listed = ((await request(a.url, '/models')).body as { data: Record<string, unknown>[] }).data.find(
+      (m) => m.id === QWEN_3B,
+    );
+    assert.equal(listed?.is_custom, true);
+    assert.equal(listed?.supports_tensor, false);
+    assert.equal(listed?.context_length, 32768);
+    const otherIds = ((await request(b.url, '/models')).body as { data: { id: string }[] }).data.map((m) => m.id);
+    assert.ok(!otherIds.includes(QWEN_3B));
+
+    const previews = await request(b.url, `/instance/previews?model_id=${encodeURIComponent(QWEN_3B)}`);
+    assert.equal(previews.status, 200);
+    assert.ok((previews.body as { previews: { error: string | null }[] }).previews.some((p) => p.error === null));
+
+    const unknownPreview = await request(a.url, '/instance/previews?model_id=nobody/nothing');
+    assert.equal(unknownPreview.status, 400);
+    assert.deepEqual(
+      unknownPreview.body,
+      httpError(
+        400,
+        'Bad Request',
+        "Failed to load model card: Model 'nobody/nothing' requires authentication. Set HF_TOKEN in the app's " +
+          'Advanced settings, set the HF_TOKEN environment variable, or run `hf auth login`. ' +
+          'Get a token at https://huggingface.co/settings/tokens',
+      ),
+    );
+    const unknownPlacement = await request(a.url, '/instance/placement?model_id=nobody/nothing');
+    assert.equal(unknownPlacement.status, 500);
+    assert.equal(unknownPlacement.text, 'Internal Server Error');
+  });
+});
+
+describe('runner teardown', () => {
+  test('a deleted instance leaves its runner RunnerShuttingDown, then removed from runners', async (t) => {
+    const node = await startNode(t);
+    const instance = await placeAndWait(node.url);
+    const runnerId = Object.values(instance.shardAssignments.nodeToRunner)[0]!;
+    assert.equal((await request(node.url, `/instance/${instance.instanceId}`, { method: 'DELETE' })).status, 200);
+    const seen = await waitFor('the instance to go', async () => {
+      const state = await getState(node.url);
+      return Object.keys(state.instances).length === 0 ? state : undefined;
+    });
+    // The instance goes first; the runner reports its teardown for a moment, then disappears.
+    assert.deepEqual(Object.keys(seen.runners[runnerId] ?? {}), ['RunnerShuttingDown']);
+    await waitFor('the runner to be removed', async () =>
+      (await getState(node.url)).runners[runnerId] === undefined ? true : undefined,
+    );
   });
 });

@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import { NATURAL_ANSWER_TOKENS } from '../src/text-generator.js';
 import {
   LLAMA_3B,
+  QWEN_3B,
   chatBody,
   getState,
   parseSse,
@@ -124,10 +125,11 @@ describe('chat completions on a ready instance', () => {
       finish = chunk.choices[0]?.finish_reason ?? finish;
       usage = chunk.usage ?? usage;
     }
-    assert.equal(chunks, NATURAL_ANSWER_TOKENS);
+    // The natural answer, then the end-of-sequence token: an empty chunk that still counts.
+    assert.equal(chunks, NATURAL_ANSWER_TOKENS + 1);
     assert.equal(finish, 'stop');
     assert.ok(content.startsWith('Here is a binary search function:'));
-    assert.equal((usage as { completion_tokens: number }).completion_tokens, NATURAL_ANSWER_TOKENS);
+    assert.equal((usage as { completion_tokens: number }).completion_tokens, NATURAL_ANSWER_TOKENS + 1);
   });
 
   test('the raw SSE stream has EXO v1.0.71 quirks', async (t) => {
@@ -437,3 +439,95 @@ describe('faults', () => {
     assert.equal(events.at(-1)!.text, '[DONE]');
   });
 });
+
+describe('tasks and prompts as EXO sees them', () => {
+  test('state.tasks holds the TextGeneration task while a request runs, and drops it after', async (t) => {
+    const node = await startNode(t);
+    const instance = await placeAndWait(node.url);
+    const abort = new AbortController();
+    t.after(() => abort.abort());
+    const res = await fetch(`${node.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: LLAMA_3B,
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Write a binary search.' },
+        ],
+        stream: true,
+        max_tokens: 3000,
+        top_k: 5,
+      }),
+      signal: abort.signal,
+    });
+    const reader = bodyReader(res);
+    const head = await readUntil(reader, /data: \{.*\n\n/);
+    const chunk = JSON.parse(/data: (\{.*\})\n\n/.exec(head)![1]!) as Chunk;
+    // A second request joins the running batch: its task is only acknowledged, so it stays Pending.
+    const second = postJson(node.url, '/v1/chat/completions', chatBody({ max_tokens: 2 }));
+    const tasks = await waitFor('two tasks', async () => {
+      const all = Object.values((await getState(node.url)).tasks as Record<string, { TextGeneration: Task }>);
+      return all.length === 2 ? all.map((x) => x.TextGeneration) : undefined;
+    });
+    const first = tasks.find((x) => x.commandId === chunk.id)!;
+    assert.ok(first, 'the task carries the command id the chunks carry');
+    assert.equal(first.taskStatus, 'Running');
+    assert.equal(first.instanceId, instance.instanceId);
+    assert.equal(first.errorType, null);
+    assert.equal(tasks.find((x) => x !== first)?.taskStatus, 'Pending');
+    const p = first.taskParams;
+    assert.equal(p.model, LLAMA_3B);
+    assert.deepEqual(p.input, [{ role: 'user', content: 'Write a binary search.' }]);
+    assert.equal(p.instructions, 'Be brief.');
+    assert.equal(p.max_output_tokens, 3000);
+    assert.equal(p.stream, true);
+    assert.equal(p.bench, false);
+    // Unset sampling values come from the card (Llama 3.2: 0.6 / 0.9); set ones are kept.
+    assert.equal(p.temperature, 0.6);
+    assert.equal(p.top_p, 0.9);
+    assert.equal(p.top_k, 5);
+    assert.deepEqual(p.chat_template_messages, [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Write a binary search.' },
+    ]);
+    assert.equal((await second).status, 200);
+    abort.abort();
+    await waitFor('no tasks left', async () =>
+      Object.keys((await getState(node.url)).tasks as object).length === 0 ? true : undefined,
+    );
+  });
+
+  test('prompt tokens include the chat template of the model family', async (t) => {
+    const node = await startNode(t);
+    await placeAndWait(node.url);
+    await placeAndWait(node.url, QWEN_3B);
+    const promptTokens = async (model: string, messages: { role: string; content: string }[]) => {
+      const res = await postJson(node.url, '/v1/chat/completions', { model, messages, max_tokens: 1 });
+      assert.equal(res.status, 200);
+      return (res.body as { usage: { prompt_tokens: number } }).usage.prompt_tokens;
+    };
+    const hi = [{ role: 'user', content: 'Hi' }];
+    // Llama 3: begin-of-text, the dated system block, a header per message, the answer's header.
+    const llama = await promptTokens(LLAMA_3B, hi);
+    assert.ok(llama >= 25 && llama <= 40, `llama: ${llama}`);
+    // Qwen2.5: the default system prompt is inserted unless the request brings its own.
+    const qwen = await promptTokens(QWEN_3B, hi);
+    assert.ok(qwen >= 25 && qwen <= 40, `qwen: ${qwen}`);
+    const withSystem = await promptTokens(QWEN_3B, [{ role: 'system', content: 'Be brief.' }, ...hi]);
+    assert.ok(withSystem < qwen, `own system prompt ${withSystem} vs default ${qwen}`);
+    // Every further message costs its text plus a few template tokens.
+    const two = await promptTokens(LLAMA_3B, [...hi, { role: 'assistant', content: 'Hello' }, ...hi]);
+    assert.ok(two - llama >= 10 && two - llama <= 16, `two more messages: +${two - llama}`);
+  });
+});
+
+interface Task {
+  taskId: string;
+  taskStatus: string;
+  instanceId: string;
+  commandId: string;
+  taskParams: Record<string, unknown>;
+  errorType: string | null;
+  errorMessage: string | null;
+}

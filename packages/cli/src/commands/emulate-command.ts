@@ -33,6 +33,8 @@ export interface CommonEmulateFlags {
   errorAfterTokens?: number;
   http500Rate?: number;
   crashAfterRequests?: number;
+  /** False with `--no-prompt-cache`. */
+  promptCache?: boolean;
 }
 
 export interface OllamaEmulateFlags extends CommonEmulateFlags {
@@ -68,7 +70,8 @@ function addCommonFlags(cmd: Command): Command {
     .option('--cut-after-tokens <n>', 'fault: drop the connection after n tokens', parseNonNegativeInt)
     .option('--error-after-tokens <n>', "fault: send the server's mid-stream error after n tokens", parseNonNegativeInt)
     .option('--http500-rate <fraction>', 'fault: share of generation requests answered 500', parseFraction)
-    .option('--crash-after-requests <n>', 'fault: exit(1) once n generation requests started', parseNonNegativeInt);
+    .option('--crash-after-requests <n>', 'fault: exit(1) once n generation requests started', parseNonNegativeInt)
+    .option('--no-prompt-cache', 'fault: no reuse of cached prompt prefixes (the prompt cache is off)');
 }
 
 function printListening(emulator: RunningEmulator): void {

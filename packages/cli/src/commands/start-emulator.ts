@@ -60,6 +60,7 @@ function faultsFrom(flags: CommonEmulateFlags): Partial<FaultOptions> {
   if (flags.errorAfterTokens !== undefined) faults.errorAfterTokens = flags.errorAfterTokens;
   if (flags.http500Rate !== undefined) faults.http500Rate = flags.http500Rate;
   if (flags.crashAfterRequests !== undefined) faults.crashAfterRequests = flags.crashAfterRequests;
+  if (flags.promptCache === false) faults.promptCache = false;
   return faults;
 }
 

@@ -3,7 +3,6 @@
  * ChatCompletionRequest / BenchChatCompletionRequest, PlaceInstanceParams, AddCustomModelParams and
  * the query parameters of `GET /instance/placement`.
  */
-import { estimateTokens } from '../timing-model.js';
 import type { InstanceMeta, Sharding } from './placement.js';
 import { FieldReader, type PydanticError } from './validation.js';
 
@@ -24,6 +23,12 @@ export interface ChatRequest {
   readonly messages: readonly ChatMessage[];
   readonly stream: boolean;
   readonly maxTokens: number;
+  /** Bench only: `use_prefix_cache` (default false; chat requests always use the cache). */
+  readonly usePrefixCache: boolean;
+  /** `max_tokens` as sent (null when absent), for the task's `max_output_tokens`. */
+  readonly maxTokensRequested: number | null;
+  /** The sampling and logprob options as sent (snake_case keys), null when absent. */
+  readonly options: Readonly<Record<string, number | boolean | null>>;
 }
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; errors: PydanticError[] };
@@ -79,12 +84,14 @@ export function parseChatRequest(body: Record<string, unknown>, bench: boolean):
   });
   const stream = r.bool('stream');
   const maxTokens = r.int('max_tokens');
+  const options: Record<string, number | boolean | null> = {};
   for (const key of ['temperature', 'top_p', 'min_p', 'presence_penalty', 'frequency_penalty', 'repetition_penalty']) {
-    r.float(key);
+    options[key] = r.float(key) ?? null;
   }
-  for (const key of ['top_k', 'seed', 'n', 'top_logprobs', 'repetition_context_size']) r.int(key);
-  r.bool('logprobs');
-  if (bench) r.bool('use_prefix_cache');
+  for (const key of ['top_k', 'seed', 'n', 'top_logprobs', 'repetition_context_size'])
+    options[key] = r.int(key) ?? null;
+  options.logprobs = r.bool('logprobs') ?? null;
+  const usePrefixCache = bench ? r.bool('use_prefix_cache') : undefined;
   if (r.errors.length > 0 || model === undefined || model === null) return { ok: false, errors: r.errors };
   return {
     ok: true,
@@ -94,17 +101,11 @@ export function parseChatRequest(body: Record<string, unknown>, bench: boolean):
       stream: stream ?? false,
       // `max_tokens or MAX_TOKENS` in Python: 0 and null both mean the default cap.
       maxTokens: maxTokens ? Math.max(1, maxTokens) : EXO_DEFAULT_MAX_TOKENS,
+      usePrefixCache: bench ? (usePrefixCache ?? false) : true,
+      maxTokensRequested: maxTokens ?? null,
+      options,
     },
   };
-}
-
-/**
- * Prompt length after the chat template: a Llama-3-style header of about four tokens per message,
- * the begin-of-text token and the assistant header that opens the answer.
- */
-export function promptTokensOf(messages: readonly ChatMessage[]): number {
-  const body = messages.reduce((sum, m) => sum + 4 + (m.content.length > 0 ? estimateTokens(m.content) : 0), 0);
-  return 1 + body + 4;
 }
 
 export interface PlaceParams {

@@ -46,15 +46,17 @@ export interface ApiHost {
 const ids = { instanceId: newUuid, runnerId: newUuid, ephemeralPort: randomEphemeralPort };
 
 /**
- * `ModelCard.load`: a card missing from the cache makes EXO fetch it from Hugging Face; the emulator
- * never does, so like an offline node the handler fails with an unhandled exception (plain 500).
+ * `ModelCard.load`: a card missing from the cache is fetched from the (emulated) Hugging Face hub.
+ * The routes do not catch a failed fetch, so an id the hub does not know is an unhandled
+ * exception: a plain 500.
  */
 function loadCard(host: ApiHost, modelId: string): ExoCard | undefined {
-  const card = host.cards.get(modelId);
-  if (!card) {
-    host.log.warn({ modelId }, 'no model card (add it with POST /models/add first); answering 500');
+  try {
+    return host.cards.load(modelId);
+  } catch (err) {
+    host.log.warn({ modelId, err: (err as Error).message }, 'model card could not be loaded; answering 500');
+    return undefined;
   }
-  return card;
 }
 
 export function registerApiRoutes(app: FastifyInstance, host: ApiHost): void {
@@ -217,7 +219,7 @@ export function registerApiRoutes(app: FastifyInstance, host: ApiHost): void {
     if (state.topology.nodes.length === 0) return reply.send({ previews: [] });
     let card: ExoCard;
     try {
-      card = host.cards.get(modelId) ?? host.cards.fetchFromHub(modelId);
+      card = host.cards.load(modelId);
     } catch (err) {
       return sendHttpException(reply, 400, `Failed to load model card: ${(err as Error).message}`);
     }

@@ -17,7 +17,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { FaultOptions } from '../faults.js';
 import type { Random } from '../random.js';
-import { parseChatRequest, promptTokensOf, type ChatRequest } from './api-requests.js';
+import { parseChatRequest, type ChatRequest } from './api-requests.js';
+import { promptTokenIds, systemPromptTokens } from './chat-template.js';
+import type { CardRegistry } from './model-cards.js';
+import { taskParamsJson } from './running-tasks.js';
 import type { GenerateRequest } from './generation-link.js';
 import { sendHttpException, sendValidationError, streamErrorBody } from './http-errors.js';
 import { newUuid } from './ids.js';
@@ -40,6 +43,8 @@ export interface ChatHost {
   countGenerationRequest(): boolean;
   /** Active command ids → cancel, for `POST /v1/cancel/{command_id}`. */
   readonly commands: Map<string, () => void>;
+  /** The node's card cache: `get_card` supplies the sampling defaults of the task. */
+  readonly cards: CardRegistry;
 }
 
 function usageJson(final: GenerationFinal): Record<string, unknown> {
@@ -47,7 +52,7 @@ function usageJson(final: GenerationFinal): Record<string, unknown> {
     prompt_tokens: final.promptTokens,
     completion_tokens: final.completionTokens,
     total_tokens: final.promptTokens + final.completionTokens,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: final.cachedTokens, audio_tokens: 0 },
     completion_tokens_details: {
       reasoning_tokens: 0,
       audio_tokens: 0,
@@ -65,7 +70,7 @@ function statsJson(final: GenerationFinal, memoryKey: 'in_bytes' | 'inBytes'): R
     prompt_tokens: final.promptTokens,
     generation_tokens: final.completionTokens,
     peak_memory_usage: { [memoryKey]: Math.round((final.peakMemoryBytes / 1e9) * 1024 ** 3) },
-    prefix_cache_hit: 'none',
+    prefix_cache_hit: final.prefixCacheHit,
   };
 }
 
@@ -319,16 +324,24 @@ async function handleChat(host: ChatHost, request: FastifyRequest, reply: Fastif
   reply.hijack();
   const out = reply.raw;
   if (out.destroyed) return reply;
+  const tokenIds = promptTokenIds(chat.model, chat.messages);
+  const commandId = newUuid();
   const ctx: RunContext = {
     host,
     chat,
-    commandId: newUuid(),
+    commandId,
     faults,
     out,
     gen: new AbortController(),
     request: {
       modelId: chat.model,
-      promptTokens: promptTokensOf(chat.messages),
+      promptTokens: tokenIds.length,
+      promptTokenIds: tokenIds,
+      // EXO always builds its runners with a prefix cache; the fault knob stands for "no cache".
+      usePrefixCache: chat.usePrefixCache && faults.promptCache,
+      systemPromptTokens: systemPromptTokens(chat.messages),
+      commandId,
+      taskParams: taskParamsJson(chat, bench, host.cards.get(chat.model)),
       maxTokens: chat.maxTokens,
       banEos: bench,
       jitter: faults.jitter,

@@ -35,6 +35,7 @@ import type { InstanceJson, RunnerStatusJson, ShardMetadataJson, StateJson } fro
 import { instanceBody, memoryJson, pythonUtcIso, runnerStatusName } from './wire-types.js';
 import { NodeDownloads, type DownloadNode } from './node-downloads.js';
 import { multiaddrJson, nodeStaticJson } from './node-info.js';
+import { RunnerShutdowns, TaskTable } from './running-tasks.js';
 
 /** A node as the master sees it (itself or a live member). */
 export interface DirectoryNode {
@@ -138,6 +139,8 @@ export class ClusterState {
   private readonly lifecycles = new Map<string, Lifecycle>();
   private readonly downloads: NodeDownloads;
   private eventIdx = 0;
+  private readonly tasks = new TaskTable(() => this.touch());
+  private readonly shutdowns = new RunnerShutdowns(() => this.touch());
 
   constructor(private readonly opts: ClusterStateOptions) {
     this.downloads = new NodeDownloads({
@@ -265,7 +268,7 @@ export class ClusterState {
       if (!best || l.scheduler.load < best.scheduler.load) best = l;
     }
     if (!best) return false;
-    best.scheduler.submit(job);
+    best.scheduler.submit(this.tasks.track(job, instanceBody(best.instance).instanceId));
     return true;
   }
 
@@ -362,6 +365,7 @@ export class ClusterState {
     const l = this.lifecycles.get(instanceId);
     if (!l) return;
     this.lifecycles.delete(instanceId);
+    this.shutdowns.begin(l.runners.map((r) => r.runnerId));
     void l.scheduler.close(reason);
     this.touch();
   }
@@ -424,6 +428,8 @@ export class ClusterState {
       state.instances[id] = l.instance;
       for (const r of l.runners) state.runners[r.runnerId] = this.runnerStatus(l, r, now);
     }
+    this.shutdowns.addTo(state.runners, now);
+    state.tasks = this.tasks.json();
     for (const node of nodes) {
       const downloadNode = this.downloadNode(node.nodeId);
       if (downloadNode) state.downloads[node.nodeId] = this.downloads.list(downloadNode, now);
@@ -502,6 +508,7 @@ export class ClusterState {
   /** Forgets everything (another node became master). */
   reset(reason: string): void {
     for (const id of [...this.lifecycles.keys()]) this.remove(id, reason);
+    this.shutdowns.clear();
     this.downloads.clear();
   }
 

@@ -48,7 +48,8 @@ export interface ExoEmulatorOptions {
   downloadRateMbps?: number;
   /**
    * Catalogue models whose files the node has at start; any other must be downloaded before a runner
-   * loads it. @default every model (no node downloads anything, as `kage demo` wants)
+   * loads it. Cards outside the catalogue are never on disk at start. @default every catalogue model
+   * (no node downloads anything, as `kage demo` wants)
    */
   downloadedModels?: readonly string[];
   /** `EXO_DEFAULT_MODELS_DIR`, shown as downloads' `modelDirectory`. @default ~/.local/share/exo/models */
@@ -109,7 +110,10 @@ export async function startExoEmulator(options: ExoEmulatorOptions): Promise<Run
     maxConcurrentRequests: Math.floor(options.maxConcurrentRequests ?? 8),
     linkLatencyMs: options.linkLatencyMs ?? options.profile.linkLatencyMs,
     downloadBytesPerSecond: ((options.downloadRateMbps ?? DEFAULT_DOWNLOAD_RATE_MBPS) * 1e6) / 8,
-    downloadedModels: options.downloadedModels ? [...options.downloadedModels] : null,
+    // A node has the files of the models it serves unless told otherwise; other cards are not on disk.
+    downloadedModels: options.downloadedModels
+      ? [...options.downloadedModels]
+      : (options.models ?? DEFAULT_EXO_MODELS).map((m) => m.id),
     modelsDir: options.modelsDir ?? join(homedir(), '.local', 'share', 'exo', 'models'),
     deterministic,
     random: createRandom(options.seed ?? (deterministic ? DEFAULT_SEED : Date.now() % 2 ** 31)),

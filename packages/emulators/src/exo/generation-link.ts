@@ -9,6 +9,13 @@ import type { GenerationFinal, GenerationSink } from './instance-scheduler.js';
 export interface GenerateRequest {
   readonly modelId: string;
   readonly promptTokens: number;
+  /** The templated prompt's token ids, for the master's prefix cache. */
+  readonly promptTokenIds: readonly number[];
+  readonly usePrefixCache: boolean;
+  readonly systemPromptTokens: number;
+  /** The API's command id and the request as `TextGenerationTaskParams`, for `state.tasks`. */
+  readonly commandId: string;
+  readonly taskParams: Record<string, unknown>;
   readonly maxTokens: number;
   readonly banEos: boolean;
   readonly jitter: number;

@@ -10,11 +10,17 @@
  * steps that fell due meanwhile run at once, each still a separate token event, until the batch is
  * back on schedule. The clock only restarts from the real time when a stream starts decoding on an
  * idle engine, so a late start shows in its time to first token, not as a burst in its decode rate.
+ *
+ * Each instance keeps EXO's KV prefix cache (`prefix-cache.ts`): a newcomer's prompt is looked up
+ * before its prefill, which then covers only the tokens not restored, and saved right after it.
+ * A natural stop is one more step: the end-of-sequence token, counted in `completion_tokens` but
+ * sent as an empty text chunk (the detokenizer does not add a stop token).
  */
 import type { Logger } from 'pino';
 import type { Random } from '../random.js';
 import { batchFactor } from '../timing-model.js';
 import type { InstanceTiming } from './instance-timing.js';
+import { PromptPrefixCache, type PrefixLookup } from './prefix-cache.js';
 
 /** mlx-lm's prefill chunk in EXO (`prefill_step_size = 4096`): one progress event per chunk. */
 const PREFILL_CHUNK_TOKENS = 4096;
@@ -26,6 +32,10 @@ export interface GenerationFinal {
   readonly promptTps: number;
   readonly generationTps: number;
   readonly peakMemoryBytes: number;
+  /** Prompt tokens restored from the prefix cache (`prompt_tokens_details.cached_tokens`). */
+  readonly cachedTokens: number;
+  /** `GenerationStats.prefix_cache_hit`. */
+  readonly prefixCacheHit: 'none' | 'partial' | 'exact';
 }
 
 /** Receives the chunks of one request (EXO's PrefillProgressChunk / TokenChunk / ErrorChunk). */
@@ -38,6 +48,12 @@ export interface GenerationSink {
 
 export interface GenerationJob {
   readonly promptTokens: number;
+  /** The templated prompt's token ids (length `promptTokens`), matched by the prefix cache. */
+  readonly promptTokenIds: readonly number[];
+  /** Look the prompt up in the prefix cache and save it there (off for bench unless asked). */
+  readonly usePrefixCache: boolean;
+  /** `system_prompt_token_count`, which raises the hit needed to update an entry in place. */
+  readonly systemPromptTokens: number;
   /** Tokens allowed (EXO's `max_tokens or 32168`). */
   readonly maxTokens: number;
   /** Bench mode: end-of-sequence is banned, so exactly `maxTokens` tokens come out. */
@@ -46,6 +62,11 @@ export interface GenerationJob {
   readonly jitter: number;
   readonly sink: GenerationSink;
   readonly signal: AbortSignal;
+  /** For the master's task table: the API's command id and the task parameters. */
+  readonly commandId?: string;
+  readonly taskParams?: Record<string, unknown>;
+  /** Called when the runner takes the request; `fromIdle` when no other request was decoding. */
+  readonly onStart?: (fromIdle: boolean) => void;
 }
 
 export interface SchedulerOptions {
@@ -72,7 +93,9 @@ interface Pending {
 interface Active {
   readonly job: GenerationJob;
   produced: number;
-  prefillSeconds: number;
+  /** `prompt_tps` as EXO reports it. */
+  promptTps: number;
+  readonly cache: PrefixLookup;
   firstTokenAtMs: number;
   lastTokenAtMs: number;
 }
@@ -86,9 +109,15 @@ export class InstanceScheduler {
   private wakeUp: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly loop: Promise<void>;
+  private readonly prefixCache = new PromptPrefixCache();
 
   constructor(private readonly opts: SchedulerOptions) {
     this.loop = this.run().catch((err: unknown) => opts.log.error({ err }, 'scheduler loop failed'));
+  }
+
+  /** Entries in the instance's prefix cache. */
+  get prefixCacheEntries(): number {
+    return this.prefixCache.size;
   }
 
   /** Requests queued or decoding: EXO sends a new request to the instance with the fewest tasks. */
@@ -196,6 +225,7 @@ export class InstanceScheduler {
       ) {
         this.waiting.shift();
         const idle = this.active.length === 0;
+        safeCall(() => head.job.onStart?.(idle));
         const startMs = Math.max(clockMs, head.submittedAtMs, this.readyAtMs);
         const { admitted, endMs } = await this.prefill(head.job, timing, startMs);
         if (admitted) this.active.push(admitted);
@@ -223,15 +253,22 @@ export class InstanceScheduler {
   /**
    * Prefills `job` from `startMs` on, one progress event per chunk at its own deadline. Resolves with
    * the admitted stream (null when it was aborted meanwhile) and when the engine is free again.
+   *
+   * As in EXO the prefill runs over the uncached tokens but the last one (the first decode step
+   * runs the last two), so progress counts that many; the time covers all uncached tokens.
    */
   private async prefill(
     job: GenerationJob,
     timing: InstanceTiming,
     startMs: number,
   ): Promise<{ admitted: Active | null; endMs: number }> {
-    const total = job.promptTokens;
-    const totalMs = timing.prefillSeconds(total) * this.spread() * 1000;
-    safeCall(() => job.sink.prefill(0, total));
+    const cache = job.usePrefixCache
+      ? this.prefixCache.lookup(job.promptTokenIds)
+      : { cachedTokens: 0, matchedIndex: null, hit: 'none' as const, storedPromptTps: null };
+    const uncached = Math.max(1, job.promptTokens - cache.cachedTokens);
+    const total = uncached - 1;
+    const totalMs = timing.prefillSeconds(uncached) * this.spread() * 1000;
+    if (total > 0) safeCall(() => job.sink.prefill(0, total));
     for (let done = 0; done < total;) {
       const chunk = Math.min(PREFILL_CHUNK_TOKENS, total - done);
       done += chunk;
@@ -240,10 +277,17 @@ export class InstanceScheduler {
       if (this.closed || job.signal.aborted) return { admitted: null, endMs: Math.min(Date.now(), startMs + totalMs) };
       safeCall(() => job.sink.prefill(done, total));
     }
-    // prompt_tps as measured: the modelled time plus whatever the event loop added.
-    const prefillSeconds = Math.max(1e-6, (Date.now() - startMs) / 1000);
+    await this.sleepUntil(startMs + totalMs);
+    if (this.closed || job.signal.aborted) return { admitted: null, endMs: Math.min(Date.now(), startMs + totalMs) };
+    // prompt_tps as measured over the prefilled tokens (0 when there were none); an exact hit
+    // reports the rate stored with the entry.
+    const measured = total > 0 ? total / Math.max(1e-6, (Date.now() - startMs) / 1000) : 0;
+    const promptTps = cache.storedPromptTps ?? measured;
+    if (job.usePrefixCache) {
+      this.prefixCache.save(job.promptTokenIds, cache, job.systemPromptTokens, promptTps, timing.cacheMemory);
+    }
     return {
-      admitted: { job, produced: 0, prefillSeconds, firstTokenAtMs: 0, lastTokenAtMs: 0 },
+      admitted: { job, produced: 0, promptTps, cache, firstTokenAtMs: 0, lastTokenAtMs: 0 },
       endMs: startMs + totalMs,
     };
   }
@@ -254,24 +298,28 @@ export class InstanceScheduler {
     for (const a of this.active) {
       const { job } = a;
       if (job.signal.aborted) continue;
-      const text = this.opts.textFor(a.produced);
+      // After the natural answer comes the end-of-sequence token: it counts, but has no text.
+      const eos = !job.banEos && a.produced >= this.opts.naturalTokens;
+      const text = eos ? '' : this.opts.textFor(a.produced);
       a.produced += 1;
       if (a.produced === 1) a.firstTokenAtMs = now;
       a.lastTokenAtMs = now;
       let finishReason: 'stop' | 'length' | null = null;
-      if (a.produced >= job.maxTokens) finishReason = 'length';
-      else if (!job.banEos && a.produced >= this.opts.naturalTokens) finishReason = 'stop';
+      if (eos) finishReason = 'stop';
+      else if (a.produced >= job.maxTokens) finishReason = 'length';
       const final: GenerationFinal | null = finishReason
         ? {
             finishReason,
             promptTokens: job.promptTokens,
             completionTokens: a.produced,
-            promptTps: job.promptTokens / a.prefillSeconds,
+            promptTps: a.promptTps,
             generationTps:
               a.produced > 1 && a.lastTokenAtMs > a.firstTokenAtMs
                 ? ((a.produced - 1) * 1000) / (a.lastTokenAtMs - a.firstTokenAtMs)
                 : 0,
             peakMemoryBytes: this.opts.peakMemoryBytes(job.promptTokens + a.produced),
+            cachedTokens: a.cache.cachedTokens,
+            prefixCacheHit: a.cache.hit,
           }
         : null;
       safeCall(() => job.sink.token(text, final));

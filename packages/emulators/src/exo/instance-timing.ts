@@ -17,6 +17,7 @@ import {
   type PipelineStage,
 } from '../timing-model.js';
 import type { ExoCard } from './model-cards.js';
+import type { StageMemory } from './prefix-cache.js';
 import type { InstanceJson } from './wire-types.js';
 import { instanceBody, shardBody } from './wire-types.js';
 
@@ -34,6 +35,8 @@ export interface InstanceTiming {
   prefillSeconds(promptTokens: number): number;
   /** Warm-up after loading: EXO runs a short generation before reporting RunnerReady. */
   readonly warmupSeconds: number;
+  /** Memory of every stage node, for the prefix cache's evictions. */
+  readonly cacheMemory: readonly StageMemory[];
 }
 
 /** One runner's share of the model, in rank order. */
@@ -90,6 +93,15 @@ export function instanceTiming(instance: InstanceJson, card: ExoCard, nodes: rea
   const isTensor = Object.values(instanceBody(instance).shardAssignments.runnerToShard).some(
     (s) => 'TensorShardMetadata' in s,
   );
+  const cacheMemory = shares.map((share, i): StageMemory => {
+    const profile = (nodes[i] ?? nodes[0]!).profile;
+    const layerShare = isTensor ? 1 / Math.max(1, shares.length) : share.layers / Math.max(1, card.nLayers);
+    return {
+      memTotalBytes: profile.memTotalBytes,
+      baseUsedBytes: profile.memTotalBytes - profile.memAvailableBytes + share.weightBytes,
+      kvBytesPerToken: card.kvBytesPerToken * layerShare,
+    };
+  });
   const stages: PipelineStage[] = shares.map((share, i) => ({
     engine: (nodes[i] ?? nodes[0]!).profile.cpu,
     weightBytes: share.weightBytes,
@@ -100,9 +112,14 @@ export function instanceTiming(instance: InstanceJson, card: ExoCard, nodes: rea
     const perToken = Math.max(...stages.map((s) => decodeSecondsPerToken(s.weightBytes, s.engine))) + syncS;
     const prefill = (tokens: number): number =>
       Math.max(...stages.map((s) => prefillSeconds(tokens, s.parameters, s.engine))) + syncS;
-    return { secondsPerToken: perToken, prefillSeconds: prefill, warmupSeconds: prefill(16) + 2 * perToken };
+    return {
+      secondsPerToken: perToken,
+      prefillSeconds: prefill,
+      warmupSeconds: prefill(16) + 2 * perToken,
+      cacheMemory,
+    };
   }
   const perToken = pipelineSecondsPerToken(stages, hop);
   const prefill = (tokens: number): number => pipelinePrefillSeconds(stages, tokens, hop);
-  return { secondsPerToken: perToken, prefillSeconds: prefill, warmupSeconds: prefill(16) + 2 * perToken };
+  return { secondsPerToken: perToken, prefillSeconds: prefill, warmupSeconds: prefill(16) + 2 * perToken, cacheMemory };
 }

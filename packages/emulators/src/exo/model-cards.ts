@@ -1,10 +1,24 @@
 /**
- * EXO's model cards. A built-in card exists for catalogue models with `builtInCard`; the others
- * (Qwen2.5) must be fetched from "Hugging Face" first with `POST /models/add`, as the real cards
- * directory `resources/inference_model_cards/` has no Qwen2.5 entry at v1.0.71. The emulated Hugging
- * Face knows exactly the catalogue models and nothing else (no network is ever used).
+ * EXO's model cards (v1.0.71 `shared/models/model_cards.py`). Every node starts with the built-in
+ * cards, the real ones of `resources/inference_model_cards/` (generated into
+ * `src/generated/exo-card-data.ts`). An id without a card is fetched from the emulated Hugging Face
+ * hub (`model-card-data.ts`) the way `ModelCard.load` fetches it: `/place_instance`,
+ * `/instance/placement` and `/instance/previews` need no `POST /models/add` first; the fetched card
+ * is cached on the node that loaded it (as a custom card), while `POST /models/add` also
+ * replicates it to the cluster. Only an id the hub does not know fails.
  */
-import type { ExoModel } from '../model-catalogue.js';
+import { BUILT_IN_CARD_DATA } from '../generated/exo-card-data.js';
+import type { ExoModel, ModelShape } from '../model-catalogue.js';
+import { kvBytesPerToken } from '../model-catalogue.js';
+import {
+  architectureOfId,
+  architectureSupportsTensor,
+  buildHub,
+  shapeOfBuiltIn,
+  type BuiltInCardData,
+  type CardSampling,
+  type HubRepo,
+} from './model-card-data.js';
 import type { ModelCardJson, SamplingValuesJson } from './wire-types.js';
 import { memoryJson } from './wire-types.js';
 
@@ -23,98 +37,92 @@ export interface ExoCard {
   readonly contextLength: number;
   readonly isCustom: boolean;
   readonly trustRemoteCode: boolean;
-  readonly temperature: number | null;
-  readonly topP: number | null;
+  readonly sampling: CardSampling;
+  readonly thinking: CardSampling | null;
+  readonly nonThinking: CardSampling | null;
   /** Not on the wire: used by the timing model (prefill FLOPs). */
   readonly parameters: number;
-  /** Not on the wire: KV heads × head dim × layers, for the peak-memory figure. */
+  /** Not on the wire: KV-cache bytes per token over all layers, for memory figures. */
   readonly kvBytesPerToken: number;
 }
 
-/** Card fields EXO's TOML files carry for the default catalogue (values from the v1.0.71 cards). */
-const BUILT_IN_METADATA: Readonly<Record<string, { baseModel: string; temperature: number; topP: number }>> = {
-  'mlx-community/Llama-3.2-3B-Instruct-4bit': { baseModel: 'Llama 3.2 3B', temperature: 0.6, topP: 0.9 },
-  'mlx-community/Llama-3.3-70B-Instruct-4bit': { baseModel: 'Llama 3.3 70B', temperature: 0.6, topP: 0.9 },
-};
+const BUILT_IN_BY_ID = new Map<string, BuiltInCardData>(BUILT_IN_CARD_DATA.map((c) => [c.id, c]));
 
-function guessFamily(id: string): string {
-  const lower = id.toLowerCase();
-  for (const family of ['llama', 'qwen', 'gemma', 'deepseek', 'mistral', 'phi']) {
-    if (lower.includes(family)) return family;
-  }
-  return '';
-}
-
-/**
- * Tensor support follows `ConfigData.supports_tensor` (architecture list in model_cards.py): Llama
- * is in it, Qwen2 is not.
- */
-function architectureSupportsTensor(id: string): boolean {
-  return id.toLowerCase().includes('llama');
-}
-
-function kvBytes(model: ExoModel): number {
-  const { layers, kvHeads, headDim } = model.shape;
-  return layers * kvHeads * headDim * 2 * 2;
-}
-
-/** The card a built-in TOML gives for a catalogue model. */
-export function builtInCard(model: ExoModel): ExoCard {
-  const meta = BUILT_IN_METADATA[model.id];
-  const quant = /(\d+)bit/i.exec(model.id);
+/** The built-in card of `data`; `shape` (a catalogue model's real shape) refines the estimates. */
+function cardFromData(data: BuiltInCardData, shape: ModelShape = shapeOfBuiltIn(data)): ExoCard {
   return {
-    modelId: model.id,
-    storageBytes: model.storageBytes,
-    nLayers: model.shape.layers,
-    hiddenSize: model.shape.hiddenSize,
-    supportsTensor: architectureSupportsTensor(model.id),
-    numKeyValueHeads: model.shape.kvHeads,
-    family: guessFamily(model.id),
-    quantization: quant ? `${quant[1]}bit` : '',
-    baseModel: meta?.baseModel ?? '',
-    capabilities: ['text'],
-    contextLength: model.shape.trainedContext,
+    modelId: data.id,
+    storageBytes: data.bytes,
+    nLayers: data.layers,
+    hiddenSize: data.hidden,
+    supportsTensor: data.tensor,
+    numKeyValueHeads: data.kvHeads,
+    family: data.family,
+    quantization: data.quant,
+    baseModel: data.base,
+    capabilities: data.caps,
+    contextLength: data.ctx,
     isCustom: false,
     trustRemoteCode: true,
-    temperature: meta?.temperature ?? null,
-    topP: meta?.topP ?? null,
-    parameters: model.shape.parameters,
-    kvBytesPerToken: kvBytes(model),
+    sampling: data.sampling ?? {},
+    thinking: data.thinking ?? null,
+    nonThinking: data.nonThinking ?? null,
+    parameters: shape.parameters,
+    kvBytesPerToken: kvBytesPerToken(shape),
   };
 }
 
+/** The card EXO ships for a catalogue model (which must be one of the built-in cards). */
+export function builtInCard(model: ExoModel): ExoCard {
+  const data = BUILT_IN_BY_ID.get(model.id);
+  if (!data) throw new Error(`EXO v1.0.71 has no built-in card for ${model.id}`);
+  return cardFromData(data, model.shape);
+}
+
 /** The card `ModelCard.fetch_from_hf` builds from config.json and the safetensors index. */
-export function fetchedCard(model: ExoModel): ExoCard {
+function cardFromHub(repo: HubRepo): ExoCard {
   return {
-    modelId: model.id,
-    storageBytes: model.storageBytes,
-    nLayers: model.shape.layers,
-    hiddenSize: model.shape.hiddenSize,
-    supportsTensor: architectureSupportsTensor(model.id),
-    numKeyValueHeads: model.shape.kvHeads,
+    modelId: repo.id,
+    storageBytes: repo.totalSizeBytes,
+    nLayers: repo.shape.layers,
+    hiddenSize: repo.shape.hiddenSize,
+    supportsTensor: repo.supportsTensor,
+    numKeyValueHeads: repo.shape.kvHeads,
     family: '',
     quantization: '',
     baseModel: '',
     capabilities: [],
-    contextLength: model.shape.trainedContext,
+    contextLength: repo.shape.trainedContext,
     isCustom: true,
     trustRemoteCode: false,
-    temperature: null,
-    topP: null,
-    parameters: model.shape.parameters,
-    kvBytesPerToken: kvBytes(model),
+    sampling: {},
+    thinking: null,
+    nonThinking: null,
+    parameters: repo.shape.parameters,
+    kvBytesPerToken: kvBytesPerToken(repo.shape),
   };
 }
 
-function emptySampling(): SamplingValuesJson {
+/** The fetched card of a catalogue model. */
+export function fetchedCard(model: ExoModel): ExoCard {
+  return cardFromHub({
+    id: model.id,
+    totalSizeBytes: model.storageBytes,
+    supportsTensor: architectureSupportsTensor(architectureOfId(model.id)),
+    shape: model.shape,
+  });
+}
+
+/** `SamplingValues` with every field, unset ones as null. */
+function samplingJson(values: CardSampling): SamplingValuesJson {
   return {
-    temperature: null,
-    topP: null,
-    topK: null,
-    minP: null,
-    repetitionPenalty: null,
-    presencePenalty: null,
-    frequencyPenalty: null,
+    temperature: values.temperature ?? null,
+    topP: values.topP ?? null,
+    topK: values.topK ?? null,
+    minP: values.minP ?? null,
+    repetitionPenalty: values.repetitionPenalty ?? null,
+    presencePenalty: values.presencePenalty ?? null,
+    frequencyPenalty: values.frequencyPenalty ?? null,
   };
 }
 
@@ -138,11 +146,9 @@ export function cardJson(card: ExoCard): ModelCardJson {
     isCustom: card.isCustom,
     vision: null,
     samplingDefaults: {
-      ...emptySampling(),
-      temperature: card.temperature,
-      topP: card.topP,
-      thinking: null,
-      nonThinking: null,
+      ...samplingJson(card.sampling),
+      thinking: card.thinking ? samplingJson(card.thinking) : null,
+      nonThinking: card.nonThinking ? samplingJson(card.nonThinking) : null,
     },
   };
 }
@@ -171,18 +177,19 @@ export function modelListEntry(card: ExoCard, createdS: number): Record<string, 
 }
 
 /**
- * The card cache of one node: built-in cards plus custom ones added on any node of the cluster
- * (EXO replicates `AddCustomModelCard` to every node).
+ * The card cache of one node: the built-in cards, cards fetched here by `load`, and custom cards
+ * added on any node of the cluster (EXO replicates `AddCustomModelCard` to every node).
  */
 export class CardRegistry {
   private readonly cards = new Map<string, ExoCard>();
-  private readonly hub = new Map<string, ExoModel>();
+  /** Cards added through `/models/add` (or replicated from the master): shared with the cluster. */
+  private readonly replicated = new Set<string>();
+  private readonly hub: Map<string, HubRepo>;
 
   constructor(models: readonly ExoModel[]) {
-    for (const model of models) {
-      this.hub.set(model.id, model);
-      if (model.builtInCard) this.cards.set(model.id, builtInCard(model));
-    }
+    this.hub = buildHub(BUILT_IN_CARD_DATA, models);
+    const shapes = new Map(models.map((m) => [m.id, m.shape]));
+    for (const data of BUILT_IN_CARD_DATA) this.cards.set(data.id, cardFromData(data, shapes.get(data.id)));
   }
 
   get(modelId: string): ExoCard | undefined {
@@ -193,21 +200,41 @@ export class CardRegistry {
     return [...this.cards.values()];
   }
 
+  /** Custom cards to replicate to the other nodes. */
   custom(): ExoCard[] {
-    return this.list().filter((c) => c.isCustom);
+    return this.list().filter((c) => c.isCustom && this.replicated.has(c.modelId));
   }
 
   add(card: ExoCard): void {
     this.cards.set(card.modelId, card);
+    if (card.isCustom) this.replicated.add(card.modelId);
   }
 
   /**
-   * `ModelCard.fetch_from_hf`: the emulated hub knows the catalogue only. Throws with the text the
-   * real downloader raises for a missing repo file.
+   * `ModelCard.fetch_from_hf`: config.json and the safetensors index from the emulated hub. An id
+   * the hub does not know fails as on a real node without an `HF_TOKEN`: Hugging Face answers 401
+   * for a repository that does not exist (it will not say whether a private one does).
    */
   fetchFromHub(modelId: string): ExoCard {
-    const model = this.hub.get(modelId);
-    if (!model) throw new Error(`File not found: https://huggingface.co/${modelId}/resolve/main/config.json`);
-    return fetchedCard(model);
+    const repo = this.hub.get(modelId);
+    if (!repo) {
+      throw new Error(
+        `Model '${modelId}' requires authentication. Set HF_TOKEN in the app's Advanced settings, set the ` +
+          'HF_TOKEN environment variable, or run `hf auth login`. Get a token at https://huggingface.co/settings/tokens',
+      );
+    }
+    return cardFromHub(repo);
+  }
+
+  /**
+   * `ModelCard.load`: the cached card, else one fetched from the hub and saved as a custom card on
+   * this node only (no event tells the others). Throws when the hub does not know the id.
+   */
+  load(modelId: string): ExoCard {
+    const cached = this.cards.get(modelId);
+    if (cached) return cached;
+    const card = this.fetchFromHub(modelId);
+    this.cards.set(modelId, card);
+    return card;
   }
 }

@@ -96,7 +96,25 @@ export type RunnerStatusJson =
   | { RunnerWarmingUp: Record<string, never> }
   | { RunnerReady: Record<string, never> }
   | { RunnerRunning: Record<string, never> }
+  | { RunnerShuttingDown: Record<string, never> }
+  | { RunnerShutdown: Record<string, never> }
   | { RunnerFailed: { errorMessage: string | null } };
+
+/** `TaskStatus`. */
+export type TaskStatusName = 'Pending' | 'Running' | 'Complete' | 'TimedOut' | 'Failed' | 'Cancelled';
+
+/** A `TextGeneration` task (`taskParams` is a plain BaseModel, so its keys stay snake_case). */
+export interface TaskJson {
+  TextGeneration: {
+    taskId: string;
+    taskStatus: TaskStatusName;
+    instanceId: string;
+    commandId: string;
+    taskParams: Record<string, unknown>;
+    errorType: string | null;
+    errorMessage: string | null;
+  };
+}
 
 /**
  * `DownloadProgressData` (downloads.py): the whole repository's progress, and per file (`files`, keyed
@@ -187,7 +205,7 @@ export interface StateJson {
   instances: Record<string, InstanceJson>;
   runners: Record<string, RunnerStatusJson>;
   downloads: Record<string, DownloadProgressJson[]>;
-  tasks: Record<string, never>;
+  tasks: Record<string, TaskJson>;
   lastSeen: Record<string, string>;
   topology: TopologyJson;
   lastEventAppliedIdx: number;
