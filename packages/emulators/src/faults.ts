@@ -19,6 +19,11 @@ export interface FaultOptions {
   http500Rate: number;
   /** Exit the process (code 1) when this many generation requests have started. */
   crashAfterRequests: number | null;
+  /**
+   * Ollama: reuse the KV cache of a slot's last prompt (the runner's `cache_prompt`), so a repeated
+   * prefix is not evaluated again. Off plays a server where every prompt is prefilled in full.
+   */
+  promptCache: boolean;
 }
 
 export const NO_FAULTS: Readonly<FaultOptions> = Object.freeze({
@@ -29,10 +34,12 @@ export const NO_FAULTS: Readonly<FaultOptions> = Object.freeze({
   errorAfterTokens: null,
   http500Rate: 0,
   crashAfterRequests: null,
+  promptCache: true,
 });
 
 const NUMBER_KEYS = ['extraLatencyMs', 'jitter', 'slowFirstTokenMs', 'http500Rate'] as const;
 const NULLABLE_KEYS = ['cutAfterTokens', 'errorAfterTokens', 'crashAfterRequests'] as const;
+const BOOLEAN_KEYS = ['promptCache'] as const;
 
 /**
  * Validates a partial fault patch (from JSON or flags). Returns the merged options or a list of
@@ -61,6 +68,12 @@ export function mergeFaults(
         errors.push(`${key}: must be a non-negative integer or null`);
       } else {
         next[key as (typeof NULLABLE_KEYS)[number]] = value;
+      }
+    } else if ((BOOLEAN_KEYS as readonly string[]).includes(key)) {
+      if (typeof value !== 'boolean') {
+        errors.push(`${key}: must be true or false`);
+      } else {
+        next[key as (typeof BOOLEAN_KEYS)[number]] = value;
       }
     } else {
       errors.push(`${key}: unknown fault knob`);
