@@ -65,7 +65,11 @@ void describe('prompt cache', () => {
   });
 
   void test('with the promptCache knob off nothing is reused; back on, the next repeat hits', async (t) => {
-    const emu = await startEmulator(t, { profile: FAST_CPU_PROFILE, deterministic: true, faults: { promptCache: false } });
+    const emu = await startEmulator(t, {
+      profile: FAST_CPU_PROFILE,
+      deterministic: true,
+      faults: { promptCache: false },
+    });
     const first = await generate(emu.url, BODY);
     const again = await generate(emu.url, BODY);
     assert.equal(again.prompt_eval_count, first.prompt_eval_count);

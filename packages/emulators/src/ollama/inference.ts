@@ -62,8 +62,11 @@ export function generatePrompt(model: OllamaModel, prompt: string, system: strin
 /** The tokens of a chat request after templating: the template head, then each message. */
 export function chatPrompt(model: OllamaModel, messages: readonly { role: string; content: string }[]): string[] {
   const hasSystem = messages.some((m) => m.role === 'system');
-  const tokens = hasSystem ? templateTokens('system-head', 3) : templateTokens(model.family, TEMPLATE_TOKENS[model.family] ?? 10);
-  for (const m of messages) tokens.push(...templateTokens(`role-${m.role}`, PER_MESSAGE_TOKENS), ...textTokens(m.content));
+  const tokens = hasSystem
+    ? templateTokens('system-head', 3)
+    : templateTokens(model.family, TEMPLATE_TOKENS[model.family] ?? 10);
+  for (const m of messages)
+    tokens.push(...templateTokens(`role-${m.role}`, PER_MESSAGE_TOKENS), ...textTokens(m.content));
   return tokens;
 }
 

@@ -73,7 +73,12 @@ export function emptyNodeMemory(profile: HardwareProfile): FreeMemory {
   return { gpuBytes: profile.gpu?.usableMemBytes ?? 0, hostBytes: profile.memAvailableBytes };
 }
 
-function stagesFor(model: OllamaModel, profile: HardwareProfile, gpuLayers: number, totalLayers: number): PipelineStage[] {
+function stagesFor(
+  model: OllamaModel,
+  profile: HardwareProfile,
+  gpuLayers: number,
+  totalLayers: number,
+): PipelineStage[] {
   const gpuShare = gpuLayers / totalLayers;
   const stages: PipelineStage[] = [];
   if (profile.gpu && gpuLayers > 0) {

@@ -68,7 +68,10 @@ export class SlotPromptCache {
         }
       }
     }
-    chosen ??= idle.reduce<Slot | undefined>((lru, s) => (lru === undefined || s.lastUsed < lru.lastUsed ? s : lru), undefined);
+    chosen ??= idle.reduce<Slot | undefined>(
+      (lru, s) => (lru === undefined || s.lastUsed < lru.lastUsed ? s : lru),
+      undefined,
+    );
     // Fallback for safety: should the scheduler ever over-admit, share the first slot uncached.
     const slot = chosen ?? this.slots[0]!;
     const common = reuse && chosen ? commonPrefixLength(slot.tokens, prompt) : 0;
