@@ -19,7 +19,11 @@ export interface FaultOptions {
   http500Rate: number;
   /** Exit the process (code 1) when this many generation requests have started. */
   crashAfterRequests: number | null;
-  /** The server reuses cached prompt prefixes (its default); false turns the prompt cache off. */
+  /**
+   * The server reuses cached prompt prefixes (its default): Ollama the KV cache of a slot's last
+   * prompt (the runner's `cache_prompt`), EXO its per-instance prefix cache. False plays a server
+   * where every prompt is prefilled in full.
+   */
   promptCache: boolean;
 }
 

@@ -72,3 +72,22 @@ export function pipelinePrefillSeconds(
 export function estimateTokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));
 }
+
+/** Prompt tokens llama.cpp evaluates per physical batch (`n_ubatch`, default 512). */
+export const PROMPT_UBATCH_TOKENS = 512;
+
+/**
+ * Prompt evaluation on one engine: compute-bound (`prefillSeconds`), but never faster than one
+ * pass over the weights per batch of up to 512 tokens. The floor is what a short or mostly cached
+ * prompt costs: llama.cpp still evaluates at least the prompt's last token, one weight pass.
+ */
+export function promptEvalSeconds(
+  tokens: number,
+  parameters: number,
+  weightBytes: number,
+  engine: ComputeEngine,
+): number {
+  if (tokens <= 0) return 0;
+  const passes = Math.ceil(tokens / PROMPT_UBATCH_TOKENS);
+  return Math.max(prefillSeconds(tokens, parameters, engine), passes * decodeSecondsPerToken(weightBytes, engine));
+}

@@ -1,10 +1,12 @@
 /**
  * The official `ollama` npm client against the emulator: list, ps, show, pull (streamed),
- * generate and chat (streamed and not), errors, and aborting a stream.
+ * generate and chat (streamed and not), errors, and aborting a stream. And openai-node reading a
+ * /v1 stream the server cut short with an error.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Ollama } from 'ollama';
+import OpenAI from 'openai';
 import { DEFAULT_OLLAMA_MODELS } from '../src/index.js';
 import { FAST_CPU_PROFILE, postJson, startEmulator, waitFor } from './ollama-helpers.js';
 
@@ -127,5 +129,36 @@ void describe('ollama-js client', () => {
       return res.status === 200;
     }, 2000);
     assert.ok(freed);
+  });
+});
+
+void describe('openai-node client', () => {
+  void test('an error after the /v1 stream started reads as a silent truncation, not a thrown error', async (t) => {
+    const emu = await startEmulator(t, { faults: { errorAfterTokens: 3 } });
+    const client = new OpenAI({ baseURL: `${emu.url}/v1`, apiKey: 'ollama', maxRetries: 0 });
+    const stream = await client.chat.completions.create({
+      model: 'llama3.2:1b',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    // Ends without throwing: the client never sees the error text, a finish_reason or usage.
+    for await (const chunk of stream) chunks.push(chunk);
+    assert.equal(chunks.length, 4);
+    assert.deepEqual(
+      chunks.map((c) => [c.model, c.choices[0]?.delta.content, c.choices[0]?.finish_reason]),
+      [
+        ['llama3.2:1b', 'Here', null],
+        ['llama3.2:1b', ' is', null],
+        ['llama3.2:1b', ' a', null],
+        ['', '', null],
+      ],
+    );
+    assert.equal(chunks[0]?.choices[0]?.delta.role, 'assistant');
+    assert.ok(
+      chunks.every((c) => c.usage === undefined || c.usage === null),
+      'no usage chunk',
+    );
   });
 });

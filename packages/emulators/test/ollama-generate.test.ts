@@ -149,7 +149,8 @@ void describe('/api/generate', () => {
       })
     ).json()) as Record<string, unknown>;
     assert.ok(Number(warm.load_duration ?? 0) < 50e6, 'a warm model loads at once');
-    assert.equal((await psModels(emu.url))[0]?.context_length, 4096);
+    // The automatic default on a 23 GiB GPU.
+    assert.equal((await psModels(emu.url))[0]?.context_length, 32768);
     const reload = (await (
       await postJson(`${emu.url}/api/generate`, {
         model: 'llama3.2:1b',

@@ -192,7 +192,14 @@ void describe('model listing routes', () => {
       families: ['qwen2'],
       parameter_size: '3.1B',
       quantization_level: 'Q4_K_M',
+      // Since 0.30: the GGUF's trained context and embedding width.
+      context_length: 32768,
+      embedding_length: 2048,
     });
+    const llama70b = body.models.find((m) => m.name === 'llama3.3:70b');
+    const details = llama70b?.details as Record<string, unknown> | undefined;
+    assert.equal(details?.context_length, 131072);
+    assert.equal(details?.embedding_length, 8192);
   });
 
   void test('an empty store lists {"models":[]} and /v1/models data null', async (t) => {

@@ -43,6 +43,8 @@ export interface OllamaEmulateFlags extends CommonEmulateFlags {
   keepAlive?: string;
   contextLength?: number;
   serverVersion?: string;
+  /** False with `--no-prompt-cache`. */
+  promptCache: boolean;
 }
 
 export interface ExoEmulateFlags extends CommonEmulateFlags {
@@ -103,7 +105,12 @@ export function createEmulateCommand(env: NodeJS.ProcessEnv): Command {
       'default keep_alive (OLLAMA_KEEP_ALIVE), e.g. 5m, 30s, -1',
       env['OLLAMA_KEEP_ALIVE'],
     )
-    .option('--context-length <n>', 'default num_ctx (OLLAMA_CONTEXT_LENGTH)', parsePositiveInt)
+    .addOption(
+      new Option('--context-length <n>', 'default num_ctx (OLLAMA_CONTEXT_LENGTH; default: by VRAM, 4k/32k/256k)')
+        .argParser(parsePositiveInt)
+        .default(intFromEnv(env, 'OLLAMA_CONTEXT_LENGTH', 0) || undefined),
+    )
+    .option('--no-prompt-cache', "fault: never reuse a slot's cached prompt prefix (every prompt fully prefilled)")
     .option('--server-version <v>', 'version reported by /api/version (< 0.32.6: classic /v1 chunks)')
     .action(async (flags: OllamaEmulateFlags) => {
       const log = createLogger({ destination: 'stderr' });

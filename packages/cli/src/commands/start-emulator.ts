@@ -104,7 +104,7 @@ export async function startOllama(
       ...(flags.serverVersion !== undefined && { version: flags.serverVersion }),
       deterministic: flags.deterministic ?? false,
       ...(flags.seed !== undefined && { seed: flags.seed }),
-      faults: faultsFrom(flags),
+      faults: { ...faultsFrom(flags), ...(flags.promptCache === false && { promptCache: false }) },
       logger: log,
       onCrash,
     }),

@@ -21,8 +21,10 @@ export interface EmulatorContext {
   /** True from 0.30.0: runner errors name llama-server. */
   readonly llamaServerRunner: boolean;
   readonly numParallel: number;
-  /** Default `num_ctx`. */
-  readonly contextLength: number;
+  /** `OLLAMA_CONTEXT_LENGTH`: a fixed default `num_ctx`, or undefined for the automatic one. */
+  readonly contextLength: number | undefined;
+  /** The automatic default `num_ctx`, picked from the total VRAM (see context-size.ts). */
+  readonly defaultNumCtx: number;
   readonly defaultKeepAliveMs: KeepAliveMs;
   readonly random: Random;
   readonly log: Logger;

@@ -1,16 +1,18 @@
 /**
- * The decode loop of one request on a loaded runner: prefill, then one token per step, with the
+ * The decode loop of one request on a loaded runner: prefill of the prompt tokens its slot's cache
+ * does not hold yet (see prompt-cache.ts), then one token per step, with the
  * step time from the timing model (memory-bound decode, slowed a little per extra stream in the
  * batch). Every step is due at an absolute deadline counted from the start of decode (token i at
  * t0 + the sum of the step times before it), never at "now + one step": a late event loop then
  * only delays the tokens that are due while it is late, which go out at once, each as its own
  * chunk, as a real server that fell behind would send them. The stream keeps the model's rate, and
  * the durations reported afterwards are measured, so they match what a client's own clock sees.
+ * A partly offloaded model runs every step through its GPU part, then its CPU part.
  * Fault knobs cut or break the stream.
  */
 import type { FaultOptions } from '../faults.js';
 import { NATURAL_ANSWER_TOKENS, tokenText } from '../text-generator.js';
-import { batchFactor, decodeSecondsPerToken, prefillSeconds } from '../timing-model.js';
+import { batchFactor, decodeSecondsPerToken, promptEvalSeconds } from '../timing-model.js';
 import { nowNs, secondsToNs, sleepUntilNs } from './deadline.js';
 import type { Runner } from './scheduler.js';
 
@@ -36,6 +38,8 @@ export type GenerationOutcome =
       readonly doneReason: 'stop' | 'length';
       readonly text: string;
       readonly evalCount: number;
+      /** Prompt tokens found in the slot's cache (not evaluated again). */
+      readonly cachedTokens: number;
       readonly promptEvalNs: number;
       readonly evalNs: number;
     }
@@ -45,7 +49,8 @@ export type GenerationOutcome =
 
 export interface GenerationInput {
   readonly runner: Runner;
-  readonly promptTokens: number;
+  /** The prompt as tokens (already cut to the context). */
+  readonly prompt: readonly string[];
   /** Bounded token budget (see boundedNumPredict). */
   readonly maxTokens: number;
   /** Current fault knobs (read at every step so run-time changes apply). */
@@ -59,20 +64,27 @@ export interface GenerationInput {
 
 /** Runs prefill and decode; resolves with what happened (never rejects on abort). */
 export async function runGeneration(input: GenerationInput): Promise<GenerationOutcome> {
-  const { runner, signal } = input;
-  const engine = runner.placement.engine;
+  const { runner, signal, prompt } = input;
+  const stages = runner.placement.stages;
+  const slot = runner.promptCache.acquire(prompt, input.faults().promptCache);
+  // What the slot's cache holds if the request ends before its prompt is evaluated.
+  let slotHolds: readonly string[] = prompt.slice(0, slot.cachedTokens);
   try {
     const prefillStart = nowNs();
-    const prefillS = prefillSeconds(input.promptTokens, runner.model.shape.parameters, engine) * input.jitter();
+    const uncached = prompt.length - slot.cachedTokens;
+    const prefillS =
+      stages.reduce((sum, s) => sum + promptEvalSeconds(uncached, s.parameters, s.weightBytes, s.engine), 0) *
+      input.jitter();
     await sleepUntilNs(prefillStart + secondsToNs(prefillS), signal);
     const promptEvalNs = Number(nowNs() - prefillStart);
+    slotHolds = prompt;
 
     const slowFirstMs = input.faults().slowFirstTokenMs;
     if (slowFirstMs > 0) await sleepUntilNs(nowNs() + secondsToNs(slowFirstMs / 1000), signal);
 
     const length = input.maxTokens <= NATURAL_ANSWER_TOKENS;
     const count = length ? input.maxTokens : NATURAL_ANSWER_TOKENS;
-    const baseStepS = decodeSecondsPerToken(runner.model.sizeBytes, engine);
+    const baseStepS = stages.reduce((sum, s) => sum + decodeSecondsPerToken(s.weightBytes, s.engine), 0);
     let text = '';
     runner.decoding += 1;
     try {
@@ -96,12 +108,22 @@ export async function runGeneration(input: GenerationInput): Promise<GenerationO
         input.emit(piece, i);
       }
       const evalNs = Number(nowNs() - decodeStart);
-      return { kind: 'done', doneReason: length ? 'length' : 'stop', text, evalCount: count, promptEvalNs, evalNs };
+      return {
+        kind: 'done',
+        doneReason: length ? 'length' : 'stop',
+        text,
+        evalCount: count,
+        cachedTokens: slot.cachedTokens,
+        promptEvalNs,
+        evalNs,
+      };
     } finally {
       runner.decoding -= 1;
     }
   } catch (err) {
     if (signal.aborted) return { kind: 'aborted' };
     throw err;
+  } finally {
+    slot.release(slotHolds);
   }
 }

@@ -8,7 +8,8 @@ import type { EmulatorContext } from './emulator-context.js';
 import { decodeGoBody } from './go-decode.js';
 import { goMarshal } from './go-json.js';
 import { createdAtNow, parseKeepAliveJson, type KeepAliveMs } from './go-time.js';
-import { chatPromptTokens, generatePromptTokens, runInference } from './inference.js';
+import { chatPrompt, generatePrompt, runInference } from './inference.js';
+import { INVALID_MODEL_NAME_MESSAGE, isValidModelName } from './model-store.js';
 import { NativeSink } from './native-sink.js';
 import {
   CHAT_REQUEST_FIELDS,
@@ -58,6 +59,8 @@ export async function handleGenerate(
   if ((req.top_logprobs ?? 0) < 0 || (req.top_logprobs ?? 0) > 20) {
     return fail(400, 'top_logprobs must be between 0 and 20');
   }
+  // parseAndValidateModelRef: an empty name falls through to "not found", a malformed one is a 400.
+  if (name.trim() !== '' && !isValidModelName(name)) return fail(400, INVALID_MODEL_NAME_MESSAGE);
   const model = ctx.store.find(name);
   if (!model) return fail(404, `model '${name}' not found`);
 
@@ -85,7 +88,7 @@ export async function handleGenerate(
     ctx,
     {
       model,
-      promptTokens: generatePromptTokens(model, prompt, req.system ?? '', raw),
+      prompt: generatePrompt(model, prompt, req.system ?? '', raw),
       options: req.options,
       keepAliveMs,
       loadOnly: prompt === '',
@@ -111,6 +114,7 @@ export async function handleChat(ctx: EmulatorContext, request: FastifyRequest, 
     return fail(400, 'top_logprobs must be between 0 and 20');
   }
   if (name.trim() === '') return fail(400, 'model is required');
+  if (!isValidModelName(name)) return fail(400, INVALID_MODEL_NAME_MESSAGE);
   const model = ctx.store.find(name);
   if (!model) return fail(404, `model '${name}' not found`);
 
@@ -143,7 +147,7 @@ export async function handleChat(ctx: EmulatorContext, request: FastifyRequest, 
     ctx,
     {
       model,
-      promptTokens: chatPromptTokens(model, messages),
+      prompt: chatPrompt(model, messages),
       options: req.options,
       keepAliveMs,
       loadOnly: messages.length === 0,

@@ -4,10 +4,11 @@
  * metrics of the final chunk. Each endpoint supplies a sink that writes its own format.
  */
 import type { OllamaModel } from '../model-catalogue.js';
-import { estimateTokens } from '../timing-model.js';
+import { requestedContext } from './context-size.js';
 import type { EmulatorContext } from './emulator-context.js';
 import { boundedNumPredict, runGeneration } from './generation.js';
 import type { KeepAliveMs } from './go-time.js';
+import { templateTokens, textTokens } from './prompt-cache.js';
 import { ScheduleError } from './scheduler.js';
 
 /** What a finished generation reports (durations in integer ns). */
@@ -38,7 +39,8 @@ export interface InferenceSink {
 
 export interface InferenceJob {
   readonly model: OllamaModel;
-  readonly promptTokens: number;
+  /** The templated prompt as tokens (see generatePrompt / chatPrompt). */
+  readonly prompt: readonly string[];
   readonly options: Readonly<Record<string, unknown>> | undefined;
   /** Request `keep_alive`, or undefined for the server default. */
   readonly keepAliveMs: KeepAliveMs | undefined;
@@ -51,17 +53,21 @@ export interface InferenceJob {
 const TEMPLATE_TOKENS: Readonly<Record<string, number>> = { qwen2: 20, llama: 26 };
 const PER_MESSAGE_TOKENS = 4;
 
-/** Estimated prompt tokens of a generate request after templating. */
-export function generatePromptTokens(model: OllamaModel, prompt: string, system: string, raw: boolean): number {
-  const text = estimateTokens(`${system}${prompt}`);
-  return raw ? text : text + (TEMPLATE_TOKENS[model.family] ?? 10);
+/** The tokens of a generate request after templating (the template's tokens first). */
+export function generatePrompt(model: OllamaModel, prompt: string, system: string, raw: boolean): string[] {
+  const text = textTokens(`${system}${prompt}`);
+  return raw ? text : [...templateTokens(model.family, TEMPLATE_TOKENS[model.family] ?? 10), ...text];
 }
 
-/** Estimated prompt tokens of a chat request after templating. */
-export function chatPromptTokens(model: OllamaModel, messages: readonly { role: string; content: string }[]): number {
+/** The tokens of a chat request after templating: the template head, then each message. */
+export function chatPrompt(model: OllamaModel, messages: readonly { role: string; content: string }[]): string[] {
   const hasSystem = messages.some((m) => m.role === 'system');
-  const body = messages.reduce((sum, m) => sum + estimateTokens(m.content) + PER_MESSAGE_TOKENS, 0);
-  return body + (hasSystem ? 3 : (TEMPLATE_TOKENS[model.family] ?? 10));
+  const tokens = hasSystem
+    ? templateTokens('system-head', 3)
+    : templateTokens(model.family, TEMPLATE_TOKENS[model.family] ?? 10);
+  for (const m of messages)
+    tokens.push(...templateTokens(`role-${m.role}`, PER_MESSAGE_TOKENS), ...textTokens(m.content));
+  return tokens;
 }
 
 /** `api.Options.FromMap` for the integer options the emulator uses. */
@@ -92,7 +98,7 @@ export async function runInference(
       return;
     }
   }
-  const numCtx = Math.max(4, (numCtxOpt as number | undefined) ?? ctx.contextLength);
+  const requested = requestedContext(numCtxOpt as number | undefined, ctx.contextLength, ctx.defaultNumCtx);
   const faults = ctx.faults();
   if (faults.http500Rate > 0 && ctx.random.next() < faults.http500Rate) {
     const runner = ctx.llamaServerRunner ? 'llama-server process' : 'llama runner process';
@@ -102,7 +108,7 @@ export async function runInference(
 
   let lease;
   try {
-    lease = await ctx.scheduler.acquire(job.model, numCtx, job.keepAliveMs ?? ctx.defaultKeepAliveMs, signal);
+    lease = await ctx.scheduler.acquire(job.model, requested, job.keepAliveMs ?? ctx.defaultKeepAliveMs, signal);
   } catch (err) {
     if (err instanceof ScheduleError) {
       if (err.status !== 499) sink.fail(err.status, err.message);
@@ -118,10 +124,13 @@ export async function runInference(
       sink.loaded();
       return;
     }
-    const promptTokens = Math.min(job.promptTokens, numCtx);
+    // The runner's context, after the trained-context cap and any out-of-memory reduction.
+    const numCtx = lease.runner.numCtx;
+    const prompt = job.prompt.length > numCtx ? job.prompt.slice(0, numCtx) : job.prompt;
+    const promptTokens = prompt.length;
     const outcome = await runGeneration({
       runner: lease.runner,
-      promptTokens,
+      prompt,
       maxTokens: boundedNumPredict(numPredictOpt as number | undefined, numCtx),
       faults: () => ctx.faults(),
       jitter: () => ctx.jitter(),
@@ -131,7 +140,14 @@ export async function runInference(
     switch (outcome.kind) {
       case 'done':
         ctx.log.debug(
-          { model: job.model.name, evalCount: outcome.evalCount, doneReason: outcome.doneReason, loadNs: lease.loadNs },
+          {
+            model: job.model.name,
+            promptTokens,
+            cachedTokens: outcome.cachedTokens,
+            evalCount: outcome.evalCount,
+            doneReason: outcome.doneReason,
+            loadNs: lease.loadNs,
+          },
           'generation finished',
         );
         sink.finish({

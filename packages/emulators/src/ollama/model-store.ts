@@ -25,7 +25,7 @@ export function displayName(reference: string): string {
   return base.includes(':') ? name : `${name}:latest`;
 }
 
-/** `details` as `/api/tags` prints it. */
+/** `details` as `/api/ps` prints it (`server/routes.go` `PsHandler` fills no lengths). */
 export function modelDetails(model: OllamaModel): Record<string, unknown> {
   return {
     parent_model: '',
@@ -35,6 +35,86 @@ export function modelDetails(model: OllamaModel): Record<string, unknown> {
     parameter_size: model.parameterSize,
     quantization_level: model.quantizationLevel,
   };
+}
+
+/**
+ * `details` as `/api/tags` prints it: since 0.30 with the GGUF's trained `context_length` and
+ * `embedding_length` (both `omitempty`, from `server/model_list_cache.go`).
+ */
+export function tagDetails(model: OllamaModel): Record<string, unknown> {
+  return {
+    ...modelDetails(model),
+    context_length: model.shape.trainedContext || undefined,
+    embedding_length: model.shape.hiddenSize || undefined,
+  };
+}
+
+/** `errtypes.InvalidModelNameErrMsg`. */
+export const INVALID_MODEL_NAME_MESSAGE = 'invalid model name';
+
+const MISSING_PART = '!MISSING!';
+
+/** `types/model` `isValidPart`: lengths and characters of one part of a name. */
+function isValidPart(kind: 'host' | 'namespace' | 'model' | 'tag', part: string): boolean {
+  const maxLength = kind === 'host' ? 350 : 80;
+  if (part.length < 1 || part.length > maxLength) return false;
+  const word = /[A-Za-z0-9_]/;
+  if (!word.test(part[0] ?? '')) return false;
+  for (const ch of part.slice(1)) {
+    if (ch === '_' || ch === '-') continue;
+    if (ch === '.') {
+      if (kind === 'namespace') return false;
+      continue;
+    }
+    if (ch === ':') {
+      if (kind !== 'host') return false;
+      continue;
+    }
+    if (!word.test(ch)) return false;
+  }
+  return true;
+}
+
+/** Cuts at the last `sep`; an empty side becomes the missing-part marker (which is never valid). */
+function cutPromised(s: string, sep: string): [string, string] | undefined {
+  const i = s.lastIndexOf(sep);
+  if (i < 0) return undefined;
+  return [s.slice(0, i) || MISSING_PART, s.slice(i + sep.length) || MISSING_PART];
+}
+
+/**
+ * `model.ParseName(name).IsValid()`: host / namespace / model / tag, missing ones defaulted
+ * (`registry.ollama.ai`, `library`, `latest`), each part checked. A trimmed empty name is not
+ * judged here (the handlers answer it with their own "model is required" / "not found").
+ */
+export function isValidModelName(reference: string): boolean {
+  let s = reference.trim();
+  let tag = 'latest';
+  let namespace = 'library';
+  let host = 'registry.ollama.ai';
+  if (s.lastIndexOf(':') > s.lastIndexOf('/')) {
+    const cut = cutPromised(s, ':');
+    if (cut) [s, tag] = cut;
+  }
+  let model = s;
+  const first = cutPromised(s, '/');
+  if (first) {
+    [s, model] = first;
+    const second = cutPromised(s, '/');
+    if (second) {
+      [s, namespace] = second;
+      const scheme = s.indexOf('://');
+      host = scheme >= 0 ? s.slice(scheme + 3) : s;
+    } else {
+      namespace = s;
+    }
+  }
+  return (
+    isValidPart('host', host) &&
+    isValidPart('namespace', namespace) &&
+    isValidPart('model', model) &&
+    isValidPart('tag', tag)
+  );
 }
 
 /** A layer of the model's manifest (the blobs `ollama pull` downloads). */

@@ -9,7 +9,7 @@ import { decodeGoBody } from './go-decode.js';
 import { goMarshal } from './go-json.js';
 import { formatRfc3339Nano, nowEpochNs } from './go-time.js';
 import { bodyText } from './inference-routes.js';
-import { displayName, modelDetails, modelKey, modelLayers } from './model-store.js';
+import { displayName, modelDetails, modelKey, modelLayers, tagDetails } from './model-store.js';
 import { PULL_REQUEST_FIELDS, SHOW_REQUEST_FIELDS, type PullRequest, type ShowRequest } from './request-schemas.js';
 import { showResponse } from './show-response.js';
 import {
@@ -50,7 +50,7 @@ export function handleTags(ctx: EmulatorContext, _request: FastifyRequest, reply
     modified_at: m.modifiedAt,
     size: m.sizeBytes,
     digest: m.digest,
-    details: modelDetails(m),
+    details: tagDetails(m),
     capabilities: [...m.capabilities],
   }));
   sendJson(reply, 200, { models });

@@ -16,6 +16,7 @@ import { NO_FAULTS, mergeFaults, type FaultOptions } from '../faults.js';
 import type { HardwareProfile } from '../hardware-profiles.js';
 import { DEFAULT_OLLAMA_MODELS, type OllamaModel } from '../model-catalogue.js';
 import { createRandom } from '../random.js';
+import { totalVramBytes, vramTierNumCtx } from './context-size.js';
 import { versionBefore, type EmulatorContext } from './emulator-context.js';
 import { parseKeepAliveSetting } from './go-time.js';
 import { ModelStore } from './model-store.js';
@@ -39,7 +40,11 @@ export interface OllamaEmulatorOptions {
   maxQueue?: number;
   /** `OLLAMA_KEEP_ALIVE`: Go duration or seconds; negative keeps models forever. @default '5m' */
   keepAlive?: string | number;
-  /** Default `num_ctx` when a request sets none. @default 4096 */
+  /**
+   * `OLLAMA_CONTEXT_LENGTH`: default `num_ctx` when a request sets none. @default automatic: 4096,
+   * 32768 or 262144 by the profile's total VRAM (< 23, ≥ 23, ≥ 47 GiB), capped at the model's trained
+   * context, lowered a step when the load runs out of memory
+   */
   contextLength?: number;
   /** No jitter and a fixed seed, so runs repeat exactly. @default false */
   deterministic?: boolean;
@@ -85,6 +90,7 @@ export async function startOllamaEmulator(options: OllamaEmulatorOptions): Promi
     profile: options.profile,
     numParallel,
     maxQueue: Math.max(0, Math.floor(options.maxQueue ?? 512)),
+    llamaServerRunner: !versionBefore(version, '0.30.0'),
     jitter,
     log,
   });
@@ -138,7 +144,8 @@ export async function startOllamaEmulator(options: OllamaEmulatorOptions): Promi
     classicOpenAiChunks: versionBefore(version, '0.32.6'),
     llamaServerRunner: !versionBefore(version, '0.30.0'),
     numParallel,
-    contextLength: options.contextLength ?? 4096,
+    contextLength: options.contextLength,
+    defaultNumCtx: vramTierNumCtx(totalVramBytes(options.profile)),
     defaultKeepAliveMs: parseKeepAliveSetting(options.keepAlive ?? '5m'),
     random,
     log,

@@ -9,8 +9,8 @@ import type { EmulatorContext } from './emulator-context.js';
 import { decodeGoBody } from './go-decode.js';
 import { goMarshal } from './go-json.js';
 import { bodyText } from './inference-routes.js';
-import { chatPromptTokens, runInference } from './inference.js';
-import { displayName } from './model-store.js';
+import { chatPrompt, runInference } from './inference.js';
+import { displayName, INVALID_MODEL_NAME_MESSAGE, isValidModelName } from './model-store.js';
 import { OpenAiSink } from './openai-sink.js';
 import { OPENAI_CHAT_REQUEST_FIELDS, type OpenAiChatRequest } from './request-schemas.js';
 import {
@@ -77,6 +77,7 @@ export async function handleOpenAiChat(
     id: `chatcmpl-${Math.floor(ctx.random.next() * 999)}`,
   });
   if (name.trim() === '') return sink.fail(400, 'model is required');
+  if (!isValidModelName(name)) return sink.fail(400, INVALID_MODEL_NAME_MESSAGE);
   const model = ctx.store.find(name);
   if (!model) return sink.fail(404, `model '${name}' not found`);
 
@@ -88,7 +89,7 @@ export async function handleOpenAiChat(
     ctx,
     {
       model,
-      promptTokens: chatPromptTokens(model, messages),
+      prompt: chatPrompt(model, messages),
       options: req.max_tokens === undefined ? undefined : { num_predict: req.max_tokens },
       keepAliveMs: undefined,
       loadOnly: false,

@@ -8,7 +8,10 @@
  *   trailer chunk, a separate finish chunk with `delta: {}`.
  *
  * Either way `stream_options.include_usage` adds a chunk with `choices: []` and `usage`, then
- * `data: [DONE]`. Errors use the OpenAI shape.
+ * `data: [DONE]`. Errors before the stream use the OpenAI shape. An error after the stream started
+ * is not an error on the wire: the middleware decodes the `{"error":…}` line as an empty chat
+ * response, so it becomes an ordinary chunk with `"model":""` and empty content, and the stream
+ * ends there with no finish chunk and no `[DONE]`.
  */
 import type { ServerResponse } from 'node:http';
 import { goMarshal } from './go-json.js';
@@ -98,8 +101,11 @@ export class OpenAiSink implements InferenceSink {
 
   failMidStream(message: string): void {
     if (this.opts.stream && this.stream.started) {
-      // An OpenAI-shaped error event (the official clients raise it as an APIError), no [DONE].
-      this.stream.write(`data: ${openAiErrorBody(500, message)}\n\n`);
+      // The error text is lost: `{"error":…}` unmarshals into a zero ChatResponse (model "", no
+      // content, not done), which the chunk writer sends like any other; then the stream closes.
+      const withRole = this.opts.classicLayout;
+      const delta = withRole ? { role: 'assistant', content: '' } : { content: '' };
+      this.sendChunk({ ...this.frame([{ index: 0, delta, finish_reason: null }]), model: '' });
       this.stream.end();
       return;
     }

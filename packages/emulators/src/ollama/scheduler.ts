@@ -1,12 +1,20 @@
 /**
  * The emulated Ollama scheduler: which models are loaded, who may generate, who waits.
  *
- * - Each model has `numParallel` slots. A request takes a slot or waits in FIFO order; more than
- *   `maxQueue` waiting requests (server-wide) are refused with Ollama's 503 text.
+ * - Each model has `numParallel` slots. A request takes a slot or waits in FIFO order. Only requests
+ *   in the scheduler itself count against `maxQueue`: those for a model that is not loaded (or still
+ *   loading) or must reload. The real scheduler handles one of them at a time (a load, or waiting for room) while at
+ *   most `maxQueue` more wait in its channel, so the next one beyond `maxQueue + 1` is refused with
+ *   Ollama's 503 text. A request for a model already loaded with fitting options goes straight to its
+ *   runner and waits there, uncounted, for a parallel slot (`server/sched.go` `getRunner`, the
+ *   runner's semaphore in `llm/llama_server.go`).
  * - A slot holder loads the model when it is not resident (sharing one load with concurrent
- *   holders). A request with another `num_ctx` waits until the model is idle, then reloads it.
- * - Loading evicts idle models (least recently used first) until the new one fits, and waits for
- *   busy ones to finish. A model that cannot fit even on an idle node fails with the OOM text.
+ *   holders). A request with another context size waits until the model is idle, then reloads it;
+ *   two requests that both leave `num_ctx` to the server never force a reload.
+ * - Loading evicts idle models (least recently used first) until the new one fits as well as on an
+ *   idle node, and waits for busy ones to finish. A model that cannot fit even on an idle node runs
+ *   out of memory: an automatic context is lowered one step and the load retried once, else it
+ *   fails with llama-server's out-of-memory text.
  * - When a model's last slot is released its keep-alive timer starts (unref'd); expiry unloads it.
  */
 import type { Logger } from 'pino';
@@ -15,8 +23,10 @@ import type { OllamaModel } from '../model-catalogue.js';
 import { loadSeconds } from '../timing-model.js';
 import { nowNs, secondsToNs, sleepUntilNs } from './deadline.js';
 import { MAX_DURATION_NS, nowEpochNs, type KeepAliveMs } from './go-time.js';
-import { choosePlacement, emptyNodeMemory, oomMessage, requiredBytes, type Placement } from './memory-fit.js';
+import { effectiveNumCtx, nextLowerAutoNumCtx, type RequestedContext } from './context-size.js';
+import { choosePlacement, emptyNodeMemory, loadOomMessage, type Placement } from './memory-fit.js';
 import { modelKey } from './model-store.js';
+import { SlotPromptCache } from './prompt-cache.js';
 
 /** `server/sched.go` `ErrMaxQueue` (two spaces after the full stop). */
 export const MAX_QUEUE_MESSAGE = 'server busy, please try again.  maximum pending requests exceeded';
@@ -41,8 +51,13 @@ export class ScheduleError extends Error {
 /** One loaded (or loading) model instance. */
 export interface Runner {
   readonly model: OllamaModel;
+  /** The context each slot really has (after the trained-context cap and any OOM reduction). */
   readonly numCtx: number;
+  /** True when `numCtx` was the server's automatic choice (no `num_ctx`, no OLLAMA_CONTEXT_LENGTH). */
+  readonly numCtxAuto: boolean;
   readonly placement: Placement;
+  /** Per-slot prompt caches; gone with the runner. */
+  readonly promptCache: SlotPromptCache;
   state: 'loading' | 'ready' | 'unloaded';
   /** Streams currently in the decode loop: the batch size for the step-time model. */
   decoding: number;
@@ -63,7 +78,9 @@ export interface Lease {
 }
 
 interface Waiter {
-  readonly numCtx: number;
+  readonly requested: RequestedContext;
+  /** True when it waits in the scheduler's queue (counted against `maxQueue`). */
+  readonly counted: boolean;
   grant(): void;
 }
 
@@ -78,6 +95,8 @@ export interface SchedulerOptions {
   readonly profile: HardwareProfile;
   readonly numParallel: number;
   readonly maxQueue: number;
+  /** True from 0.30: load failures name llama-server (else the older OOM text). */
+  readonly llamaServerRunner: boolean;
   /** Multiplier for one timed step (jitter); 1 when deterministic. */
   readonly jitter: () => number;
   readonly log: Logger;
@@ -85,29 +104,37 @@ export interface SchedulerOptions {
 
 export class Scheduler {
   private readonly entries = new Map<string, ModelEntry>();
+  /** Waiters counted against the queue limit. */
   private waiting = 0;
+  /** Requests inside a load (finding room, evicting, waiting for memory) until their runner exists. */
+  private planning = 0;
   private readonly memoryWaiters = new Set<() => void>();
   private readonly closing = new AbortController();
 
   constructor(private readonly opts: SchedulerOptions) {}
 
-  /** Number of requests waiting for a slot, server-wide. */
+  /** Number of requests waiting in the scheduler's queue, server-wide. */
   get queued(): number {
     return this.waiting;
   }
 
   /**
-   * Takes a slot on `model` and makes sure it is loaded with `numCtx`. Throws ScheduleError for
-   * a full queue (503), a model that cannot fit (500), or a cancelled wait (499).
+   * Takes a slot on `model` and makes sure it is loaded with the requested context. Throws
+   * ScheduleError for a full queue (503), a model that cannot fit (500), or a cancelled wait (499).
    */
-  async acquire(model: OllamaModel, numCtx: number, keepAliveMs: KeepAliveMs, signal: AbortSignal): Promise<Lease> {
+  async acquire(
+    model: OllamaModel,
+    requested: RequestedContext,
+    keepAliveMs: KeepAliveMs,
+    signal: AbortSignal,
+  ): Promise<Lease> {
     if (this.closing.signal.aborted) throw new ScheduleError(503, 'server shutting down');
     const entry = this.entryFor(model);
-    await this.takeSlot(entry, numCtx, signal);
+    await this.takeSlot(entry, requested, signal);
     const loadStart = process.hrtime.bigint();
     let runner: Runner;
     try {
-      runner = await this.ensureRunner(entry, numCtx, signal);
+      runner = await this.ensureRunner(entry, requested, signal);
     } catch (err) {
       this.releaseSlot(entry, undefined);
       throw err;
@@ -168,32 +195,40 @@ export class Scheduler {
     return entry;
   }
 
-  private canStart(entry: ModelEntry, numCtx: number): boolean {
+  private canStart(entry: ModelEntry, requested: RequestedContext): boolean {
     if (entry.active >= this.opts.numParallel) return false;
     // A different context size needs a reload, which waits for the model to go idle.
-    return entry.runner === undefined || entry.runner.numCtx === numCtx || entry.active === 0;
+    return entry.runner === undefined || !needsReload(entry.runner, requested) || entry.active === 0;
   }
 
-  private takeSlot(entry: ModelEntry, numCtx: number, signal: AbortSignal): Promise<void> {
-    if (entry.waiters.length === 0 && this.canStart(entry, numCtx)) {
+  private takeSlot(entry: ModelEntry, requested: RequestedContext, signal: AbortSignal): Promise<void> {
+    // A loaded runner that fits the request takes it at once; it then waits on the runner's own
+    // semaphore, outside the scheduler's queue and its limit.
+    const runner = entry.runner;
+    const counted = runner === undefined || runner.state !== 'ready' || needsReload(runner, requested);
+    // One request in the works plus `maxQueue` in the channel.
+    if (counted && this.waiting + this.planning >= this.opts.maxQueue + 1) {
+      return Promise.reject(new ScheduleError(503, MAX_QUEUE_MESSAGE));
+    }
+    if (entry.waiters.length === 0 && this.canStart(entry, requested)) {
       entry.active += 1;
       return Promise.resolve();
     }
-    if (this.waiting >= this.opts.maxQueue) return Promise.reject(new ScheduleError(503, MAX_QUEUE_MESSAGE));
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
         const index = entry.waiters.indexOf(waiter);
         if (index >= 0) {
           entry.waiters.splice(index, 1);
-          this.waiting -= 1;
+          if (counted) this.waiting -= 1;
         }
         reject(new ScheduleError(499, 'request canceled'));
       };
       const waiter: Waiter = {
-        numCtx,
+        requested,
+        counted,
         grant: () => {
           signal.removeEventListener('abort', onAbort);
-          this.waiting -= 1;
+          if (counted) this.waiting -= 1;
           if (this.closing.signal.aborted) {
             reject(new ScheduleError(503, 'server shutting down'));
             return;
@@ -203,9 +238,9 @@ export class Scheduler {
         },
       };
       entry.waiters.push(waiter);
-      this.waiting += 1;
+      if (counted) this.waiting += 1;
       signal.addEventListener('abort', onAbort, { once: true });
-      this.opts.log.debug({ model: entry.model.name, queued: this.waiting }, 'request queued');
+      this.opts.log.debug({ model: entry.model.name, queued: this.waiting, counted }, 'request queued');
     });
   }
 
@@ -221,17 +256,33 @@ export class Scheduler {
   private pump(entry: ModelEntry): void {
     for (;;) {
       const head = entry.waiters[0];
-      if (!head || !this.canStart(entry, head.numCtx)) return;
+      if (!head || !this.canStart(entry, head.requested)) return;
       entry.waiters.shift();
       head.grant();
     }
   }
 
-  private async ensureRunner(entry: ModelEntry, numCtx: number, signal: AbortSignal): Promise<Runner> {
+  private async ensureRunner(entry: ModelEntry, requested: RequestedContext, signal: AbortSignal): Promise<Runner> {
     const current = entry.runner;
-    if (current && current.numCtx !== numCtx) this.unload(entry, current, 'options changed');
-    const runner = entry.runner ?? (await this.startLoad(entry, numCtx, signal));
-    // The load itself goes on when this client leaves (another may be waiting for it).
+    if (current && needsReload(current, requested)) this.unload(entry, current, 'options changed');
+    const existing = entry.runner;
+    if (existing) {
+      await this.waitReady(existing, signal);
+      return existing;
+    }
+    // The real scheduler is busy with this request until the load finished.
+    this.planning += 1;
+    try {
+      const runner = await this.startLoad(entry, requested, signal);
+      await this.waitReady(runner, signal);
+      return runner;
+    } finally {
+      this.planning -= 1;
+    }
+  }
+
+  /** Waits for a runner's load; the load itself goes on when this client leaves (another may wait for it). */
+  private async waitReady(runner: Runner, signal: AbortSignal): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const fail = (): void => reject(new ScheduleError(499, 'request canceled'));
       if (signal.aborted) {
@@ -250,19 +301,40 @@ export class Scheduler {
         },
       );
     });
-    return runner;
+  }
+
+  /**
+   * The context and placement a load ends up with on an otherwise idle node: the requested context
+   * capped at the trained one; when that runs out of memory and the context was automatic, one
+   * step lower (`reduceAutoNumCtxForLoadOOM`, tried once). Throws the out-of-memory error otherwise.
+   */
+  private planLoad(model: OllamaModel, requested: RequestedContext): { numCtx: number; target: Placement } {
+    const { profile, numParallel } = this.opts;
+    const numCtx = effectiveNumCtx(requested.numCtx, model.shape.trainedContext);
+    const target = choosePlacement(profile, model, numCtx, numParallel, emptyNodeMemory(profile));
+    if (target) return { numCtx, target };
+    const lower = requested.auto ? nextLowerAutoNumCtx(numCtx) : undefined;
+    if (lower !== undefined && lower < requested.numCtx) {
+      this.opts.log.warn(
+        { model: model.name, oldNumCtx: requested.numCtx, effectiveNumCtx: numCtx, newNumCtx: lower },
+        'llama-server load failed; reducing automatic context and retrying once',
+      );
+      const retry = choosePlacement(profile, model, lower, numParallel, emptyNodeMemory(profile));
+      if (retry) return { numCtx: lower, target: retry };
+      throw new ScheduleError(500, loadOomMessage(profile, model, lower, numParallel, this.opts.llamaServerRunner));
+    }
+    throw new ScheduleError(500, loadOomMessage(profile, model, numCtx, numParallel, this.opts.llamaServerRunner));
   }
 
   /** Finds room (evicting idle models, waiting for busy ones) and starts loading. */
-  private async startLoad(entry: ModelEntry, numCtx: number, signal: AbortSignal): Promise<Runner> {
-    const { profile } = this.opts;
-    const bytes = requiredBytes(entry.model, numCtx, this.opts.numParallel);
-    const target = choosePlacement(profile, bytes, emptyNodeMemory(profile));
-    if (!target) throw new ScheduleError(500, oomMessage(profile, bytes));
+  private async startLoad(entry: ModelEntry, requested: RequestedContext, signal: AbortSignal): Promise<Runner> {
+    const { numCtx, target } = this.planLoad(entry.model, requested);
     for (;;) {
       if (this.closing.signal.aborted) throw new ScheduleError(503, 'server shutting down');
-      const placement = this.fitsNow(bytes, target.onGpu);
-      if (placement && this.residentCount() < MAX_LOADED_MODELS) return this.createRunner(entry, numCtx, placement);
+      const placement = this.fitsNow(entry.model, numCtx, target);
+      if (placement && this.residentCount() < MAX_LOADED_MODELS) {
+        return this.createRunner(entry, numCtx, requested.auto, placement);
+      }
       const victim = this.idleVictim(entry);
       if (victim?.runner) {
         this.unload(victim, victim.runner, 'evicted to make room');
@@ -272,13 +344,15 @@ export class Scheduler {
     }
   }
 
-  private createRunner(entry: ModelEntry, numCtx: number, placement: Placement): Runner {
+  private createRunner(entry: ModelEntry, numCtx: number, numCtxAuto: boolean, placement: Placement): Runner {
     const seconds = loadSeconds(entry.model.sizeBytes, this.opts.profile) * this.opts.jitter();
     const now = nowEpochNs();
     const runner: Runner = {
       model: entry.model,
       numCtx,
+      numCtxAuto,
       placement,
+      promptCache: new SlotPromptCache(this.opts.numParallel),
       state: 'loading',
       decoding: 0,
       keepAliveMs: 0,
@@ -303,6 +377,7 @@ export class Scheduler {
         model: entry.model.name,
         numCtx,
         onGpu: placement.onGpu,
+        gpuLayers: `${placement.gpuLayers}/${placement.totalLayers}`,
         sizeBytes: placement.totalBytes,
         loadSeconds: seconds,
       },
@@ -311,7 +386,7 @@ export class Scheduler {
     return runner;
   }
 
-  private fitsNow(bytes: number, wantGpu: boolean): Placement | undefined {
+  private fitsNow(model: OllamaModel, numCtx: number, target: Placement): Placement | undefined {
     const { profile } = this.opts;
     let gpuUsed = 0;
     let hostUsed = 0;
@@ -324,9 +399,9 @@ export class Scheduler {
       gpuBytes: (profile.gpu?.usableMemBytes ?? 0) - gpuUsed,
       hostBytes: profile.memAvailableBytes - hostUsed,
     };
-    const placement = choosePlacement(profile, bytes, free);
-    // Like Ollama, prefer evicting to get a full GPU load over settling for the CPU.
-    return placement && placement.onGpu === wantGpu ? placement : undefined;
+    const placement = choosePlacement(profile, model, numCtx, this.opts.numParallel, free);
+    // Like Ollama, evict rather than settle for fewer GPU layers than an idle node would give.
+    return placement && placement.gpuLayers >= target.gpuLayers ? placement : undefined;
   }
 
   private residentCount(): number {
@@ -407,6 +482,15 @@ export class Scheduler {
     this.wakeMemoryWaiters();
     this.pump(entry);
   }
+}
+
+/**
+ * `needsReload` for the context: two automatic contexts always match (the runner keeps what it
+ * got, even after an out-of-memory reduction); otherwise the capped request must equal the runner's.
+ */
+function needsReload(runner: Runner, requested: RequestedContext): boolean {
+  if (runner.numCtxAuto && requested.auto) return false;
+  return effectiveNumCtx(requested.numCtx, runner.model.shape.trainedContext) !== runner.numCtx;
 }
 
 function expiryFrom(nowNs: bigint, keepAliveMs: KeepAliveMs): bigint {
