@@ -7,6 +7,8 @@ import {
   findHardwareProfile,
   startExoEmulator,
   startOllamaEmulator,
+  type ExoEmulatorOptions,
+  type FaultOptions,
   type HardwareProfile,
   type RunningEmulator,
 } from '@kage/emulators';
@@ -19,18 +21,19 @@ export function profile(id: string): HardwareProfile {
   return found;
 }
 
-export async function startOllama(profileId: string): Promise<RunningEmulator> {
+export async function startOllama(profileId: string, faults: Partial<FaultOptions> = {}): Promise<RunningEmulator> {
   return startOllamaEmulator({
     listen: { host: '127.0.0.1', port: 0 },
     profile: profile(profileId),
     deterministic: true,
     logger: silent,
+    faults,
   });
 }
 
 /** Starts EXO nodes that peer with each other; resolves once every node sees all of them. */
 export async function startExoCluster(
-  nodes: ReadonlyArray<{ name: string; profile: string }>,
+  nodes: ReadonlyArray<{ name: string; profile: string; extra?: Partial<ExoEmulatorOptions> }>,
 ): Promise<RunningEmulator[]> {
   const started: RunningEmulator[] = [];
   for (const node of nodes) {
@@ -44,6 +47,7 @@ export async function startExoCluster(
         heartbeatIntervalMs: 100,
         peerTimeoutMs: 3000,
         logger: silent,
+        ...node.extra,
       }),
     );
   }

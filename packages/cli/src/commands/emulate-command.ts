@@ -43,8 +43,6 @@ export interface OllamaEmulateFlags extends CommonEmulateFlags {
   keepAlive?: string;
   contextLength?: number;
   serverVersion?: string;
-  /** False with `--no-prompt-cache`. */
-  promptCache: boolean;
 }
 
 export interface ExoEmulateFlags extends CommonEmulateFlags {
@@ -110,7 +108,6 @@ export function createEmulateCommand(env: NodeJS.ProcessEnv): Command {
         .argParser(parsePositiveInt)
         .default(intFromEnv(env, 'OLLAMA_CONTEXT_LENGTH', 0) || undefined),
     )
-    .option('--no-prompt-cache', "fault: never reuse a slot's cached prompt prefix (every prompt fully prefilled)")
     .option('--server-version <v>', 'version reported by /api/version (< 0.32.6: classic /v1 chunks)')
     .action(async (flags: OllamaEmulateFlags) => {
       const log = createLogger({ destination: 'stderr' });
