@@ -23,8 +23,8 @@ import { startExoCluster, startOllama } from './src/emulated-lab.js';
 
 const OLLAMA_MODEL = 'qwen2.5:3b';
 const EXO_MODEL = 'mlx-community/Llama-3.2-3B-Instruct-4bit';
-/** Long enough that prefill dominates TTFT on the emulated CPU node (about 1,500 prompt tokens). */
-const LONG_PROMPT = `Review this module and list every bug you find.\n${'def f(x):\n    return x * 2  # doubles x\n'.repeat(140)}`;
+/** Long enough that prefill dominates TTFT (about 420 prompt tokens), short enough to keep the test quick. */
+const LONG_PROMPT = `Review this module and list every bug you find.\n${'def f(x):\n    return x * 2  # doubles x\n'.repeat(40)}`;
 
 async function tempStore(t: TestContext): Promise<BenchStore> {
   const dir = await mkdtemp(join(tmpdir(), 'kage-server-behaviours-'));
@@ -67,8 +67,9 @@ function matrix(targets: object[], extra: Record<string, unknown> = {}): Record<
 }
 
 test('prompt caches: a repeated prompt skips its prefill on Ollama and EXO; the default unique prefix does not', async (t) => {
-  const ollama = await startOllama('cpu-server-ddr4');
-  const exo = await startExoCluster([{ name: 'srv1', profile: 'cpu-server-ddr4' }]);
+  // The 8060S node: Ollama prefills on its GPU, EXO (CPU only on Linux) on its 16 cores.
+  const ollama = await startOllama('strix-halo-8060s-32gb');
+  const exo = await startExoCluster([{ name: 'srv1', profile: 'strix-halo-8060s-32gb' }]);
   closeAll(t, [ollama, ...exo]);
   const targets = [
     { id: 'ollama', kind: 'ollama', url: ollama.url, nodes: ['srv1'] },
@@ -90,7 +91,7 @@ test('prompt caches: a repeated prompt skips its prefill on Ollama and EXO; the 
   const exoPrompt = cell(same, 'exo');
   assert.equal(cell(same, 'ollama').cached_prompt_tokens, null);
   const repeated = exoPrompt.cached_prompt_tokens?.median ?? 0;
-  assert.ok(repeated > 1000, `a repeated prompt is nearly all cached on EXO (${repeated} tokens)`);
+  assert.ok(repeated > 300, `a repeated prompt is nearly all cached on EXO (${repeated} tokens)`);
   const fresh = cell(unique, 'exo').cached_prompt_tokens?.median ?? Infinity;
   assert.ok(fresh < 64, `with a unique prefix only the chat template can be cached (${fresh} tokens)`);
 });
