@@ -79,8 +79,9 @@ function parsePrometheus(text: string): { types: Map<string, string>; samples: S
       labels[lm[1]!] = lm[2]!.replace(/\\(.)/g, (_s, c: string) => (c === 'n' ? '\n' : c));
       rest = rest.slice(lm[0].length);
     }
-    const value = Number(m[4]);
-    assert.ok(!Number.isNaN(value) || m[4] === 'NaN', `bad value in: ${line}`);
+    // Prometheus reads NaN in any case (prom-client writes `Nan` for an empty event-loop histogram).
+    const value = /^nan$/i.test(m[4]!) ? NaN : Number(m[4]);
+    assert.ok(!Number.isNaN(value) || /^nan$/i.test(m[4]!), `bad value in: ${line}`);
     samples.push({ name: m[1]!, labels, value });
   }
   return { types, samples };

@@ -175,6 +175,11 @@ export const ReportSchema = Type.Object({
     started_at: IsoTime,
     finished_at: Nullable(IsoTime),
     error: Nullable(Type.String()),
+    prompt_policy: Type.Optional(
+      Type.Union([Type.Literal('unique_prefix'), Type.Literal('same_prompt')], {
+        description: 'whether requests could reuse a server prompt cache (docs/benchmarks.md)',
+      }),
+    ),
   }),
   cells: Type.Array(
     Type.Object(
