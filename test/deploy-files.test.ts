@@ -38,6 +38,92 @@ test('systemd/kage-agent.service keeps the behaviour the docs promise', async ()
   assert.match(unit, /^ExecStart=.* agent --config /m);
 });
 
+/**
+ * The systemd release that introduced each directive the units use (systemd's NEWS). Kage's units
+ * must load without a warning on systemd 249–256 (Ubuntu 22.04 has 249, Debian 12 has 252): a
+ * directive newer than 249 belongs in an optional drop-in that installers add only where it is known.
+ */
+const DIRECTIVE_SINCE: Record<string, number> = {
+  Description: 1,
+  Documentation: 1,
+  Wants: 1,
+  After: 1,
+  WantedBy: 1,
+  StartLimitIntervalSec: 230,
+  Type: 1,
+  NotifyAccess: 1,
+  ExecStart: 1,
+  User: 1,
+  Group: 1,
+  Environment: 1,
+  SyslogIdentifier: 1,
+  StateDirectory: 235,
+  StateDirectoryMode: 235,
+  WorkingDirectory: 1,
+  UMask: 1,
+  TimeoutStartSec: 188,
+  WatchdogSec: 1,
+  Restart: 1,
+  RestartPreventExitStatus: 189,
+  RestartSec: 1,
+  RestartSteps: 254,
+  RestartMaxDelaySec: 254,
+  KillMode: 1,
+  TimeoutStopSec: 188,
+  NoNewPrivileges: 187,
+  CapabilityBoundingSet: 1,
+  AmbientCapabilities: 229,
+  ProtectSystem: 214,
+  ProtectHome: 214,
+  PrivateTmp: 1,
+  PrivateDevices: 209,
+  PrivateIPC: 248,
+  PrivateMounts: 239,
+  PrivateUsers: 232,
+  RemoveIPC: 232,
+  DevicePolicy: 1,
+  ProtectKernelTunables: 232,
+  ProtectKernelModules: 232,
+  ProtectKernelLogs: 244,
+  ProtectControlGroups: 232,
+  ProtectClock: 245,
+  ProtectHostname: 242,
+  ProtectProc: 247,
+  ProcSubset: 247,
+  KeyringMode: 235,
+  RestrictAddressFamilies: 211,
+  RestrictNamespaces: 233,
+  RestrictRealtime: 231,
+  RestrictSUIDSGID: 242,
+  LockPersonality: 235,
+  SystemCallArchitectures: 1,
+  SystemCallFilter: 1,
+  SystemCallErrorNumber: 1,
+};
+const OLDEST_SYSTEMD = 249;
+
+function directives(unit: string): string[] {
+  return unit
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith('['))
+    .map((l) => l.slice(0, l.indexOf('=')));
+}
+
+test('every shipped unit loads on systemd 249 and later; newer directives only in the optional drop-in', async () => {
+  for (const name of ['kage-agent.service', 'kage-coordinator.service']) {
+    for (const key of directives(await readFile(`${root}systemd/${name}`, 'utf8'))) {
+      const since = DIRECTIVE_SINCE[key];
+      assert.ok(since !== undefined, `${name}: ${key} is not in the version table: add it with its systemd release`);
+      assert.ok(since <= OLDEST_SYSTEMD, `${name}: ${key} needs systemd ${since}; move it to a drop-in`);
+    }
+  }
+  const dropIn = await readFile(`${root}systemd/kage-agent.service.d/50-restart-backoff.conf`, 'utf8');
+  assert.match(dropIn, /^\[Service\]$/m);
+  assert.deepEqual(directives(dropIn), ['RestartSteps', 'RestartMaxDelaySec']);
+  assert.match(dropIn, /254 or later/, 'the drop-in says when to install it');
+});
+
 test('systemd/kage-coordinator.service: notify, watchdog, no restart into a config error, exposure ≤ 2.0', async (t) => {
   const file = `${root}systemd/kage-coordinator.service`;
   const unit = await readFile(file, 'utf8');
