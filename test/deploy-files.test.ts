@@ -5,7 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadMatrix } from '@kage/bench';
 
@@ -122,6 +124,33 @@ test('every shipped unit loads on systemd 249 and later; newer directives only i
   assert.match(dropIn, /^\[Service\]$/m);
   assert.deepEqual(directives(dropIn), ['RestartSteps', 'RestartMaxDelaySec']);
   assert.match(dropIn, /254 or later/, 'the drop-in says when to install it');
+});
+
+test('systemd-analyze verify: every shipped unit loads with no warning on this systemd; the drop-in only from 254', async (t) => {
+  const probe = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
+  if (probe.error !== undefined) {
+    t.skip('systemd-analyze is not installed');
+    return;
+  }
+  const version = Number(/^systemd (\d+)/.exec(probe.stdout)?.[1]);
+  const dir = await mkdtemp(join(tmpdir(), 'kage-units-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  for (const name of ['kage-agent.service', 'kage-coordinator.service']) {
+    // Copied alone: verify also reads a `NAME.d/` beside the unit, and the drop-in is optional.
+    await copyFile(`${root}systemd/${name}`, join(dir, name));
+    const verify = spawnSync('systemd-analyze', ['verify', join(dir, name)], { encoding: 'utf8' });
+    const ours = `${verify.stdout}${verify.stderr}`.split('\n').filter((l) => l.includes(name));
+    assert.equal(verify.status, 0, `${name}: ${verify.stderr}`);
+    assert.deepEqual(ours, [], `systemd ${version} has nothing to say about ${name}`);
+  }
+  await mkdir(join(dir, 'kage-agent.service.d'));
+  await copyFile(
+    `${root}systemd/kage-agent.service.d/50-restart-backoff.conf`,
+    join(dir, 'kage-agent.service.d', '50-restart-backoff.conf'),
+  );
+  const withDropIn = spawnSync('systemd-analyze', ['verify', join(dir, 'kage-agent.service')], { encoding: 'utf8' });
+  const unknown = /Unknown key '(RestartSteps|RestartMaxDelaySec)'/.test(withDropIn.stderr);
+  assert.equal(unknown, version < 254, `systemd ${version}: the drop-in's keys are ${unknown ? 'unknown' : 'known'}`);
 });
 
 test('systemd/kage-coordinator.service: notify, watchdog, no restart into a config error, exposure ≤ 2.0', async (t) => {
