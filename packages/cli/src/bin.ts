@@ -15,6 +15,7 @@ import { createNodesCommand } from './commands/nodes-command.js';
 import { createStatusCommand } from './commands/status-command.js';
 import { createServiceCommand } from './commands/service-command.js';
 import { createExoCommand } from './commands/exo-command.js';
+import { createDeployCommand } from './commands/deploy-command.js';
 import { CliError, EXIT_USAGE, exitCodeForCode } from './errors.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -37,6 +38,7 @@ function buildProgram(): Command {
   program.addCommand(createNodesCommand());
   program.addCommand(createServiceCommand());
   program.addCommand(createExoCommand());
+  program.addCommand(createDeployCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -1,0 +1,53 @@
+/**
+ * `kage deploy files --inventory FILE --node NAME --out DIR`: writes every file the node needs
+ * under DIR, at its path on the node (DIR/etc/kage/agent.yaml …), with its mode, and prints one
+ * line per file: `MODE OWNER:GROUP PATH`. The install scripts copy from there and compare with
+ * what is installed, so a second run changes nothing.
+ */
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Command } from 'commander';
+import { CliError } from '../errors.js';
+
+export function createDeployCommand(): Command {
+  const deploy = new Command('deploy').description('the files the deploy scripts install on a node');
+  deploy
+    .command('files')
+    .description("render a node's config, tokens and units from the inventory into a directory")
+    .requiredOption('--inventory <file>', 'the deploy inventory (see deploy/inventory.example.yaml)')
+    .requiredOption('--node <name>', 'the node, as named in the inventory')
+    .requiredOption('--out <dir>', 'where to write them (created 0700; the tokens are in it)')
+    .action(async (flags: { inventory: string; node: string; out: string }) => {
+      // Loaded on use: every other command (the agent daemon above all) starts without them.
+      const { inventoryNode, loadInventory } = await import('../inventory/inventory.js');
+      const { renderNodeFiles } = await import('../inventory/node-files.js');
+      const inv = await loadInventory(flags.inventory);
+      const node = inventoryNode(inv, flags.node);
+      if (node === null) {
+        throw new CliError(
+          'KAGE_ERR_CLI_USAGE',
+          `--node ${flags.node}: ${inv.file} has no such node (nodes: ${inv.nodes.map((n) => n.name).join(', ')})`,
+        );
+      }
+      const files = await renderNodeFiles(inv, node);
+      try {
+        await mkdir(flags.out, { recursive: true, mode: 0o700 });
+        await chmod(flags.out, 0o700);
+        for (const f of files) {
+          const target = join(flags.out, f.path);
+          await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+          await writeFile(target, f.content, { mode: f.mode });
+          await chmod(target, f.mode);
+        }
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+        throw new CliError('KAGE_ERR_CLI_OUTPUT', `--out ${flags.out}: cannot write the files (${code})`, 73, {
+          cause: err,
+        });
+      }
+      for (const f of files) {
+        process.stdout.write(`${f.mode.toString(8).padStart(4, '0')} ${f.owner}:${f.group} ${f.path}\n`);
+      }
+    });
+  return deploy;
+}
