@@ -1,5 +1,5 @@
 /**
- * `kage deploy files --inventory FILE --node NAME --out DIR`: writes every file the node needs
+ * `kage deploy files --inventory FILE (--node NAME | --coordinator) --out DIR`: writes every file the node needs
  * under DIR, at its path on the node (DIR/etc/kage/agent.yaml …), with its mode, and prints one
  * line per file: `MODE OWNER:GROUP PATH`. The install scripts copy from there and compare with
  * what is installed, so a second run changes nothing.
@@ -15,18 +15,23 @@ export function createDeployCommand(): Command {
     .command('files')
     .description("render a node's config, tokens and units from the inventory into a directory")
     .requiredOption('--inventory <file>', 'the deploy inventory (see deploy/inventory.example.yaml)')
-    .requiredOption('--node <name>', 'the node, as named in the inventory')
+    .option('--node <name>', 'the node, as named in the inventory')
+    .option('--coordinator', "the coordinator's node (instead of --node)")
     .requiredOption('--out <dir>', 'where to write them (created 0700; the tokens are in it)')
-    .action(async (flags: { inventory: string; node: string; out: string }) => {
+    .action(async (flags: { inventory: string; node?: string; coordinator?: boolean; out: string }) => {
+      if ((flags.node === undefined) === (flags.coordinator !== true)) {
+        throw new CliError('KAGE_ERR_CLI_USAGE', 'give exactly one of --node NAME and --coordinator');
+      }
       // Loaded on use: every other command (the agent daemon above all) starts without them.
       const { inventoryNode, loadInventory } = await import('../inventory/inventory.js');
       const { renderNodeFiles } = await import('../inventory/node-files.js');
       const inv = await loadInventory(flags.inventory);
-      const node = inventoryNode(inv, flags.node);
+      const name = flags.node ?? inv.coordinator.node;
+      const node = inventoryNode(inv, name);
       if (node === null) {
         throw new CliError(
           'KAGE_ERR_CLI_USAGE',
-          `--node ${flags.node}: ${inv.file} has no such node (nodes: ${inv.nodes.map((n) => n.name).join(', ')})`,
+          `--node ${name}: ${inv.file} has no such node (nodes: ${inv.nodes.map((n) => n.name).join(', ')})`,
         );
       }
       const files = await renderNodeFiles(inv, node);

@@ -1,0 +1,96 @@
+# shellcheck shell=bash
+# Shared by the deploy scripts (sourced, not run). Conventions:
+#   - every change goes through `change` or `install_file`, which print it; with DRY_RUN=1 they
+#     print "would …" and change nothing;
+#   - ROOT (default empty) prefixes every path written, so a run can be staged in a directory;
+#     with ROOT set, nothing outside it is touched (no users, no systemctl);
+#   - a second run with the same inventory changes nothing and says so.
+# Exit codes: 0 done (or nothing to do), 64 bad usage, 65 a file would be overwritten (--force),
+# 69 a needed tool is missing, 78 a bad inventory (from kage), 1 anything else.
+
+KAGE_CHECKOUT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+KAGE_BIN="${KAGE_BIN:-$KAGE_CHECKOUT/packages/cli/dist/src/bin.js}"
+DRY_RUN=0
+FORCE=0
+ROOT=""
+CHANGES=0
+
+log() { printf '%s\n' "$*"; }
+die() {
+  local code="$1"
+  shift
+  printf '%s: %s\n' "$(basename "$0")" "$*" >&2
+  exit "$code"
+}
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || die 69 "$1 is not installed ($2)"
+}
+
+# Runs a command that changes the system, or prints it under --dry-run.
+change() {
+  CHANGES=$((CHANGES + 1))
+  if [ "$DRY_RUN" = 1 ]; then
+    log "would run: $*"
+  else
+    log "run: $*"
+    "$@"
+  fi
+}
+
+# install_file SOURCE TARGET MODE OWNER GROUP [guarded]
+# Copies SOURCE to ROOT/TARGET when it is missing or differs. A guarded file (a unit) that exists
+# with other content is only replaced with --force: someone may have edited it by hand.
+install_file() {
+  local src="$1" target="$ROOT$2" mode="$3" owner="$4" group="$5" guarded="${6:-}"
+  if [ -f "$target" ] && cmp -s "$src" "$target" && [ "$(stat -c %a "$target")" = "${mode#0}" ]; then
+    log "unchanged: $2"
+    return 0
+  fi
+  if [ -n "$guarded" ] && [ -f "$target" ] && ! cmp -s "$src" "$target" && [ "$FORCE" != 1 ]; then
+    log "differs from what this installer writes: $2"
+    diff -u "$target" "$src" | sed 's/^/  /' || true
+    die 65 "$2 was changed since it was installed (by hand?); rerun with --force to overwrite it"
+  fi
+  local what="new"
+  [ -f "$target" ] && what="changed"
+  CHANGES=$((CHANGES + 1))
+  if [ "$DRY_RUN" = 1 ]; then
+    log "would install ($what): $2 (mode $mode, $owner:$group)"
+    return 0
+  fi
+  install -d -m 0755 "$(dirname "$target")"
+  install -m "$mode" "$src" "$target"
+  # Staged runs (ROOT set) have no kage or exo user to hand files to.
+  if [ -z "$ROOT" ]; then chown "$owner:$group" "$target"; fi
+  log "installed ($what): $2"
+}
+
+# The systemd version of this machine (249, 252, …); 0 when there is no systemctl.
+systemd_version() {
+  if command -v systemctl >/dev/null 2>&1; then
+    systemctl --version | awk 'NR == 1 { print $2 + 0 }'
+  else
+    echo 0
+  fi
+}
+
+summary() {
+  if [ "$CHANGES" = 0 ]; then
+    log "nothing to change: $1 is installed as the inventory says"
+  elif [ "$DRY_RUN" = 1 ]; then
+    log "$CHANGES change(s) planned for $1 (dry run: nothing was changed)"
+  else
+    log "$CHANGES change(s) made for $1"
+  fi
+}
+
+# render_files INVENTORY DIR (--node NAME | --coordinator): `kage deploy files` into DIR; prints
+# its manifest (`MODE OWNER:GROUP PATH` per line). Exits with kage's code (78: a bad inventory).
+render_files() {
+  need node "Node.js >= 20 runs kage"
+  [ -f "$KAGE_BIN" ] || die 69 "$KAGE_BIN is missing: build the checkout first (pnpm install)"
+  local inventory="$1" out="$2"
+  shift 2
+  node "$KAGE_BIN" deploy files --inventory "$inventory" --out "$out" "$@"
+}
