@@ -14,7 +14,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const SCRIPTS = ['deploy/install-agent.sh', 'deploy/install-coordinator.sh', 'deploy/lib/install-common.sh'];
+const SCRIPTS = [
+  'deploy/install-agent.sh',
+  'deploy/install-coordinator.sh',
+  'deploy/rollback.sh',
+  'deploy/lib/install-common.sh',
+];
 
 function run(script: string, args: string[]): { code: number | null; out: string; err: string } {
   const r = spawnSync('bash', [join(root, script), ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -137,4 +142,43 @@ test('bad arguments exit 64, a bad inventory 78 with its problems, nothing writt
   assert.equal(bad.code, 78);
   assert.match(bad.err, /inventory\.yaml:2:\d+: nodes\[0\]\.address: "nope" is not an IPv4 address/);
   assert.deepEqual(await readdir(stage), []);
+});
+
+test("rollback removes everything the installers put there, leaves Ollama's files alone, and a second run finds nothing", async (t) => {
+  const { inventory, stage } = await lab(t);
+  assert.equal(run('deploy/install-coordinator.sh', ['--inventory', inventory, '--root', stage]).code, 0);
+  assert.equal(run('deploy/install-agent.sh', ['--inventory', inventory, '--node', 'srv1', '--root', stage]).code, 0);
+  // Ollama's unit and models, as a real node has them.
+  await mkdir(join(stage, 'usr/share/ollama/.ollama/models'), { recursive: true });
+  await writeFile(join(stage, 'usr/share/ollama/.ollama/models/blob'), 'weights');
+  await writeFile(
+    join(stage, 'etc/systemd/system/ollama.service'),
+    '[Service]\nExecStart=/usr/local/bin/ollama serve\n',
+  );
+
+  const plan = run('deploy/rollback.sh', ['--inventory', inventory, '--node', 'srv1', '--root', stage, '--dry-run']);
+  assert.equal(plan.code, 0, plan.err);
+  for (const path of [
+    '/etc/systemd/system/kage-agent.service',
+    '/etc/systemd/system/kage-coordinator.service',
+    '/etc/polkit-1/rules.d/50-kage-agent.rules',
+    '/etc/kage',
+  ]) {
+    assert.ok(plan.out.includes(`would run: rm -rf ${stage}${path}`), `${path} in:\n${plan.out}`);
+  }
+  assert.ok(plan.out.includes(`would run: rm -f ${stage}/opt/kage`));
+  assert.doesNotMatch(plan.out, /ollama/);
+
+  const done = run('deploy/rollback.sh', ['--inventory', inventory, '--node', 'srv1', '--root', stage]);
+  assert.equal(done.code, 0, done.err);
+  await assert.rejects(stat(join(stage, 'etc/kage')));
+  await assert.rejects(stat(join(stage, 'etc/systemd/system/kage-agent.service')));
+  await assert.rejects(stat(join(stage, 'opt/kage')));
+  assert.equal(await readFile(join(stage, 'usr/share/ollama/.ollama/models/blob'), 'utf8'), 'weights');
+  assert.match(await readFile(join(stage, 'etc/systemd/system/ollama.service'), 'utf8'), /ollama serve/);
+
+  const twice = run('deploy/rollback.sh', ['--inventory', inventory, '--node', 'srv1', '--root', stage]);
+  assert.equal(twice.code, 0, twice.err);
+  assert.match(twice.out, /^nothing to remove: no Kage or EXO left on srv1$/m);
+  assert.equal(run('deploy/rollback.sh', ['--inventory', inventory, '--node', 'srv7', '--root', stage]).code, 64);
 });
