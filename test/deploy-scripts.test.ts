@@ -18,6 +18,7 @@ const SCRIPTS = [
   'deploy/install-agent.sh',
   'deploy/install-coordinator.sh',
   'deploy/rollback.sh',
+  'deploy/install-exo.sh',
   'deploy/lib/install-common.sh',
 ];
 
@@ -181,4 +182,79 @@ test("rollback removes everything the installers put there, leaves Ollama's file
   assert.equal(twice.code, 0, twice.err);
   assert.match(twice.out, /^nothing to remove: no Kage or EXO left on srv1$/m);
   assert.equal(run('deploy/rollback.sh', ['--inventory', inventory, '--node', 'srv7', '--root', stage]).code, 64);
+});
+
+test('install-exo: the plan clones the pinned tag and builds with uv; a local --source installs; another version needs --force', async (t) => {
+  const { inventory, stage } = await lab(t);
+  const plan = run('deploy/install-exo.sh', ['--inventory', inventory, '--node', 'srv2', '--dry-run']);
+  assert.equal(plan.code, 0, plan.err);
+  assert.match(
+    plan.out,
+    /^would run: git clone --branch v1\.0\.71 --depth 1 https:\/\/github\.com\/exo-explore\/exo \/opt\/exo$/m,
+  );
+  assert.match(plan.out, /uv sync --extra 'cpu'/);
+  assert.match(plan.out, /would install \(new\): \/etc\/kage\/exo\.env/);
+  assert.doesNotMatch(plan.out, /pip install/);
+
+  const source = await mkdtemp(join(tmpdir(), 'kage-exo-src-'));
+  t.after(() => rm(source, { recursive: true, force: true }));
+  await writeFile(join(source, 'pyproject.toml'), '[project]\nname = "exo"\n');
+  const staged = run('deploy/install-exo.sh', [
+    '--inventory',
+    inventory,
+    '--node',
+    'srv2',
+    '--root',
+    stage,
+    '--source',
+    source,
+  ]);
+  assert.equal(staged.code, 0, staged.err);
+  assert.match(await readFile(join(stage, 'opt/exo/pyproject.toml'), 'utf8'), /name = "exo"/);
+  assert.match(
+    await readFile(join(stage, 'etc/kage/exo.env'), 'utf8'),
+    /^EXO_ARGS=--api-port 52415 --libp2p-port 30000 --bootstrap-peers \/ip4\/100\.77\.248\.9\/tcp\/30000,\/ip4\/100\.93\.122\.109\/tcp\/30000$/m,
+  );
+  assert.match(
+    await readFile(join(stage, 'etc/systemd/system/exo.service'), 'utf8'),
+    /^ExecStart=\/opt\/exo\/\.venv\/bin\/exo \$EXO_ARGS$/m,
+  );
+  const again = run('deploy/install-exo.sh', [
+    '--inventory',
+    inventory,
+    '--node',
+    'srv2',
+    '--root',
+    stage,
+    '--source',
+    source,
+  ]);
+  assert.match(again.out, /^nothing to change: EXO v1\.0\.71 on srv2 is installed as the inventory says$/m);
+
+  // An /opt/exo checked out at another tag is not replaced silently.
+  const other = join(stage, 'opt/exo');
+  await rm(other, { recursive: true });
+  await mkdir(other);
+  const git = (...args: string[]) =>
+    spawnSync('git', ['-C', other, '-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { encoding: 'utf8' });
+  if (git('init', '-q').error !== undefined) {
+    t.diagnostic('git is not installed: the version check was not exercised');
+    return;
+  }
+  git('commit', '-q', '--allow-empty', '-m', 'x');
+  git('tag', 'v1.0.70');
+  const older = run('deploy/install-exo.sh', ['--inventory', inventory, '--node', 'srv2', '--root', stage]);
+  assert.equal(older.code, 65);
+  assert.match(older.err, /\/opt\/exo holds EXO v1\.0\.70, not v1\.0\.71; rerun with --force/);
+
+  await writeFile(
+    inventory,
+    (await readFile(inventory, 'utf8')).replace(
+      '    token_file: tokens/srv2.token',
+      '    token_file: tokens/srv2.token\n    exo: false',
+    ),
+  );
+  const none = run('deploy/install-exo.sh', ['--inventory', inventory, '--node', 'srv2', '--root', stage]);
+  assert.equal(none.code, 64);
+  assert.match(none.err, /node srv2 runs no EXO \(exo: false/);
 });

@@ -23,8 +23,14 @@ die() {
   exit "$code"
 }
 
+# A dry run reports a missing tool and goes on, so that it shows the whole plan.
 need() {
-  command -v "$1" >/dev/null 2>&1 || die 69 "$1 is not installed ($2)"
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "$DRY_RUN" = 1 ]; then
+    log "missing: $1 is not installed ($2); the real run stops here (exit 69)"
+    return 0
+  fi
+  die 69 "$1 is not installed ($2)"
 }
 
 # Runs a command that changes the system, or prints it under --dry-run.
