@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KAGE_BIN, runKage } from './src/kage-process.js';
@@ -27,7 +27,8 @@ test('kage demo on Ctrl-C: exit 130, the run interrupted and listed, no stack tr
       // Interrupt once the first cell has started: the lab is up and requests are in flight.
       if (/cell 1\/9 .*started/.test(stderr)) resolve();
     });
-    void exited.then(() => reject(new Error(`demo exited early:\n${stderr}`)));
+    // With the lab's own logs: what a node did is the only way to tell a flaky start from a bug.
+    void exited.then(async () => reject(new Error(`demo exited early:\n${stderr}\n${await labLogTails(dir)}`)));
   });
   child.kill('SIGINT');
   const [code] = await exited;
@@ -40,3 +41,16 @@ test('kage demo on Ctrl-C: exit 130, the run interrupted and listed, no stack tr
   assert.equal(list.code, 0, list.stderr);
   assert.match(list.stdout, /kage-demo: the seed matrix\s+interrupted/);
 });
+
+/** The last lines of every log of the demo's lab, for a failure message. */
+async function labLogTails(dir: string): Promise<string> {
+  const lab = join(dir, 'lab');
+  const names = (await readdir(lab).catch(() => [] as string[])).filter((n) => n.endsWith('.log')).sort();
+  const tails = await Promise.all(
+    names.map(async (n) => {
+      const lines = (await readFile(join(lab, n), 'utf8').catch(() => '')).trimEnd().split('\n');
+      return `--- ${n}\n${lines.slice(-15).join('\n')}`;
+    }),
+  );
+  return tails.join('\n');
+}

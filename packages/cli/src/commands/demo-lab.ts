@@ -14,6 +14,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorMessage } from '@kage/common';
 import { SEED_NODE_PROFILES } from '@kage/emulators';
 import { pino } from 'pino';
 import { CoordinatorClient, type NodeView } from '../coordinator-client.js';
@@ -222,17 +223,23 @@ export async function waitForExoCluster(
 ): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   let seen: string[] = [];
+  let lastError = '';
   while (Date.now() < deadline) {
-    const state = (await (await fetch(`${url}/state`)).json()) as {
-      nodeIdentities?: Record<string, { friendlyName?: string }>;
-    };
-    seen = Object.values(state.nodeIdentities ?? {})
-      .map((identity) => identity.friendlyName ?? '')
-      .sort();
-    if (hostnames.every((h) => seen.includes(h))) return seen;
+    try {
+      // A node the agent is restarting refuses for a moment: that is waited out like a small cluster.
+      const res = await fetch(`${url}/state`, { signal: AbortSignal.timeout(2000) });
+      const state = (await res.json()) as { nodeIdentities?: Record<string, { friendlyName?: string }> };
+      seen = Object.values(state.nodeIdentities ?? {})
+        .map((identity) => identity.friendlyName ?? '')
+        .sort();
+      lastError = '';
+      if (hostnames.every((h) => seen.includes(h))) return seen;
+    } catch (err) {
+      lastError = `; the last GET ${url}/state failed: ${errorMessage(err)}`;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`EXO cluster did not form within ${timeoutMs} ms: saw [${seen.join(', ')}]`);
+  throw new Error(`EXO cluster did not form within ${timeoutMs} ms: saw [${seen.join(', ')}]${lastError}`);
 }
 
 function spawnLogged(args: string[], logFile: string, cwd: string, node: string): ChildProcess {
