@@ -16,6 +16,7 @@ import { createStatusCommand } from './commands/status-command.js';
 import { createServiceCommand } from './commands/service-command.js';
 import { createExoCommand } from './commands/exo-command.js';
 import { createDeployCommand } from './commands/deploy-command.js';
+import { createDoctorCommand } from './commands/doctor-command.js';
 import { CliError, EXIT_USAGE, exitCodeForCode } from './errors.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -39,6 +40,7 @@ function buildProgram(): Command {
   program.addCommand(createServiceCommand());
   program.addCommand(createExoCommand());
   program.addCommand(createDeployCommand());
+  program.addCommand(createDoctorCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

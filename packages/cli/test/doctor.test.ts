@@ -1,0 +1,118 @@
+/**
+ * `kage doctor` against a node made of emulators: Ollama answering (with its version), EXO on the
+ * inventory's port, an EXO checkout at the pinned tag or at another one, and a port taken by
+ * something that is not EXO. Output per check with its fix, JSON, and the exit code of the worst.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findHardwareProfile, startExoEmulator, startOllamaEmulator } from '@kage/emulators';
+import { pino } from 'pino';
+import { runKage } from './helpers/operator-coordinator.js';
+
+interface DoctorJson {
+  status: string;
+  checks: { id: string; status: string; detail: string; fix: string | null }[];
+}
+
+const silent = pino({ level: 'silent' });
+const profile = findHardwareProfile('cpu-server-ddr4')!;
+
+async function exoCheckout(t: TestContext, tag: string): Promise<string | null> {
+  const dir = await mkdtemp(join(tmpdir(), 'kage-doctor-exo-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const git = (...args: string[]) =>
+    spawnSync('git', ['-C', dir, '-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { encoding: 'utf8' });
+  if (git('init', '-q').error !== undefined) return null;
+  git('commit', '-q', '--allow-empty', '-m', 'x');
+  git('tag', tag);
+  await mkdir(join(dir, '.venv', 'bin'), { recursive: true });
+  await writeFile(join(dir, '.venv', 'bin', 'exo'), '#!/bin/sh\n', { mode: 0o755 });
+  return dir;
+}
+
+async function inventoryWithExoPort(t: TestContext, port: number): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'kage-doctor-inv-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'inventory.yaml');
+  await writeFile(
+    file,
+    `coordinator: { node: srv1 }\nexo: { api_port: ${port}, libp2p_port: 30000 }\nnodes:\n  - { name: srv1, hostname: srv1, address: 127.0.0.1, token_file: t }\n`,
+  );
+  return file;
+}
+
+test('kage doctor: Ollama and EXO answering, EXO at the pinned tag; each check with its fix; exit by the worst', async (t) => {
+  const ollama = await startOllamaEmulator({ listen: { host: '127.0.0.1', port: 0 }, profile, logger: silent });
+  const exo = await startExoEmulator({ listen: { host: '127.0.0.1', port: 0 }, name: 'srv1', profile, logger: silent });
+  t.after(() => Promise.all([ollama.close(), exo.close()]).then(() => undefined));
+  const checkout = await exoCheckout(t, 'v1.0.71');
+  if (checkout === null) {
+    t.skip('git is not installed');
+    return;
+  }
+  const inventory = await inventoryWithExoPort(t, exo.port);
+  const args = ['doctor', '--inventory', inventory, '--node', 'srv1', '--ollama', ollama.url, '--exo-dir', checkout];
+
+  const json = await runKage([...args, '--json']);
+  const report = JSON.parse(json.stdout) as DoctorJson;
+  const check = (id: string) => report.checks.find((c) => c.id === id)!;
+  assert.equal(check('ollama').status, 'pass');
+  assert.match(check('ollama').detail, /^Ollama is running at http:\/\/127\.0\.0\.1:\d+ \(version \d+\.\d+\.\d+\)$/);
+  assert.equal(check('exo-source').status, 'pass');
+  assert.equal(check('exo-source').detail, `EXO v1.0.71 in ${checkout}`);
+  assert.equal(check('exo-ports').status, 'pass');
+  assert.equal(check('node').status, 'pass');
+  // uv and Tailscale are not on a test machine: warnings, each with its fix.
+  for (const c of report.checks.filter((x) => x.status !== 'pass')) assert.ok(c.fix, `${c.id} has a fix`);
+  assert.equal(json.code, report.status === 'pass' ? 0 : report.status === 'warn' ? 1 : 2);
+  assert.notEqual(report.status, 'fail', JSON.stringify(report.checks));
+
+  const text = await runKage(args);
+  assert.match(text.stdout, /^pass {2}ollama {6}Ollama is running/m);
+  assert.equal(text.code, json.code);
+});
+
+test('kage doctor fails on EXO at another tag, a port held by something else and no Ollama', async (t) => {
+  const ollama = await startOllamaEmulator({ listen: { host: '127.0.0.1', port: 0 }, profile, logger: silent });
+  t.after(() => ollama.close());
+  const checkout = await exoCheckout(t, 'v1.0.70');
+  if (checkout === null) {
+    t.skip('git is not installed');
+    return;
+  }
+  // EXO's API port taken by the Ollama emulator: not EXO.
+  const inventory = await inventoryWithExoPort(t, ollama.port);
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const refused = (closed.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const r = await runKage([
+    'doctor',
+    '--inventory',
+    inventory,
+    '--ollama',
+    `http://127.0.0.1:${refused}`,
+    '--exo-dir',
+    checkout,
+    '--json',
+  ]);
+  assert.equal(r.code, 2);
+  const report = JSON.parse(r.stdout) as DoctorJson;
+  const check = (id: string) => report.checks.find((c) => c.id === id)!;
+  assert.equal(report.status, 'fail');
+  assert.equal(check('ollama').status, 'fail');
+  assert.match(check('ollama').detail, /does not answer \(ECONNREFUSED\)/);
+  assert.equal(check('exo-source').status, 'fail');
+  assert.match(check('exo-source').detail, /is at v1\.0\.70, the lab is pinned to v1\.0\.71/);
+  assert.match(check('exo-source').fix ?? '', /install-exo\.sh --force/);
+  assert.equal(check('exo-ports').status, 'fail');
+  assert.match(check('exo-ports').detail, new RegExp(`port ${ollama.port} is used by something that is not EXO`));
+
+  const badNode = await runKage(['doctor', '--inventory', inventory, '--node', 'srv9']);
+  assert.equal(badNode.code, 64);
+});
