@@ -6,7 +6,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,4 +115,39 @@ test('kage doctor fails on EXO at another tag, a port held by something else and
 
   const badNode = await runKage(['doctor', '--inventory', inventory, '--node', 'srv9']);
   assert.equal(badNode.code, 64);
+});
+
+test('kage doctor --matrix: each model pulled on this Ollama and within the memory available, before any download', async (t) => {
+  const ollama = await startOllamaEmulator({ listen: { host: '127.0.0.1', port: 0 }, profile, logger: silent });
+  t.after(() => ollama.close());
+  const dir = await mkdtemp(join(tmpdir(), 'kage-doctor-matrix-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const matrix = join(dir, 'matrix.yaml');
+  await writeFile(
+    matrix,
+    [
+      'name: m',
+      'prompt: hi',
+      'num_ctx: 4096',
+      `targets: [{ id: o, kind: ollama, url: "${ollama.url}" }]`,
+      'models: [{ name: "qwen2.5:3b" }, { name: "llama3.3:70b" }, { name: "mistral:7b" }]',
+    ].join('\n'),
+  );
+  const r = await runKage(['doctor', '--ollama', ollama.url, '--matrix', matrix, '--json']);
+  const report = JSON.parse(r.stdout) as DoctorJson;
+  const check = (id: string) => report.checks.find((c) => c.id === id)!;
+  const available = Number(/^MemAvailable:\s+(\d+) kB$/m.exec(await readFile('/proc/meminfo', 'utf8'))?.[1]) * 1024;
+  const tags = (await (await fetch(`${ollama.url}/api/tags`)).json()) as { models: { name: string; size: number }[] };
+  for (const name of ['qwen2.5:3b', 'llama3.3:70b']) {
+    const size = tags.models.find((m) => m.name === name)!.size;
+    const c = check(`model ${name}`);
+    assert.equal(c.status, size <= available ? 'pass' : 'warn', `${name}: ${c.detail}`);
+    if (size > available) assert.match(c.detail, /this node cannot run it alone/);
+  }
+  assert.equal(check('model mistral:7b').status, 'warn');
+  assert.equal(check('model mistral:7b').fix, 'ollama pull mistral:7b');
+
+  await writeFile(matrix, 'name: m\n');
+  const bad = await runKage(['doctor', '--ollama', ollama.url, '--matrix', matrix]);
+  assert.equal(bad.code, 78, 'a bad matrix is a bad input, before any check');
 });

@@ -191,3 +191,48 @@ export function worst(results: readonly CheckResult[]): CheckStatus {
   if (results.some((r) => r.status === 'fail')) return 'fail';
   return results.some((r) => r.status === 'warn') ? 'warn' : 'pass';
 }
+
+/** `MemAvailable` from /proc/meminfo, in bytes; null where there is none (not Linux). */
+async function memAvailableBytes(): Promise<number | null> {
+  try {
+    const { readFile } = await import('node:fs/promises');
+    const kb = /^MemAvailable:\s+(\d+) kB$/m.exec(await readFile('/proc/meminfo', 'utf8'))?.[1];
+    return kb === undefined ? null : Number(kb) * 1024;
+  } catch {
+    return null;
+  }
+}
+
+const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(1)} GB`;
+
+/**
+ * Each of the matrix's models on this node's Ollama: pulled (the name resolves), and its weights
+ * within the memory available now. A model that fits no single node can still run across the EXO
+ * cluster: that is a warning, said before any download, not a failure.
+ */
+export async function checkMatrixModels(o: DoctorOptions, models: readonly string[]): Promise<CheckResult[]> {
+  const tags = await httpText(`${o.ollamaUrl}/api/tags`);
+  if ('error' in tags || tags.status !== 200) {
+    return [warn('models', `cannot list Ollama's models at ${o.ollamaUrl}/api/tags`, 'see the ollama check above')];
+  }
+  let listed: { name?: string; model?: string; size?: number }[] = [];
+  try {
+    listed = (JSON.parse(tags.text) as { models?: typeof listed }).models ?? [];
+  } catch {
+    return [warn('models', `${o.ollamaUrl}/api/tags answered no JSON`, 'is this Ollama?')];
+  }
+  const available = await memAvailableBytes();
+  return models.map((name) => {
+    const id = `model ${name}`;
+    const found = listed.find((m) => m.name === name || m.model === name);
+    if (found === undefined) return warn(id, 'not pulled on this node', `ollama pull ${name}`);
+    if (typeof found.size !== 'number' || available === null) return pass(id, 'pulled');
+    return found.size <= available
+      ? pass(id, `pulled, ${gb(found.size)} of weights, ${gb(available)} available`)
+      : warn(
+          id,
+          `${gb(found.size)} of weights, only ${gb(available)} available: this node cannot run it alone`,
+          'run it across the EXO cluster, or free memory on this node',
+        );
+  });
+}
