@@ -32,9 +32,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ -z "$INVENTORY" ] || [ -z "$NODE" ]; then usage; fi
-[ -z "$ROOT" ] || [ -d "$ROOT" ] || die 64 "--root $ROOT is not a directory"
 [ -z "$SOURCE" ] || [ -f "$SOURCE/pyproject.toml" ] || die 64 "--source $SOURCE is not an EXO checkout (no pyproject.toml)"
-if [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then die 64 "run as root (or with --dry-run)"; fi
+check_run_context
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -87,9 +86,7 @@ if [ -z "$ROOT" ]; then
   else
     log "unchanged: /opt/exo/.venv"
   fi
-  if ! getent passwd exo >/dev/null; then
-    change useradd --system --user-group --home-dir /var/lib/exo --no-create-home --shell /usr/sbin/nologin exo
-  fi
+  ensure_system_user exo /var/lib/exo
 fi
 
 # 3. The node's flags and the unit.
@@ -97,13 +94,5 @@ if [ ! -d "$ROOT/etc/kage" ]; then change install -d -m 0750 "$ROOT/etc/kage"; f
 install_file "$work/files/etc/kage/exo.env" /etc/kage/exo.env 0644 root root
 install_file "$work/files/etc/systemd/system/exo.service" /etc/systemd/system/exo.service 0644 root root guarded
 
-if [ -z "$ROOT" ]; then
-  if [ "$CHANGES" -gt 0 ]; then change systemctl daemon-reload; fi
-  if ! systemctl is-enabled --quiet exo 2>/dev/null; then change systemctl enable exo; fi
-  if [ "$CHANGES" -gt 0 ] && systemctl is-active --quiet exo 2>/dev/null; then
-    change systemctl restart exo
-  elif ! systemctl is-active --quiet exo 2>/dev/null; then
-    change systemctl start exo
-  fi
-fi
+start_unit exo
 summary "EXO $VERSION on $NODE"

@@ -27,8 +27,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ -z "$INVENTORY" ] || [ -z "$NODE" ]; then usage; fi
-[ -z "$ROOT" ] || [ -d "$ROOT" ] || die 64 "--root $ROOT is not a directory"
-if [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then die 64 "run as root (or with --dry-run)"; fi
+check_run_context
 
 # The inventory must name this node: a rollback on the wrong machine is refused, not guessed at.
 work="$(mktemp -d)"

@@ -81,6 +81,55 @@ systemd_version() {
   fi
 }
 
+# After the flags are read: --root must exist, and a real run needs root.
+check_run_context() {
+  [ -z "$ROOT" ] || [ -d "$ROOT" ] || die 64 "--root $ROOT is not a directory"
+  if [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then die 64 "run as root (or with --dry-run)"; fi
+}
+
+# ensure_system_user NAME HOME: a system user and group to run a unit as; no shell, no home made.
+ensure_system_user() {
+  if [ -z "$ROOT" ] && ! getent passwd "$1" >/dev/null; then
+    change useradd --system --user-group --home-dir "$2" --no-create-home --shell /usr/sbin/nologin "$1"
+  fi
+}
+
+# /opt/kage: a link to this checkout (the units run /opt/kage/packages/cli/dist/src/bin.js).
+link_checkout() {
+  if [ "$KAGE_CHECKOUT" != "$ROOT/opt/kage" ] && [ "$(readlink -f "$ROOT/opt/kage" 2>/dev/null || true)" != "$KAGE_CHECKOUT" ]; then
+    [ ! -e "$ROOT/opt/kage" ] || [ -L "$ROOT/opt/kage" ] || die 65 "/opt/kage exists and is not this checkout; move it away first"
+    if [ ! -d "$ROOT/opt" ]; then change install -d -m 0755 "$ROOT/opt"; fi
+    change ln -sfn "$KAGE_CHECKOUT" "$ROOT/opt/kage"
+  else
+    log "unchanged: /opt/kage -> $KAGE_CHECKOUT"
+  fi
+}
+
+# install_rendered MANIFEST DIR PATH...: installs the listed paths of a `kage deploy files`
+# manifest from DIR, each with the mode and owner the manifest gives.
+install_rendered() {
+  local manifest="$1" dir="$2" mode owner_group path
+  shift 2
+  if [ ! -d "$ROOT/etc/kage" ]; then change install -d -m 0750 "$ROOT/etc/kage"; fi
+  while read -r mode owner_group path; do
+    case " $* " in
+      *" $path "*) install_file "$dir$path" "$path" "$mode" "${owner_group%%:*}" "${owner_group##*:}" ;;
+    esac
+  done <<<"$manifest"
+}
+
+# start_unit NAME: enabled and running; restarted when this run changed something (not staged).
+start_unit() {
+  [ -z "$ROOT" ] || return 0
+  if [ "$CHANGES" -gt 0 ]; then change systemctl daemon-reload; fi
+  if ! systemctl is-enabled --quiet "$1" 2>/dev/null; then change systemctl enable "$1"; fi
+  if [ "$CHANGES" -gt 0 ] && systemctl is-active --quiet "$1" 2>/dev/null; then
+    change systemctl restart "$1"
+  elif ! systemctl is-active --quiet "$1" 2>/dev/null; then
+    change systemctl start "$1"
+  fi
+}
+
 summary() {
   if [ "$CHANGES" = 0 ]; then
     log "nothing to change: $1 is installed as the inventory says"
