@@ -21,7 +21,7 @@ import {
 } from './exo-state.js';
 import { msBetween, nowNs } from './http-transport.js';
 import type { BenchLogger } from './logger.js';
-import type { PrepareOptions, PrepareProgress, PrepareResult } from './protocol-client.js';
+import { noopPrepareResult, type PrepareOptions, type PrepareProgress, type PrepareResult } from './protocol-client.js';
 import { messageFromErrorBody } from './request-metrics.js';
 
 /** How long the topology may take to allow the placement (links form after membership). */
@@ -71,19 +71,7 @@ export async function prepareExoModel(
   const { expected, url, log, instanceAppearMs } = deps;
   const t0 = nowNs();
   const signal = opts.signal;
-  const result: PrepareResult = {
-    ok: false,
-    error: null,
-    cluster_ok: null,
-    nodes_expected: [...expected],
-    nodes_seen: [],
-    nodes_missing: [],
-    instance_id: null,
-    instance_nodes: [],
-    placed: false,
-    model_added: false,
-    elapsed_ms: 0,
-  };
+  const result: PrepareResult = { ...noopPrepareResult(), ok: false, nodes_expected: [...expected] };
   const progress = (
     phase: PrepareProgress['phase'],
     message: string,

@@ -28,12 +28,6 @@ export function createDeployCommand(): Command {
       const inv = await loadInventory(flags.inventory);
       const name = flags.node ?? inv.coordinator.node;
       const node = inventoryNode(inv, name);
-      if (node === null) {
-        throw new CliError(
-          'KAGE_ERR_CLI_USAGE',
-          `--node ${name}: ${inv.file} has no such node (nodes: ${inv.nodes.map((n) => n.name).join(', ')})`,
-        );
-      }
       const files = await renderNodeFiles(inv, node);
       try {
         await mkdir(flags.out, { recursive: true, mode: 0o700 });

@@ -5,7 +5,6 @@
  * pass, 1 a warning, 2 a failure.
  */
 import { Command } from 'commander';
-import { CliError } from '../errors.js';
 
 const STATUS_EXIT = { pass: 0, warn: 1, fail: 2 } as const;
 
@@ -38,9 +37,7 @@ export function createDoctorCommand(): Command {
         if (flags.inventory !== undefined) {
           const { inventoryNode, loadInventory } = await import('../inventory/inventory.js');
           const inv = await loadInventory(flags.inventory);
-          if (flags.node !== undefined && inventoryNode(inv, flags.node) === null) {
-            throw new CliError('KAGE_ERR_CLI_USAGE', `--node ${flags.node}: ${inv.file} has no such node`);
-          }
+          if (flags.node !== undefined) inventoryNode(inv, flags.node);
           exo = inv.exo;
         }
         const options = {

@@ -20,12 +20,6 @@ export function createExoCommand(): Command {
       const { exoLaunch } = await import('../inventory/exo-launch.js');
       const inv = await loadInventory(flags.inventory);
       const node = inventoryNode(inv, flags.node);
-      if (node === null) {
-        throw new CliError(
-          'KAGE_ERR_CLI_USAGE',
-          `--node ${flags.node}: ${inv.file} has no such node (nodes: ${inv.nodes.map((n) => n.name).join(', ')})`,
-        );
-      }
       if (!node.exo) {
         throw new CliError('KAGE_ERR_CLI_USAGE', `node ${node.name} runs no EXO (exo: false in ${inv.file})`);
       }

@@ -16,6 +16,7 @@ import {
   type Problem,
   type Segment,
 } from '@kage/common';
+import { CliError } from '../errors.js';
 import { INVENTORY_DEFAULTS, InventorySchema, type InventoryFile } from './inventory-schema.js';
 
 /** Larger than any real inventory; a bigger file is the wrong file. */
@@ -148,7 +149,14 @@ function whole(file: string, reason: string): Problem {
   return { file, path: '', line: null, column: null, reason };
 }
 
-/** The node called `name`, or null (the caller names the nodes there are). */
-export function inventoryNode(inv: Inventory, name: string): InventoryNode | null {
-  return inv.nodes.find((n) => n.name === name) ?? null;
+/** The node called `name` (a `--node` flag). @throws CliError, a usage error naming the nodes there are */
+export function inventoryNode(inv: Inventory, name: string): InventoryNode {
+  const node = inv.nodes.find((n) => n.name === name);
+  if (node === undefined) {
+    throw new CliError(
+      'KAGE_ERR_CLI_USAGE',
+      `--node ${name}: ${inv.file} has no such node (nodes: ${inv.nodes.map((n) => n.name).join(', ')})`,
+    );
+  }
+  return node;
 }

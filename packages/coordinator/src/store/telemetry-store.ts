@@ -244,6 +244,24 @@ function createTelemetryStore(
   let closed = false;
   const retention = createRetention(db, { isClosed: () => closed });
 
+  const insertSample = (s: SampleRow): void => {
+    // Positional binding: at a thousand rows a second, building and binding a named parameter
+    // object per row is measurable.
+    st.insertSample.run(
+      s.node_id,
+      s.ts_ms,
+      s.seq,
+      s.cpu_pct,
+      s.mem_used_bytes,
+      s.mem_total_bytes,
+      s.gpu_busy_pct,
+      s.gpu_mem_used_bytes,
+      s.gpu_mem_total_bytes,
+      s.gpus.length === 0 ? null : JSON.stringify(s.gpus),
+      s.services.length === 0 ? null : JSON.stringify(s.services),
+    );
+  };
+
   const commitTx = db.transaction((batches: readonly RecordBatch[]) => {
     const now = Date.now();
     const outcomes: CommitOutcome[] = [];
@@ -254,24 +272,6 @@ function createTelemetryStore(
       const samples: SampleRow[] = [];
       const events: ServiceEventRow[] = [];
       let duplicates = 0;
-      const insertSample = (s: SampleRow): void => {
-        // Positional binding: at a thousand rows a second, building and binding a named
-        // parameter object per row is measurable.
-        st.insertSample.run(
-          s.node_id,
-          s.ts_ms,
-          s.seq,
-          s.cpu_pct,
-          s.mem_used_bytes,
-          s.mem_total_bytes,
-          s.gpu_busy_pct,
-          s.gpu_mem_used_bytes,
-          s.gpu_mem_total_bytes,
-          s.gpus.length === 0 ? null : JSON.stringify(s.gpus),
-          s.services.length === 0 ? null : JSON.stringify(s.services),
-        );
-        samples.push(s);
-      };
       if (b.events.length === 0 && ascending(b.samples)) {
         // The common batch (samples only, in order as the agent sends them) is walked without
         // building and sorting a merged list: at ten thousand rows a second that shows in the GC.
@@ -280,6 +280,7 @@ function createTelemetryStore(
           else {
             high = s.seq;
             insertSample(s);
+            samples.push(s);
           }
         }
       } else {
@@ -289,8 +290,10 @@ function createTelemetryStore(
             continue;
           }
           high = r.seq;
-          if (r.sample !== null) insertSample(r.sample);
-          else {
+          if (r.sample !== null) {
+            insertSample(r.sample);
+            samples.push(r.sample);
+          } else {
             st.insertEvent.run(r.event);
             events.push(r.event);
           }

@@ -32,7 +32,7 @@ import {
   type Sharding,
 } from './placement.js';
 import type { InstanceJson, RunnerStatusJson, ShardMetadataJson, StateJson } from './wire-types.js';
-import { instanceBody, memoryJson, pythonUtcIso, runnerStatusName } from './wire-types.js';
+import { emptyStateJson, instanceBody, memoryJson, pythonUtcIso, runnerStatusName } from './wire-types.js';
 import { NodeDownloads, type DownloadNode } from './node-downloads.js';
 import { multiaddrJson, nodeStaticJson } from './node-info.js';
 import { RunnerShutdowns, TaskTable } from './running-tasks.js';
@@ -406,23 +406,11 @@ export class ClusterState {
   stateJson(now = Date.now()): StateJson {
     const nodes = this.opts.directory();
     const ids = new Set(nodes.map((n) => n.nodeId));
+    // EXO's key order: the empty state's, with this master's topology and event index in place.
     const state: StateJson = {
-      instances: {},
-      runners: {},
-      downloads: {},
-      tasks: {},
-      lastSeen: {},
+      ...emptyStateJson(),
       topology: { nodes: nodes.map((n) => n.nodeId), connections: {} },
       lastEventAppliedIdx: this.eventIdx,
-      nodeIdentities: {},
-      nodeMemory: {},
-      nodeDisk: {},
-      nodeSystem: {},
-      nodeNetwork: {},
-      nodeThunderbolt: {},
-      nodeThunderboltBridge: {},
-      nodeRdmaCtl: {},
-      thunderboltBridgeCycles: [],
     };
     for (const [id, l] of this.lifecycles) {
       state.instances[id] = l.instance;

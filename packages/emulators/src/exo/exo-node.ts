@@ -26,7 +26,7 @@ import { newNodeId } from './ids.js';
 import type { GenerationSink } from './instance-scheduler.js';
 import { CardRegistry } from './model-cards.js';
 import type { StateJson } from './wire-types.js';
-import { instanceBody, runnerStatusName, shardBody } from './wire-types.js';
+import { emptyStateJson, instanceBody, runnerStatusName, shardBody } from './wire-types.js';
 
 export interface ExoNodeOptions {
   readonly name: string;
@@ -78,28 +78,6 @@ export function residentBytes(state: StateJson, nodeId: string): number {
     }
   }
   return total;
-}
-
-/** `State()`: what EXO's API serves right after its session changed, before any event arrives. */
-export function emptyStateJson(): StateJson {
-  return {
-    instances: {},
-    runners: {},
-    downloads: {},
-    tasks: {},
-    lastSeen: {},
-    topology: { nodes: [], connections: {} },
-    lastEventAppliedIdx: -1,
-    nodeIdentities: {},
-    nodeMemory: {},
-    nodeDisk: {},
-    nodeSystem: {},
-    nodeNetwork: {},
-    nodeThunderbolt: {},
-    nodeThunderboltBridge: {},
-    nodeRdmaCtl: {},
-    thunderboltBridgeCycles: [],
-  };
 }
 
 /** The address peers should use when the node listens on a wildcard: its first external IPv4. */

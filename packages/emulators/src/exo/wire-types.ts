@@ -256,3 +256,25 @@ export function memoryJson(bytes: number): MemoryJson {
 export function pythonUtcIso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
+
+/** `State()`: what EXO's API serves right after its session changed, before any event arrives. */
+export function emptyStateJson(): StateJson {
+  return {
+    instances: {},
+    runners: {},
+    downloads: {},
+    tasks: {},
+    lastSeen: {},
+    topology: { nodes: [], connections: {} },
+    lastEventAppliedIdx: -1,
+    nodeIdentities: {},
+    nodeMemory: {},
+    nodeDisk: {},
+    nodeSystem: {},
+    nodeNetwork: {},
+    nodeThunderbolt: {},
+    nodeThunderboltBridge: {},
+    nodeRdmaCtl: {},
+    thunderboltBridgeCycles: [],
+  };
+}
