@@ -54,3 +54,15 @@ fi
 # 4. Start it (not in a staged run).
 start_unit kage-agent
 summary "the Kage agent on $NODE"
+
+# 5. Can this node reach the coordinator? Not a failure: the agent retries and buffers its samples
+# on disk until it can, so the nodes may be installed in any order.
+coordinator="$(sed -n 's/^  url: *//p' "$work/files/etc/kage/agent.yaml" | head -n 1)"
+if [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] && [ -n "$coordinator" ]; then
+  # shellcheck disable=SC2016 # $1 and $2 are expanded by the inner bash, from the arguments
+  if timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "${coordinator%:*}" "${coordinator##*:}" 2>/dev/null; then
+    log "coordinator $coordinator: reachable"
+  else
+    log "warning: coordinator $coordinator does not answer yet; the agent keeps retrying and buffers its samples (journalctl -u kage-agent)"
+  fi
+fi

@@ -90,6 +90,7 @@ if [ -z "$ROOT" ]; then
 fi
 
 # 3. The node's flags and the unit.
+# /etc/kage: the agent's installer later gives it to the kage group; root alone reads exo.env.
 if [ ! -d "$ROOT/etc/kage" ]; then change install -d -m 0750 "$ROOT/etc/kage"; fi
 install_file "$work/files/etc/kage/exo.env" /etc/kage/exo.env 0644 root root
 install_file "$work/files/etc/systemd/system/exo.service" /etc/systemd/system/exo.service 0644 root root guarded

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Removes Kage and EXO from this node and leaves Ollama as it was: stops and disables the Kage and
-# EXO units, removes their unit files, the polkit rule, /etc/kage, /opt/kage, /opt/exo (EXO's
+# EXO units, removes their unit files and drop-ins, the polkit rule, /etc/kage, /opt/kage, /opt/exo (EXO's
 # checkout and venv), their state under /var/lib and the `kage` and `exo` users. Ollama's unit,
 # files and models are never touched; its health (GET / answering "Ollama is running") is checked
 # before and after, and a rollback that found Ollama healthy and left it unhealthy exits 1.
@@ -67,7 +67,9 @@ for path in \
   /etc/systemd/system/kage-agent.service \
   /etc/systemd/system/kage-agent.service.d \
   /etc/systemd/system/kage-coordinator.service \
+  /etc/systemd/system/kage-coordinator.service.d \
   /etc/systemd/system/exo.service \
+  /etc/systemd/system/exo.service.d \
   /etc/polkit-1/rules.d/50-kage-agent.rules \
   /etc/kage \
   /opt/exo \

@@ -1,5 +1,9 @@
-// Runs every compiled test file once, from the root, under c8, and ends with the summary line.
+// Runs every compiled test file once, from the root, and ends with one summary line.
 // Node 20's `node --test` neither expands globs nor discovers .ts, so the file list is built here.
+//
+// Two phases: every test under c8 (coverage gate) with two files at a time, then the system tests
+// (`test/dist/system/`: booted systemd containers, minutes each) alone, one at a time, so that they
+// neither slow the timing-sensitive tests down nor get slowed by them.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -35,40 +39,57 @@ if (files.length === 0) {
   console.error('no compiled test files found: run `pnpm build` first');
   process.exit(1);
 }
+const isSystemTest = (file) => file.startsWith(join('test', 'dist', 'system') + '/');
+const unitFiles = files.filter((file) => !isSystemTest(file));
+const systemFiles = files.filter(isSystemTest);
 
-// The closing line must be the last thing printed, after c8's coverage table, so the summary
-// reporter writes to a file that is echoed at the very end.
-const summaryFile = join(root, 'coverage', 'test-summary.txt');
 mkdirSync(join(root, 'coverage'), { recursive: true });
-rmSync(summaryFile, { force: true });
 
-const args = [
-  'exec',
-  'c8',
-  '--reporter=text-summary',
-  '--check-coverage',
-  '--lines=90',
-  '--branches=80',
-  '--exclude=**/test/**',
-  '--exclude=**/node_modules/**',
-  '--exclude=scripts/**',
-  'node',
-  '--enable-source-maps',
-  '--test',
-  '--test-concurrency=2',
-  '--test-timeout=300000',
-  '--test-reporter=spec',
-  '--test-reporter-destination=stdout',
-  '--test-reporter=./scripts/summary-reporter.mjs',
-  `--test-reporter-destination=${summaryFile}`,
-  ...files,
-];
-const result = spawnSync('pnpm', args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-let summary = 'tests: 0 passed, 1 failed (the test runner wrote no summary)\n';
-try {
-  summary = readFileSync(summaryFile, 'utf8');
-} catch {
-  // keep the failure line above
+/** Runs `node --test` over `testFiles` (under c8 when `coverage`); returns its exit status and totals. */
+function runPhase(name, testFiles, { coverage, concurrency }) {
+  // The totals line is written to a file by the summary reporter and read back, so that it can be
+  // printed last, after c8's coverage table.
+  const summaryFile = join(root, 'coverage', `test-summary-${name}.txt`);
+  rmSync(summaryFile, { force: true });
+  const nodeArgs = [
+    'node',
+    '--enable-source-maps',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-timeout=300000',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/summary-reporter.mjs',
+    `--test-reporter-destination=${summaryFile}`,
+    ...testFiles,
+  ];
+  const c8 = [
+    'exec',
+    'c8',
+    '--reporter=text-summary',
+    '--check-coverage',
+    '--lines=90',
+    '--branches=80',
+    '--exclude=**/test/**',
+    '--exclude=**/node_modules/**',
+    '--exclude=scripts/**',
+  ];
+  const result = coverage
+    ? spawnSync('pnpm', [...c8, ...nodeArgs], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] })
+    : spawnSync(nodeArgs[0], nodeArgs.slice(1), { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  let totals = { passed: 0, failed: 1, skipped: 0 }; // no summary written: count the phase as failed
+  try {
+    const m = /tests: (\d+) passed, (\d+) failed, (\d+) skipped/.exec(readFileSync(summaryFile, 'utf8'));
+    if (m) totals = { passed: Number(m[1]), failed: Number(m[2]), skipped: Number(m[3]) };
+  } catch {
+    // keep the failure counted above
+  }
+  return { status: result.status ?? 1, totals };
 }
-process.stdout.write(summary);
-process.exit(result.status ?? 1);
+
+const phases = [];
+if (unitFiles.length > 0) phases.push(runPhase('unit', unitFiles, { coverage: true, concurrency: 2 }));
+if (systemFiles.length > 0) phases.push(runPhase('system', systemFiles, { coverage: false, concurrency: 1 }));
+const sum = (key) => phases.reduce((n, p) => n + p.totals[key], 0);
+process.stdout.write(`tests: ${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped\n`);
+process.exit(phases.some((p) => p.status !== 0) ? 1 : 0);

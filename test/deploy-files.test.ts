@@ -160,7 +160,7 @@ test('systemd/kage-coordinator.service: notify, watchdog, no restart into a conf
     'Type=notify',
     'NotifyAccess=all',
     'WatchdogSec=30s',
-    'RestartPreventExitStatus=78 69',
+    'RestartPreventExitStatus=78 69 74',
     'StateDirectory=kage',
   ]) {
     assert.ok(unit.split('\n').includes(line), `${line} in the unit`);

@@ -7,6 +7,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { appendFile, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -116,6 +117,21 @@ test('a staged install writes every file with its mode; the second run changes n
   ]);
   assert.equal(forced.code, 0, forced.err);
   assert.match(forced.out, /installed \(changed\): \/etc\/systemd\/system\/kage-agent\.service/);
+
+  // An upgrade: the installed unit is exactly what an earlier version shipped (its recorded sum
+  // matches), and this checkout ships another. That is replaced without --force.
+  const record = join(stage, 'etc/kage/.installed/_etc_systemd_system_kage-agent.service.sha256');
+  assert.match(await readFile(record, 'utf8'), /^[0-9a-f]{64}\n$/);
+  const older = '# the unit as an older Kage shipped it\n[Service]\nExecStart=/bin/true\n';
+  await writeFile(unit, older);
+  await writeFile(record, `${createHash('sha256').update(older).digest('hex')}\n`);
+  const upgraded = run('deploy/install-agent.sh', ['--inventory', inventory, '--node', 'srv1', '--root', stage]);
+  assert.equal(upgraded.code, 0, upgraded.err);
+  assert.match(
+    upgraded.out,
+    /installed \(upgraded: untouched since installed\): \/etc\/systemd\/system\/kage-agent\.service/,
+  );
+  assert.equal(await readFile(unit, 'utf8'), await readFile(join(root, 'systemd/kage-agent.service'), 'utf8'));
 
   // A changed inventory re-renders the generated config (it says so in its header), unguarded.
   await writeFile(inventory, (await readFile(inventory, 'utf8')).replace('grpc_port: 50551', 'grpc_port: 50552'));

@@ -45,31 +45,49 @@ change() {
 }
 
 # install_file SOURCE TARGET MODE OWNER GROUP [guarded]
-# Copies SOURCE to ROOT/TARGET when it is missing or differs. A guarded file (a unit) that exists
-# with other content is only replaced with --force: someone may have edited it by hand.
+# Copies SOURCE to ROOT/TARGET when it is missing or differs. A guarded file (a unit, the polkit
+# rule) may have been edited by hand: it is replaced without --force only when it is still exactly
+# what an earlier run installed (its sha256 is kept in /etc/kage/.installed), i.e. when only the
+# shipped version changed, as in an upgrade.
 install_file() {
   local src="$1" target="$ROOT$2" mode="$3" owner="$4" group="$5" guarded="${6:-}"
+  local record
+  record="$ROOT/etc/kage/.installed/$(printf '%s' "$2" | tr '/' '_').sha256"
   if [ -f "$target" ] && cmp -s "$src" "$target" && [ "$(stat -c %a "$target")" = "${mode#0}" ]; then
     log "unchanged: $2"
+    if [ -n "$guarded" ] && [ "$DRY_RUN" = 0 ] && [ ! -f "$record" ]; then remember_installed "$src" "$record"; fi
     return 0
   fi
-  if [ -n "$guarded" ] && [ -f "$target" ] && ! cmp -s "$src" "$target" && [ "$FORCE" != 1 ]; then
-    log "differs from what this installer writes: $2"
-    diff -u "$target" "$src" | sed 's/^/  /' || true
-    die 65 "$2 was changed since it was installed (by hand?); rerun with --force to overwrite it"
-  fi
   local what="new"
-  [ -f "$target" ] && what="changed"
+  if [ -n "$guarded" ] && [ -f "$target" ] && ! cmp -s "$src" "$target" && [ "$FORCE" != 1 ]; then
+    if [ -f "$record" ] && [ "$(sha256sum <"$target" | cut -d' ' -f1)" = "$(cat "$record")" ]; then
+      what="upgraded: untouched since installed"
+    else
+      log "differs from what this installer writes: $2"
+      diff -u "$target" "$src" | sed 's/^/  /' || true
+      die 65 "$2 was changed since it was installed (by hand?); rerun with --force to overwrite it"
+    fi
+  elif [ -f "$target" ]; then
+    what="changed"
+  fi
   CHANGES=$((CHANGES + 1))
   if [ "$DRY_RUN" = 1 ]; then
     log "would install ($what): $2 (mode $mode, $owner:$group)"
     return 0
   fi
-  install -d -m 0755 "$(dirname "$target")"
+  # Only a missing parent is made: `install -d` would also reset the mode of an existing one.
+  [ -d "$(dirname "$target")" ] || install -d -m 0755 "$(dirname "$target")"
   install -m "$mode" "$src" "$target"
   # Staged runs (ROOT set) have no kage or exo user to hand files to.
   if [ -z "$ROOT" ]; then chown "$owner:$group" "$target"; fi
+  if [ -n "$guarded" ]; then remember_installed "$src" "$record"; fi
   log "installed ($what): $2"
+}
+
+# remember_installed SOURCE RECORD: the sha256 of what was installed, for the next run's check.
+remember_installed() {
+  [ -d "$(dirname "$2")" ] || install -d -m 0755 "$(dirname "$2")"
+  sha256sum <"$1" | cut -d' ' -f1 >"$2"
 }
 
 # The systemd version of this machine (249, 252, …); 0 when there is no systemctl.
@@ -96,6 +114,20 @@ ensure_system_user() {
 
 # /opt/kage: a link to this checkout (the units run /opt/kage/packages/cli/dist/src/bin.js).
 link_checkout() {
+  # The units run with ProtectHome= and PrivateTmp=: a checkout under /home, /root or a temporary
+  # directory is invisible to them, and the agent would die with "Cannot find module".
+  case "$KAGE_CHECKOUT/" in
+    /home/* | /root/* | /run/user/* | /tmp/* | /var/tmp/*)
+      local why="$KAGE_CHECKOUT is hidden from the Kage units (ProtectHome=, PrivateTmp=); clone Kage to a system path such as /srv/kage"
+      if [ -n "$ROOT" ]; then
+        :
+      elif [ "$DRY_RUN" = 1 ]; then
+        log "problem: $why; the real run stops here (exit 64)"
+      else
+        die 64 "$why"
+      fi
+      ;;
+  esac
   if [ "$KAGE_CHECKOUT" != "$ROOT/opt/kage" ] && [ "$(readlink -f "$ROOT/opt/kage" 2>/dev/null || true)" != "$KAGE_CHECKOUT" ]; then
     [ ! -e "$ROOT/opt/kage" ] || [ -L "$ROOT/opt/kage" ] || die 65 "/opt/kage exists and is not this checkout; move it away first"
     if [ ! -d "$ROOT/opt" ]; then change install -d -m 0755 "$ROOT/opt"; fi
@@ -105,12 +137,27 @@ link_checkout() {
   fi
 }
 
+# config_dir GROUP: /etc/kage, mode 0750, owned by root and GROUP, so that the daemons running as
+# GROUP can read their config and nobody else can list the tokens. Fixed when it is otherwise (the
+# EXO installer, run first, makes it root:root; no kage group exists yet then).
+config_dir() {
+  local dir="$ROOT/etc/kage"
+  if [ -n "$ROOT" ]; then
+    if [ ! -d "$dir" ]; then change install -d -m 0750 "$dir"; fi
+  elif [ ! -d "$dir" ]; then
+    change install -d -m 0750 -o root -g "$1" "$dir"
+  elif [ "$(stat -c '%a %U:%G' "$dir")" != "750 root:$1" ]; then
+    change chown "root:$1" "$dir"
+    change chmod 0750 "$dir"
+  fi
+}
+
 # install_rendered MANIFEST DIR PATH...: installs the listed paths of a `kage deploy files`
 # manifest from DIR, each with the mode and owner the manifest gives.
 install_rendered() {
   local manifest="$1" dir="$2" mode owner_group path
   shift 2
-  if [ ! -d "$ROOT/etc/kage" ]; then change install -d -m 0750 "$ROOT/etc/kage"; fi
+  config_dir kage
   while read -r mode owner_group path; do
     case " $* " in
       *" $path "*) install_file "$dir$path" "$path" "$mode" "${owner_group%%:*}" "${owner_group##*:}" ;;

@@ -4,6 +4,7 @@
  * messages and exit codes.
  */
 import { readFileSync } from 'node:fs';
+import { isJournalStream } from '@kage/common';
 import { Command, CommanderError } from 'commander';
 import { createEmulateCommand } from './commands/emulate-command.js';
 import { createDemoCommand } from './commands/demo-command.js';
@@ -48,6 +49,16 @@ function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Writes a failure to stderr. Under systemd (stderr is the journal stream) each line starts with
+ * `<3>`, so journald stores it at priority err and `journalctl -u kage-agent -p err` shows why a
+ * unit failed to start (a bad config, exit 78); anywhere else the lines are plain.
+ */
+function writeFailure(text: string): void {
+  const toJournal = isJournalStream(process.env['JOURNAL_STREAM'], 2);
+  process.stderr.write(toJournal ? text.replace(/^(?=.)/gm, '<3>') : text);
+}
+
 function report(err: unknown): number {
   if (err instanceof CommanderError) {
     // commander already printed its message; help and version are not failures.
@@ -56,7 +67,7 @@ function report(err: unknown): number {
     return EXIT_USAGE;
   }
   if (err instanceof CliError) {
-    process.stderr.write(`kage: ${err.message} [${err.code}]\n`);
+    writeFailure(`kage: ${err.message} [${err.code}]\n`);
     return err.exitCode;
   }
   // Coded errors from the packages (KAGE_ERR_*) carry a message written for people, and
@@ -64,9 +75,9 @@ function report(err: unknown): number {
   const code = (err as { code?: unknown }).code;
   const hint = (err as { hint?: unknown }).hint;
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`kage: ${message}${typeof code === 'string' ? ` [${code}]` : ''}\n`);
-  if (typeof hint === 'string' && hint.length > 0) process.stderr.write(`hint: ${hint}\n`);
-  if (process.env['KAGE_DEBUG'] && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  writeFailure(`kage: ${message}${typeof code === 'string' ? ` [${code}]` : ''}\n`);
+  if (typeof hint === 'string' && hint.length > 0) writeFailure(`hint: ${hint}\n`);
+  if (process.env['KAGE_DEBUG'] && err instanceof Error && err.stack) writeFailure(`${err.stack}\n`);
   return typeof code === 'string' ? exitCodeForCode(code) : 1;
 }
 
