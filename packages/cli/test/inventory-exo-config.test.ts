@@ -101,17 +101,42 @@ test('a wrong inventory lists every problem at once, each with file:line and key
   assert.ok(err.message.startsWith('invalid inventory bad.yaml ('));
 });
 
-test('kage exo config: an EnvironmentFile for the unit, JSON on request; bad inventories exit 78, a bad node 64', async (t) => {
-  const env = await runKage(['exo', 'config', '--inventory', EXAMPLE, '--node', 'srv1']);
+test('kage exo config: one argument per line, a unit drop-in, an EnvironmentFile, JSON; bad inventories exit 78, a bad node 64', async (t) => {
+  const peers = '/ip4/100.113.166.1/tcp/30000,/ip4/100.93.122.109/tcp/30000';
+  // The default: the argv of `env` that starts EXO, the environment first.
+  const args = await runKage(['exo', 'config', '--inventory', EXAMPLE, '--node', 'srv1']);
+  assert.equal(args.code, 0, args.stderr);
+  assert.deepEqual(args.stdout.trim().split('\n'), [
+    'PYTHONUNBUFFERED=1',
+    'NO_COLOR=1',
+    '/opt/exo/.venv/bin/exo',
+    '--api-port',
+    '52415',
+    '--libp2p-port',
+    '30000',
+    '--bootstrap-peers',
+    peers,
+  ]);
+
+  const unit = await runKage(['exo', 'config', '--inventory', EXAMPLE, '--node', 'srv1', '--format', 'unit']);
+  assert.equal(unit.code, 0, unit.stderr);
+  const unitLines = unit.stdout.trim().split('\n');
+  assert.equal(
+    unitLines.filter((l) => !l.startsWith('#')).join('\n'),
+    [
+      '[Service]',
+      'Environment=PYTHONUNBUFFERED=1',
+      'Environment=NO_COLOR=1',
+      'ExecStart=',
+      `ExecStart=/opt/exo/.venv/bin/exo --api-port 52415 --libp2p-port 30000 --bootstrap-peers ${peers}`,
+    ].join('\n'),
+  );
+
+  const env = await runKage(['exo', 'config', '--inventory', EXAMPLE, '--node', 'srv1', '--format', 'env']);
   assert.equal(env.code, 0, env.stderr);
   const lines = env.stdout.trim().split('\n');
   assert.match(lines[0]!, /^# EXO v1\.0\.71 on srv1 \(ndnlinuxsrv1, 100\.77\.248\.9\); backend: uv sync --extra cpu$/);
-  assert.ok(
-    lines.includes(
-      'EXO_ARGS=--api-port 52415 --libp2p-port 30000 --bootstrap-peers /ip4/100.113.166.1/tcp/30000,/ip4/100.93.122.109/tcp/30000',
-    ),
-    env.stdout,
-  );
+  assert.ok(lines.includes(`EXO_ARGS=--api-port 52415 --libp2p-port 30000 --bootstrap-peers ${peers}`), env.stdout);
   assert.ok(
     lines.every((l) => l.startsWith('#') || /^[A-Z_][A-Z0-9_]*=/.test(l)),
     'EnvironmentFile syntax',

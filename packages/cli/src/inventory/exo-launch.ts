@@ -6,6 +6,9 @@
  */
 import type { Inventory, InventoryNode } from './inventory.js';
 
+/** EXO's entry point in the venv `uv sync` makes in its checkout (/opt/exo). */
+export const EXO_EXECUTABLE = '/opt/exo/.venv/bin/exo';
+
 export interface ExoLaunch {
   node: string;
   /** The arguments after `exo` (run as `uv run --extra EXTRA exo …` from the checkout). */

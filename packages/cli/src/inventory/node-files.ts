@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
-import { exoLaunch } from './exo-launch.js';
+import { EXO_EXECUTABLE, exoLaunch } from './exo-launch.js';
 import { InventoryError, type Inventory, type InventoryNode } from './inventory.js';
 
 /** Where the installed files live on a node (docs/agent.md, docs/coordinator.md). */
@@ -158,7 +158,7 @@ WorkingDirectory=${INSTALL_PATHS.exoRoot}
 Environment=HOME=${INSTALL_PATHS.exoHome}
 StateDirectory=exo
 EnvironmentFile=${INSTALL_PATHS.configDir}/exo.env
-ExecStart=${INSTALL_PATHS.exoRoot}/.venv/bin/exo $EXO_ARGS
+ExecStart=${EXO_EXECUTABLE} $EXO_ARGS
 Restart=on-failure
 RestartSec=5s
 KillMode=mixed
