@@ -22,6 +22,9 @@ export type { SupervisionErrorCode } from './supervision/errors.js';
 export { DEFAULT_TIMINGS } from './supervision/service-options.js';
 export type { SupervisionTimings } from './supervision/service-options.js';
 export { DEFAULT_RESTART_POLICY, SERVICE_ACTIONS } from './supervision/types.js';
+// Versions: the agent reports each service's version; `kage doctor` reads an EXO checkout's tag
+// the same way.
+export { readGitTag, readServiceVersion } from './supervision/service-version.js';
 export type {
   HealthState,
   InferenceProbe,
@@ -37,6 +40,7 @@ export type {
   ServiceStatus,
   SupervisedService,
   SystemdServiceConfig,
+  VersionSource,
 } from './supervision/types.js';
 // Config and daemon integration: the agent main reads the environment once (readDaemonEnv, then
 // scrubDaemonEnv), builds the logger, loads the config (exit 78 on KAGE_ERR_CONFIG_*), sends READY
