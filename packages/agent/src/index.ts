@@ -6,6 +6,9 @@ export type { Sampler, SamplerOptions, SamplerStats } from './telemetry/sampler.
 export type { ServiceTarget } from './telemetry/service-usage.js';
 export type { GpuSample, NetSample, Sample, ServiceSample, TempSample } from './telemetry/types.js';
 export { readInventory } from './telemetry/inventory.js';
+// `kage doctor` reads a node's AMD GPUs with the sampler's own discovery.
+export { listAmdGpus } from './telemetry/amdgpu-reader.js';
+export type { AmdGpuFacts } from './telemetry/amdgpu-reader.js';
 export type { Inventory, InventorySource, ReadInventoryOptions } from './telemetry/inventory.js';
 export { createNvidiaSmiMonitor, parseNvidiaSmiLine } from './telemetry/nvidia-smi-monitor.js';
 export type { NvidiaSmiMonitor, NvidiaSmiMonitorOptions, NvidiaSmiState } from './telemetry/nvidia-smi-monitor.js';

@@ -151,3 +151,51 @@ test('kage doctor --matrix: each model pulled on this Ollama and within the memo
   const bad = await runKage(['doctor', '--ollama', ollama.url, '--matrix', matrix]);
   assert.equal(bad.code, 78, 'a bad matrix is a bad input, before any check');
 });
+
+test('kage doctor --matrix: EXO model ids as EXO resolves them — its cards, else a Hugging Face repository', async (t) => {
+  const exo = await startExoEmulator({ listen: { host: '127.0.0.1', port: 0 }, name: 'srv1', profile, logger: silent });
+  const ollama = await startOllamaEmulator({ listen: { host: '127.0.0.1', port: 0 }, profile, logger: silent });
+  t.after(() => Promise.all([exo.close(), ollama.close()]).then(() => undefined));
+  const inventory = await inventoryWithExoPort(t, exo.port);
+  const dir = await mkdtemp(join(tmpdir(), 'kage-doctor-exo-ids-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const matrix = join(dir, 'matrix.yaml');
+  const builtIn = 'mlx-community/Llama-3.2-3B-Instruct-4bit';
+  const onHub = 'mlx-community/Qwen2.5-7B-Instruct-4bit';
+  const typo = 'mlxcommunity/Qwen2.5-7B-Instruct-4bit';
+  await writeFile(
+    matrix,
+    [
+      'name: m',
+      'prompt: hi',
+      'num_ctx: 4096',
+      `targets: [{ id: e, kind: exo, url: "${exo.url}", nodes: [srv1] }]`,
+      'models:',
+      `  - { name: "llama3.2:3b", exo: "${builtIn}" }`,
+      // The name as written, without its default tag: Ollama resolves it to qwen2.5:latest.
+      `  - { name: "qwen2.5", exo: "${onHub}" }`,
+      `  - { name: "registry.ollama.ai/library/qwen2.5:3b", exo: "${typo}" }`,
+    ].join('\n'),
+  );
+  const r = await runKage(['doctor', '--inventory', inventory, '--ollama', ollama.url, '--matrix', matrix, '--json']);
+  const report = JSON.parse(r.stdout) as DoctorJson;
+  const check = (id: string) => {
+    const found = report.checks.find((c) => c.id === id);
+    assert.ok(found, `no ${id} in ${r.stdout}`);
+    return found;
+  };
+  assert.equal(check(`exo-model ${builtIn}`).status, 'pass');
+  assert.match(check(`exo-model ${builtIn}`).detail, /EXO has its card \(\d+\.\d GB of weights\)/);
+  assert.equal(check(`exo-model ${onHub}`).status, 'pass');
+  assert.match(check(`exo-model ${onHub}`).detail, /EXO fetches it from Hugging Face when it places it/);
+  assert.equal(check(`exo-model ${typo}`).status, 'fail');
+  assert.match(check(`exo-model ${typo}`).fix ?? '', new RegExp(`Hugging Face has ${onHub.replace(/[.]/g, '\\.')}`));
+  assert.equal(r.code, 2);
+  // Ollama names resolve as Ollama resolves them: the registry and library/ prefix, the default tag.
+  assert.equal(check('model registry.ollama.ai/library/qwen2.5:3b').status, 'pass');
+  assert.equal(check('model qwen2.5').status, 'warn', 'qwen2.5 is qwen2.5:latest, which is not pulled');
+  assert.equal(check('model qwen2.5').fix, 'ollama pull qwen2.5');
+  // Nothing was added to EXO: the doctor only looks.
+  const cards = (await (await fetch(`${exo.url}/models`)).json()) as { data: { id: string }[] };
+  assert.ok(!cards.data.some((c) => c.id === onHub));
+});

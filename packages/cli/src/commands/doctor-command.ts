@@ -1,12 +1,84 @@
 /**
  * `kage doctor`: is this node ready for Kage and EXO? Node.js, systemd, Ollama (reachable, its
  * version), EXO from the right source at the pinned tag (and not the unrelated PyPI `exo`), EXO's
- * ports, uv, Tailscale. One line per check with the fix; `--json` for scripts. Exit code: 0 all
- * pass, 1 a warning, 2 a failure.
+ * ports, uv, Tailscale, an AMD gfx1151 GPU and its workarounds; with `--matrix`, the matrix's
+ * Ollama models and EXO model ids. One line per check with the fix; `--json` for scripts. Exit
+ * code: 0 all pass, 1 a warning, 2 a failure; 64 bad flags, 78 a bad inventory or matrix.
  */
 import { Command } from 'commander';
+import type { Matrix } from '@kage/bench';
+import { onNode, worst, type CheckResult } from '../doctor/check-result.js';
 
 const STATUS_EXIT = { pass: 0, warn: 1, fail: 2 } as const;
+
+interface DoctorFlags {
+  inventory?: string;
+  node?: string;
+  ollama: string;
+  exoDir: string;
+  matrix?: string;
+  json?: boolean;
+}
+
+/** This node, as before: its own tools, ports and services. */
+async function checkThisNode(flags: DoctorFlags, matrix: Matrix | null): Promise<CheckResult[]> {
+  const checks = await import('../doctor/doctor-checks.js');
+  const { checkGfx1151 } = await import('../doctor/gfx1151-checks.js');
+  const { checkOllamaModels } = await import('../doctor/ollama-model-checks.js');
+  const { checkExoModels } = await import('../doctor/exo-model-checks.js');
+  let exo = { version: 'v1.0.71', apiPort: 52415, libp2pPort: 30000 };
+  if (flags.inventory !== undefined) {
+    const { inventoryNode, loadInventory } = await import('../inventory/inventory.js');
+    const inv = await loadInventory(flags.inventory);
+    if (flags.node !== undefined) inventoryNode(inv, flags.node);
+    exo = inv.exo;
+  }
+  const options = {
+    ollamaUrl: flags.ollama.replace(/\/+$/, ''),
+    exoApiPort: exo.apiPort,
+    exoLibp2pPort: exo.libp2pPort,
+    exoVersion: exo.version,
+    exoDir: flags.exoDir,
+  };
+  const exoIds = matrix?.models.flatMap((m) => (m.exo === null ? [] : [m.exo])) ?? [];
+  const results = [
+    checks.checkNode(),
+    ...(await Promise.all([
+      checks.checkSystemd(),
+      checks.checkOllama(options),
+      checks.checkExoSource(options),
+      checks.checkExoPorts(options),
+      checks.checkUv(),
+      checks.checkTailscale(),
+    ])),
+    ...(await checkGfx1151({ ollamaUrl: options.ollamaUrl })),
+    ...(matrix === null
+      ? []
+      : await checkOllamaModels(
+          options.ollamaUrl,
+          matrix.models.map((m) => m.name),
+          await checks.memAvailableBytes(),
+        )),
+    ...(exoIds.length === 0 ? [] : (await checkExoModels(`http://127.0.0.1:${exo.apiPort}`, exoIds)).checks),
+  ];
+  return flags.node === undefined ? results : onNode(flags.node, results);
+}
+
+function render(results: readonly CheckResult[], status: string): string {
+  const idWidth = Math.max(...results.map((r) => r.id.length));
+  // A node column only when the checks are about more than one node (--all).
+  const manyNodes = new Set(results.map((r) => r.node)).size > 1;
+  const nodeWidth = manyNodes ? Math.max(...results.map((r) => (r.node ?? '').length)) : 0;
+  const lines: string[] = [];
+  for (const r of results) {
+    const node = nodeWidth === 0 ? '' : `${(r.node ?? '').padEnd(nodeWidth)}  `;
+    lines.push(`${r.status.padEnd(4)}  ${node}${r.id.padEnd(idWidth)}  ${r.detail}`);
+    if (r.fix !== null)
+      lines.push(`${' '.repeat(6 + (nodeWidth === 0 ? 0 : nodeWidth + 2) + idWidth + 2)}fix: ${r.fix}`);
+  }
+  lines.push(status === 'pass' ? 'all checks pass' : `worst: ${status}`);
+  return `${lines.join('\n')}\n`;
+}
 
 export function createDoctorCommand(): Command {
   return new Command('doctor')
@@ -15,62 +87,23 @@ export function createDoctorCommand(): Command {
     .option('--node <name>', 'with --inventory: this node')
     .option('--ollama <url>', "Ollama's address on this node", 'http://127.0.0.1:11434')
     .option('--exo-dir <dir>', 'where EXO is installed', '/opt/exo')
-    .option('--matrix <file>', "also check each of this matrix's models on this node's Ollama: pulled, and fits")
+    .option(
+      '--matrix <file>',
+      "also check the matrix's models: pulled on each Ollama and within its memory, EXO ids resolvable",
+    )
     .option('--json', 'one JSON object: the checks and the worst status')
-    .action(
-      async (flags: {
-        inventory?: string;
-        node?: string;
-        ollama: string;
-        exoDir: string;
-        matrix?: string;
-        json?: boolean;
-      }) => {
-        const checks = await import('../doctor/doctor-checks.js');
-        // Read before any check: a bad matrix is a bad input (exit 78), not a node problem.
-        let models: string[] = [];
-        if (flags.matrix !== undefined) {
-          const { loadMatrix } = await import('@kage/bench');
-          models = (await loadMatrix(flags.matrix)).models.map((m) => m.name);
-        }
-        let exo = { version: 'v1.0.71', apiPort: 52415, libp2pPort: 30000 };
-        if (flags.inventory !== undefined) {
-          const { inventoryNode, loadInventory } = await import('../inventory/inventory.js');
-          const inv = await loadInventory(flags.inventory);
-          if (flags.node !== undefined) inventoryNode(inv, flags.node);
-          exo = inv.exo;
-        }
-        const options = {
-          ollamaUrl: flags.ollama.replace(/\/+$/, ''),
-          exoApiPort: exo.apiPort,
-          exoLibp2pPort: exo.libp2pPort,
-          exoVersion: exo.version,
-          exoDir: flags.exoDir,
-        };
-        const results = [
-          checks.checkNode(),
-          ...(await Promise.all([
-            checks.checkSystemd(),
-            checks.checkOllama(options),
-            checks.checkExoSource(options),
-            checks.checkExoPorts(options),
-            checks.checkUv(),
-            checks.checkTailscale(),
-          ])),
-          ...(models.length > 0 ? await checks.checkMatrixModels(options, models) : []),
-        ];
-        const status = checks.worst(results);
-        if (flags.json === true) {
-          process.stdout.write(`${JSON.stringify({ status, checks: results }, null, 2)}\n`);
-        } else {
-          const width = Math.max(...results.map((r) => r.id.length));
-          for (const r of results) {
-            process.stdout.write(`${r.status.padEnd(4)}  ${r.id.padEnd(width)}  ${r.detail}\n`);
-            if (r.fix !== null) process.stdout.write(`${' '.repeat(width + 8)}fix: ${r.fix}\n`);
-          }
-          process.stdout.write(`${status === 'pass' ? 'all checks pass' : `worst: ${status}`}\n`);
-        }
-        process.exitCode = STATUS_EXIT[status];
-      },
-    );
+    .action(async (flags: DoctorFlags) => {
+      // Read before any check: a bad matrix is a bad input (exit 78), not a node problem.
+      let matrix: Matrix | null = null;
+      if (flags.matrix !== undefined) {
+        const { loadMatrix } = await import('@kage/bench');
+        matrix = await loadMatrix(flags.matrix);
+      }
+      const results = await checkThisNode(flags, matrix);
+      const status = worst(results);
+      process.stdout.write(
+        flags.json === true ? `${JSON.stringify({ status, checks: results }, null, 2)}\n` : render(results, status),
+      );
+      process.exitCode = STATUS_EXIT[status];
+    });
 }
