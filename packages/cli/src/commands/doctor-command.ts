@@ -2,22 +2,69 @@
  * `kage doctor`: is this node ready for Kage and EXO? Node.js, systemd, Ollama (reachable, its
  * version), EXO from the right source at the pinned tag (and not the unrelated PyPI `exo`), EXO's
  * ports, uv, Tailscale, an AMD gfx1151 GPU and its workarounds; with `--matrix`, the matrix's
- * Ollama models and EXO model ids. One line per check with the fix; `--json` for scripts. Exit
- * code: 0 all pass, 1 a warning, 2 a failure; 64 bad flags, 78 a bad inventory or matrix.
+ * Ollama models and EXO model ids. `kage doctor --all` asks the coordinator about every node
+ * instead (online, one agent / Ollama / EXO version, services healthy; with `--matrix`, each
+ * target's models and memory). One line per check with the fix; `--json` for scripts. Exit code:
+ * 0 all pass, 1 a warning, 2 a failure; 64 bad flags, 69 coordinator unreachable, 77 token refused,
+ * 78 a bad inventory or matrix.
  */
 import { Command } from 'commander';
 import type { Matrix } from '@kage/bench';
-import { onNode, worst, type CheckResult } from '../doctor/check-result.js';
+import { CliError } from '../errors.js';
+import {
+  CoordinatorClient,
+  CoordinatorRequestError,
+  displayUrl,
+  readApiToken,
+  resolveCoordinatorUrl,
+} from '../coordinator-client.js';
+import { onNode, pass, warn, worst, type CheckResult } from '../doctor/check-result.js';
 
 const STATUS_EXIT = { pass: 0, warn: 1, fail: 2 } as const;
 
 interface DoctorFlags {
+  all?: boolean;
   inventory?: string;
   node?: string;
   ollama: string;
   exoDir: string;
   matrix?: string;
+  coordinator?: string;
+  tokenFile?: string;
   json?: boolean;
+}
+
+/** Flags that only mean something on one side of `--all`; given on the other they are a mistake. */
+const ONE_NODE_ONLY = ['node', 'ollama', 'exoDir'] as const;
+const ALL_ONLY = ['coordinator', 'tokenFile'] as const;
+const FLAG_NAMES: Record<(typeof ONE_NODE_ONLY)[number] | (typeof ALL_ONLY)[number], string> = {
+  node: '--node',
+  ollama: '--ollama',
+  exoDir: '--exo-dir',
+  coordinator: '--coordinator',
+  tokenFile: '--token-file',
+};
+
+function checkFlags(cmd: Command, flags: DoctorFlags): void {
+  const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
+  if (flags.all === true) {
+    const wrong = ONE_NODE_ONLY.filter(given);
+    if (wrong.length > 0) {
+      throw new CliError(
+        'KAGE_ERR_CLI_USAGE',
+        `--all checks every node the coordinator knows; ${wrong.map((k) => FLAG_NAMES[k]).join(', ')} ` +
+          `${wrong.length === 1 ? 'is' : 'are'} for one node (run kage doctor on that node instead)`,
+      );
+    }
+  } else {
+    const wrong = ALL_ONLY.filter(given);
+    if (wrong.length > 0) {
+      throw new CliError(
+        'KAGE_ERR_CLI_USAGE',
+        `${wrong.map((k) => FLAG_NAMES[k]).join(', ')} ${wrong.length === 1 ? 'goes' : 'go'} with --all (every node, through the coordinator)`,
+      );
+    }
+  }
 }
 
 /** This node, as before: its own tools, ports and services. */
@@ -64,6 +111,44 @@ async function checkThisNode(flags: DoctorFlags, matrix: Matrix | null): Promise
   return flags.node === undefined ? results : onNode(flags.node, results);
 }
 
+/** Every node, through the coordinator. */
+async function checkAllNodes(flags: DoctorFlags, matrix: Matrix | null): Promise<CheckResult[]> {
+  const { checkClusterMatrix, checkClusterNodes } = await import('../doctor/cluster-checks.js');
+  let pinned: string | null = null;
+  if (flags.inventory !== undefined) {
+    const { loadInventory } = await import('../inventory/inventory.js');
+    pinned = (await loadInventory(flags.inventory)).exo.version;
+  }
+  const url = resolveCoordinatorUrl(flags.coordinator);
+  // Reads need no token; one given is checked, since `kage service` and `bench run` will send it.
+  const envToken = process.env['KAGE_API_TOKEN']?.trim() ?? '';
+  const token = flags.tokenFile !== undefined || envToken !== '' ? await readApiToken(flags.tokenFile) : null;
+  const client = new CoordinatorClient({ url, token });
+  // Unreachable (69), refused token (77): errors, raised once at the CLI's edge, not checks.
+  const nodes = await client.listNodes();
+  const results: CheckResult[] = [];
+  if (token !== null) results.push(await tokenCheck(client));
+  results.push(...checkClusterNodes(nodes, { pinnedExoVersion: pinned, coordinatorUrl: displayUrl(url) }));
+  if (matrix !== null) results.push(...(await checkClusterMatrix(nodes, matrix)));
+  return results;
+}
+
+async function tokenCheck(client: CoordinatorClient): Promise<CheckResult> {
+  try {
+    await client.checkToken();
+    return pass('api-token', 'the coordinator accepts the API token');
+  } catch (err) {
+    if (err instanceof CoordinatorRequestError && err.code === 'KAGE_ERR_NOT_FOUND') {
+      return warn(
+        'api-token',
+        'this coordinator cannot check a token (it predates POST /api/v1/auth/check)',
+        'upgrade the coordinator to the version of this CLI',
+      );
+    }
+    throw err;
+  }
+}
+
 function render(results: readonly CheckResult[], status: string): string {
   const idWidth = Math.max(...results.map((r) => r.id.length));
   // A node column only when the checks are about more than one node (--all).
@@ -82,7 +167,10 @@ function render(results: readonly CheckResult[], status: string): string {
 
 export function createDoctorCommand(): Command {
   return new Command('doctor')
-    .description("check this node for Kage and EXO: each check's result and fix (exit 0 pass, 1 warn, 2 fail)")
+    .description(
+      "check this node (or with --all every node, through the coordinator) for Kage and EXO: each check's result and fix (exit 0 pass, 1 warn, 2 fail)",
+    )
+    .option('--all', 'every node the coordinator knows, instead of this one')
     .option('--inventory <file>', 'take the EXO version and ports from this inventory')
     .option('--node <name>', 'with --inventory: this node')
     .option('--ollama <url>', "Ollama's address on this node", 'http://127.0.0.1:11434')
@@ -91,15 +179,21 @@ export function createDoctorCommand(): Command {
       '--matrix <file>',
       "also check the matrix's models: pulled on each Ollama and within its memory, EXO ids resolvable",
     )
+    .option(
+      '--coordinator <url>',
+      'with --all: coordinator REST API (default: $KAGE_COORDINATOR or http://127.0.0.1:7080)',
+    )
+    .option('--token-file <file>', 'with --all: also check this API token (default: $KAGE_API_TOKEN)')
     .option('--json', 'one JSON object: the checks and the worst status')
-    .action(async (flags: DoctorFlags) => {
+    .action(async (flags: DoctorFlags, cmd: Command) => {
+      checkFlags(cmd, flags);
       // Read before any check: a bad matrix is a bad input (exit 78), not a node problem.
       let matrix: Matrix | null = null;
       if (flags.matrix !== undefined) {
         const { loadMatrix } = await import('@kage/bench');
         matrix = await loadMatrix(flags.matrix);
       }
-      const results = await checkThisNode(flags, matrix);
+      const results = flags.all === true ? await checkAllNodes(flags, matrix) : await checkThisNode(flags, matrix);
       const status = worst(results);
       process.stdout.write(
         flags.json === true ? `${JSON.stringify({ status, checks: results }, null, 2)}\n` : render(results, status),
