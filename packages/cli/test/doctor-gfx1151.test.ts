@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { findHardwareProfile, startOllamaEmulator, type RunningEmulator } from '@kage/emulators';
 import { pino } from 'pino';
-import { checkGfx1151 } from '../src/doctor/gfx1151-checks.js';
+import { checkGfx1151, parseUnitEnvironment } from '../src/doctor/gfx1151-checks.js';
 import type { CheckResult } from '../src/doctor/check-result.js';
 
 const GIB = 1024 ** 3;
@@ -169,4 +169,16 @@ test('no gfx1151 card (another AMD GPU, or none): one passing line, and Ollama i
     [['gfx1151', 'pass']],
   );
   assert.equal(envRead, false);
+});
+
+test("ollama.service's environment as systemctl shows it: quoted pairs, drop-in variables", () => {
+  assert.deepEqual(
+    parseUnitEnvironment('OLLAMA_HOST=0.0.0.0:11434 "HSA_OVERRIDE_GFX_VERSION=11.5.1" OLLAMA_VULKAN=1\n'),
+    {
+      OLLAMA_HOST: '0.0.0.0:11434',
+      HSA_OVERRIDE_GFX_VERSION: '11.5.1',
+      OLLAMA_VULKAN: '1',
+    },
+  );
+  assert.deepEqual(parseUnitEnvironment('\n'), {});
 });

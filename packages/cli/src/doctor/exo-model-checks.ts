@@ -21,8 +21,11 @@ export interface ResolvedExoModel {
   bytes: number | null;
 }
 
-/** Hugging Face ids compare without case: the hub resolves `mlx-community/qwen…` as `…/Qwen…`. */
-const sameId = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+/**
+ * Hugging Face ids compare without case (the hub resolves `mlx-community/qwen…` as `…/Qwen…`);
+ * EXO's cards do not: an id in another case is fetched from the hub like a card-less one.
+ */
+const sameRepo = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 async function searchHub(exoUrl: string, query: string): Promise<string[] | { error: string }> {
   const answer = await httpJson(`${exoUrl}/models/search?query=${encodeURIComponent(query)}&limit=20`);
@@ -54,7 +57,7 @@ export async function checkExoModels(
   const resolved: ResolvedExoModel[] = [];
   for (const id of ids) {
     const check = `exo-model ${id}`;
-    const card = data.find((m) => typeof m.id === 'string' && sameId(m.id, id));
+    const card = data.find((m) => m.id === id);
     if (card !== undefined) {
       const bytes = typeof card.storage_size_megabytes === 'number' ? card.storage_size_megabytes * 1024 ** 2 : null;
       resolved.push({ id, bytes });
@@ -83,7 +86,7 @@ export async function checkExoModels(
       );
       continue;
     }
-    if (found.some((f) => sameId(f, id))) {
+    if (found.some((f) => sameRepo(f, id))) {
       checks.push(
         pass(check, 'no card yet: EXO fetches it from Hugging Face when it places it (POST /models/add does it ahead)'),
       );

@@ -57,18 +57,23 @@ function atLeast(a: readonly number[], b: string): boolean {
 }
 
 /**
- * The `Environment=` of a systemd unit (drop-ins included) as a map, or null when systemctl
- * cannot tell (no systemd, no such unit). Values with spaces are not expected for these variables.
+ * `systemctl show -p Environment --value` output as a map. systemd quotes a whole pair that needs
+ * it (`"A=b c"`); the variables read here have no spaces in their values.
  */
-export async function readUnitEnvironment(unit: string): Promise<Record<string, string> | null> {
-  const out = await output('systemctl', ['show', unit, '-p', 'Environment', '--value']);
-  if (out === null) return null;
+export function parseUnitEnvironment(text: string): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const pair of out.trim().split(/\s+/)) {
-    const at = pair.indexOf('=');
-    if (at > 0) env[pair.slice(0, at)] = pair.slice(at + 1).replace(/^"|"$/g, '');
+  for (const pair of text.trim().split(/\s+/)) {
+    const bare = pair.replace(/^"|"$/g, '');
+    const at = bare.indexOf('=');
+    if (at > 0) env[bare.slice(0, at)] = bare.slice(at + 1);
   }
   return env;
+}
+
+/** The `Environment=` of a systemd unit (drop-ins included), or null when systemctl cannot tell. */
+export async function readUnitEnvironment(unit: string): Promise<Record<string, string> | null> {
+  const out = await output('systemctl', ['show', unit, '-p', 'Environment', '--value']);
+  return out === null ? null : parseUnitEnvironment(out);
 }
 
 async function readText(path: string): Promise<string | null> {
