@@ -7,12 +7,14 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findHardwareProfile, startExoEmulator, startOllamaEmulator } from '@kage/emulators';
 import { pino } from 'pino';
 import { runKage } from './helpers/operator-coordinator.js';
+import { checkExoModels } from '../src/doctor/exo-model-checks.js';
 
 interface DoctorJson {
   status: string;
@@ -198,4 +200,45 @@ test('kage doctor --matrix: EXO model ids as EXO resolves them — its cards, el
   // Nothing was added to EXO: the doctor only looks.
   const cards = (await (await fetch(`${exo.url}/models`)).json()) as { data: { id: string }[] };
   assert.ok(!cards.data.some((c) => c.id === onHub));
+});
+
+test('EXO model ids when EXO cannot say: not listening, Hugging Face out of reach, too little memory together', async (t) => {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const refused = (closed.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const down = await checkExoModels(`http://127.0.0.1:${refused}`, ['mlx-community/Qwen2.5-7B-Instruct-4bit']);
+  assert.deepEqual(
+    down.checks.map((c) => [c.id, c.status]),
+    [['exo-models', 'warn']],
+  );
+  assert.match(down.checks[0]!.detail, /ECONNREFUSED/);
+
+  // An EXO node whose search fails, as when it has no route to Hugging Face (EXO answers 500).
+  const exo = await startExoEmulator({ listen: { host: '127.0.0.1', port: 0 }, name: 'srv1', profile, logger: silent });
+  const offline = createHttpServer((req, res) => {
+    if (req.url?.startsWith('/models/search') === true) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error');
+      return;
+    }
+    void fetch(`${exo.url}${req.url ?? '/'}`).then(async (r) => res.writeHead(r.status).end(await r.text()));
+  });
+  await new Promise<void>((resolve) => offline.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    offline.close();
+    await exo.close();
+  });
+  const url = `http://127.0.0.1:${(offline.address() as AddressInfo).port}`;
+  const llama = 'mlx-community/Llama-3.3-70B-Instruct-4bit';
+  const qwen = 'mlx-community/Qwen2.5-7B-Instruct-4bit';
+  const { checks, resolved } = await checkExoModels(url, [llama, qwen], 8e9);
+  const byId = new Map(checks.map((c) => [c.id, c]));
+  assert.equal(byId.get(`exo-model ${llama}`)?.status, 'warn');
+  assert.match(byId.get(`exo-model ${llama}`)?.detail ?? '', /8\.0 GB available together: EXO cannot place it/);
+  assert.equal(byId.get(`exo-model ${qwen}`)?.status, 'warn');
+  assert.match(byId.get(`exo-model ${qwen}`)?.detail ?? '', /could not search Hugging Face \(HTTP 500\)/);
+  assert.deepEqual(
+    resolved.map((r) => r.id),
+    [llama],
+  );
 });
