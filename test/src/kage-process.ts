@@ -19,18 +19,22 @@ export interface KageProcess {
   kill(): Promise<void>;
 }
 
-/** Runs `kage …args` to completion (bounded) and returns its exit code and output. */
+/**
+ * Runs `kage …args` to completion (bounded) and returns its exit code and output, all of it: the
+ * wait is for the pipes to close, not only for the exit. `env` replaces the environment.
+ */
 export async function runKage(
   args: readonly string[],
   timeoutMs = 30_000,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [KAGE_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [KAGE_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code] = (await once(child, 'exit')) as [number | null];
+  const [code] = (await once(child, 'close')) as [number | null];
   clearTimeout(timer);
   return { code, stdout, stderr };
 }

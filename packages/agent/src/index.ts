@@ -6,6 +6,9 @@ export type { Sampler, SamplerOptions, SamplerStats } from './telemetry/sampler.
 export type { ServiceTarget } from './telemetry/service-usage.js';
 export type { GpuSample, NetSample, Sample, ServiceSample, TempSample } from './telemetry/types.js';
 export { readInventory } from './telemetry/inventory.js';
+// `kage doctor` reads a node's AMD GPUs with the sampler's own discovery.
+export { listAmdGpus } from './telemetry/amdgpu-reader.js';
+export type { AmdGpuFacts } from './telemetry/amdgpu-reader.js';
 export type { Inventory, InventorySource, ReadInventoryOptions } from './telemetry/inventory.js';
 export { createNvidiaSmiMonitor, parseNvidiaSmiLine } from './telemetry/nvidia-smi-monitor.js';
 export type { NvidiaSmiMonitor, NvidiaSmiMonitorOptions, NvidiaSmiState } from './telemetry/nvidia-smi-monitor.js';
@@ -22,6 +25,9 @@ export type { SupervisionErrorCode } from './supervision/errors.js';
 export { DEFAULT_TIMINGS } from './supervision/service-options.js';
 export type { SupervisionTimings } from './supervision/service-options.js';
 export { DEFAULT_RESTART_POLICY, SERVICE_ACTIONS } from './supervision/types.js';
+// Versions: the agent reports each service's version; `kage doctor` reads an EXO checkout's tag
+// the same way.
+export { readGitTag, readServiceVersion } from './supervision/service-version.js';
 export type {
   HealthState,
   InferenceProbe,
@@ -37,6 +43,7 @@ export type {
   ServiceStatus,
   SupervisedService,
   SystemdServiceConfig,
+  VersionSource,
 } from './supervision/types.js';
 // Config and daemon integration: the agent main reads the environment once (readDaemonEnv, then
 // scrubDaemonEnv), builds the logger, loads the config (exit 78 on KAGE_ERR_CONFIG_*), sends READY

@@ -1,6 +1,6 @@
 /**
  * A small typed client for the coordinator's REST API, used by the operator commands (`kage
- * nodes`, `kage status`, `kage service`, `kage bench run --coordinator`). It speaks HTTP only: the
+ * nodes`, `kage status`, `kage service`, `kage bench run --coordinator`, `kage doctor --all`). It speaks HTTP only: the
  * coordinator may run on another machine and be another build, so the response shapes are copied
  * here as the API documents them instead of being imported from the coordinator package.
  *
@@ -338,6 +338,15 @@ export class CoordinatorClient {
     const nodes = await this.json<unknown>('GET', 'api/v1/nodes', options);
     if (!Array.isArray(nodes)) throw this.badShape('GET', 'api/v1/nodes', 'a list of nodes');
     return nodes as NodeView[];
+  }
+
+  /**
+   * `POST /api/v1/auth/check`: resolves when the coordinator accepts the API token. Rejects with
+   * `KAGE_ERR_UNAUTHORIZED` when it does not, and `KAGE_ERR_NOT_FOUND` from a coordinator older
+   * than the route.
+   */
+  async checkToken(options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.json<unknown>('POST', 'api/v1/auth/check', { auth: true, ...options });
   }
 
   /**

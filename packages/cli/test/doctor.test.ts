@@ -7,12 +7,14 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findHardwareProfile, startExoEmulator, startOllamaEmulator } from '@kage/emulators';
 import { pino } from 'pino';
 import { runKage } from './helpers/operator-coordinator.js';
+import { checkExoModels } from '../src/doctor/exo-model-checks.js';
 
 interface DoctorJson {
   status: string;
@@ -150,4 +152,93 @@ test('kage doctor --matrix: each model pulled on this Ollama and within the memo
   await writeFile(matrix, 'name: m\n');
   const bad = await runKage(['doctor', '--ollama', ollama.url, '--matrix', matrix]);
   assert.equal(bad.code, 78, 'a bad matrix is a bad input, before any check');
+});
+
+test('kage doctor --matrix: EXO model ids as EXO resolves them — its cards, else a Hugging Face repository', async (t) => {
+  const exo = await startExoEmulator({ listen: { host: '127.0.0.1', port: 0 }, name: 'srv1', profile, logger: silent });
+  const ollama = await startOllamaEmulator({ listen: { host: '127.0.0.1', port: 0 }, profile, logger: silent });
+  t.after(() => Promise.all([exo.close(), ollama.close()]).then(() => undefined));
+  const inventory = await inventoryWithExoPort(t, exo.port);
+  const dir = await mkdtemp(join(tmpdir(), 'kage-doctor-exo-ids-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const matrix = join(dir, 'matrix.yaml');
+  const builtIn = 'mlx-community/Llama-3.2-3B-Instruct-4bit';
+  const onHub = 'mlx-community/Qwen2.5-7B-Instruct-4bit';
+  const typo = 'mlxcommunity/Qwen2.5-7B-Instruct-4bit';
+  await writeFile(
+    matrix,
+    [
+      'name: m',
+      'prompt: hi',
+      'num_ctx: 4096',
+      `targets: [{ id: e, kind: exo, url: "${exo.url}", nodes: [srv1] }]`,
+      'models:',
+      `  - { name: "llama3.2:3b", exo: "${builtIn}" }`,
+      // The name as written, without its default tag: Ollama resolves it to qwen2.5:latest.
+      `  - { name: "qwen2.5", exo: "${onHub}" }`,
+      `  - { name: "registry.ollama.ai/library/qwen2.5:3b", exo: "${typo}" }`,
+    ].join('\n'),
+  );
+  const r = await runKage(['doctor', '--inventory', inventory, '--ollama', ollama.url, '--matrix', matrix, '--json']);
+  const report = JSON.parse(r.stdout) as DoctorJson;
+  const check = (id: string) => {
+    const found = report.checks.find((c) => c.id === id);
+    assert.ok(found, `no ${id} in ${r.stdout}`);
+    return found;
+  };
+  assert.equal(check(`exo-model ${builtIn}`).status, 'pass');
+  assert.match(check(`exo-model ${builtIn}`).detail, /EXO has its card \(\d+\.\d GB of weights\)/);
+  assert.equal(check(`exo-model ${onHub}`).status, 'pass');
+  assert.match(check(`exo-model ${onHub}`).detail, /EXO fetches it from Hugging Face when it places it/);
+  assert.equal(check(`exo-model ${typo}`).status, 'fail');
+  assert.match(check(`exo-model ${typo}`).fix ?? '', new RegExp(`Hugging Face has ${onHub.replace(/[.]/g, '\\.')}`));
+  assert.equal(r.code, 2);
+  // Ollama names resolve as Ollama resolves them: the registry and library/ prefix, the default tag.
+  assert.equal(check('model registry.ollama.ai/library/qwen2.5:3b').status, 'pass');
+  assert.equal(check('model qwen2.5').status, 'warn', 'qwen2.5 is qwen2.5:latest, which is not pulled');
+  assert.equal(check('model qwen2.5').fix, 'ollama pull qwen2.5');
+  // Nothing was added to EXO: the doctor only looks.
+  const cards = (await (await fetch(`${exo.url}/models`)).json()) as { data: { id: string }[] };
+  assert.ok(!cards.data.some((c) => c.id === onHub));
+});
+
+test('EXO model ids when EXO cannot say: not listening, Hugging Face out of reach, too little memory together', async (t) => {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const refused = (closed.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const down = await checkExoModels(`http://127.0.0.1:${refused}`, ['mlx-community/Qwen2.5-7B-Instruct-4bit']);
+  assert.deepEqual(
+    down.checks.map((c) => [c.id, c.status]),
+    [['exo-models', 'warn']],
+  );
+  assert.match(down.checks[0]!.detail, /ECONNREFUSED/);
+
+  // An EXO node whose search fails, as when it has no route to Hugging Face (EXO answers 500).
+  const exo = await startExoEmulator({ listen: { host: '127.0.0.1', port: 0 }, name: 'srv1', profile, logger: silent });
+  const offline = createHttpServer((req, res) => {
+    if (req.url?.startsWith('/models/search') === true) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error');
+      return;
+    }
+    void fetch(`${exo.url}${req.url ?? '/'}`).then(async (r) => res.writeHead(r.status).end(await r.text()));
+  });
+  await new Promise<void>((resolve) => offline.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    offline.close();
+    await exo.close();
+  });
+  const url = `http://127.0.0.1:${(offline.address() as AddressInfo).port}`;
+  const llama = 'mlx-community/Llama-3.3-70B-Instruct-4bit';
+  const qwen = 'mlx-community/Qwen2.5-7B-Instruct-4bit';
+  const { checks, resolved } = await checkExoModels(url, [llama, qwen], 8e9);
+  const byId = new Map(checks.map((c) => [c.id, c]));
+  assert.equal(byId.get(`exo-model ${llama}`)?.status, 'warn');
+  assert.match(byId.get(`exo-model ${llama}`)?.detail ?? '', /8\.0 GB available together: EXO cannot place it/);
+  assert.equal(byId.get(`exo-model ${qwen}`)?.status, 'warn');
+  assert.match(byId.get(`exo-model ${qwen}`)?.detail ?? '', /could not search Hugging Face \(HTTP 500\)/);
+  assert.deepEqual(
+    resolved.map((r) => r.id),
+    [llama],
+  );
 });

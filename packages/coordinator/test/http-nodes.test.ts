@@ -289,6 +289,20 @@ test('POST without the token is 401 with WWW-Authenticate, a wrong token too; th
   assert.equal((await postJson(base, '/api/v1/nope', {}, {})).status, 401);
 });
 
+test('POST /api/v1/auth/check: 200 for the API token, 401 for a wrong or missing one; nothing else happens', async (t) => {
+  const { base, world } = await startApi(t);
+  world.nodes.set('a', nodeView('a'));
+  const ok = await post(base, '/api/v1/auth/check');
+  assert.equal(ok.status, 200);
+  assert.deepEqual(ok.body, { ok: true });
+  for (const headers of [{}, { authorization: `Bearer ${TOKEN}x` }] as Record<string, string>[]) {
+    const refused = await post(base, '/api/v1/auth/check', headers);
+    assert.equal(refused.status, 401);
+    assert.equal((refused.body as { code: string }).code, 'KAGE_ERR_UNAUTHORIZED');
+  }
+  assert.equal(world.serviceCalls.length, 0);
+});
+
 test('an empty configured token refuses every POST', async (t) => {
   const world = createFakeWorld();
   world.deps.apiToken = '';

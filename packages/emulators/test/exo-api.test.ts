@@ -186,6 +186,26 @@ describe('models and cards', () => {
       detail: [{ type: 'missing', loc: ['body', 'model_id'], msg: 'Field required', input: {} }],
     });
   });
+
+  test('GET /models/search asks the hub: mlx-community first, changes nothing, validates limit', async (t) => {
+    const node = await startNode(t);
+    const found = await request(node.url, `/models/search?query=${encodeURIComponent(QWEN_3B)}`);
+    assert.equal(found.status, 200);
+    assert.deepEqual(found.body, [
+      { id: QWEN_3B, author: 'mlx-community', downloads: 0, likes: 0, last_modified: '', tags: [] },
+    ]);
+    const ids = ((await request(node.url, '/models')).body as { data: { id: string }[] }).data.map((m) => m.id);
+    assert.ok(!ids.includes(QWEN_3B), 'a search adds no card');
+
+    const qwen = (await request(node.url, '/models/search?query=qwen2.5&limit=2')).body as { id: string }[];
+    assert.equal(qwen.length, 2);
+    for (const r of qwen) assert.match(r.id, /^mlx-community\/Qwen2\.5-/i);
+    assert.deepEqual((await request(node.url, '/models/search?query=nobody/nothing')).body, []);
+
+    const bad = await request(node.url, '/models/search?limit=many');
+    assert.equal(bad.status, 422);
+    assert.equal((bad.body as { detail: { loc: string[] }[] }).detail[0]?.loc.join('.'), 'query.limit');
+  });
 });
 
 describe('placement and instances', () => {

@@ -80,6 +80,9 @@ export const RestartSchema = Type.Object(
 );
 
 const Health = Str('must be an http(s) URL, e.g. "http://127.0.0.1:11434/"');
+// Where the service's version is read (at most one of the two): reported to the coordinator so
+// that `kage doctor --all` can compare versions across the nodes.
+const VersionUrl = Str('must be an http(s) URL answering {"version": "…"}, e.g. "http://127.0.0.1:11434/api/version"');
 
 /** A service that is an existing systemd unit (ollama's own `ollama.service`, an `exo.service`). */
 export const SystemdServiceSchema = Type.Object(
@@ -87,6 +90,8 @@ export const SystemdServiceSchema = Type.Object(
     driver: Type.Literal('systemd'),
     unit: Str('must be a service unit name, e.g. ollama.service'),
     health: Type.Optional(Health),
+    version_url: Type.Optional(VersionUrl),
+    version_git: Type.Optional(Path),
   },
   { additionalProperties: false },
 );
@@ -106,6 +111,8 @@ export const ProcessServiceSchema = Type.Object(
       }),
     ),
     health: Type.Optional(Health),
+    version_url: Type.Optional(VersionUrl),
+    version_git: Type.Optional(Path),
     restart: Type.Optional(RestartSchema),
     grace_ms: Type.Optional(Int(0, MAX_GRACE_MS, 'milliseconds between SIGTERM and SIGKILL')),
   },

@@ -3,7 +3,7 @@
  * deep-frozen. Top-level keys are camelCase with units in their names; `services` entries keep the
  * file's snake_case key names because they are handed unchanged to `createServiceRegistry`.
  */
-import type { RestartPolicy, SystemdServiceConfig } from '../supervision/types.js';
+import type { RestartPolicy, SystemdServiceConfig, VersionSource } from '../supervision/types.js';
 
 /** TLS material for the coordinator connection, read from the files named in `coordinator.tls`. */
 export interface CoordinatorTlsConfig {
@@ -49,7 +49,7 @@ export interface BufferConfig {
 }
 
 /** A process-driver service with every default filled in and `cwd`/`command[0]` made absolute. */
-export interface ResolvedProcessServiceConfig {
+export interface ResolvedProcessServiceConfig extends VersionSource {
   driver: 'process';
   command: readonly string[];
   cwd?: string;

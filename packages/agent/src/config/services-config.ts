@@ -9,6 +9,7 @@ import { isAbsolute } from 'node:path';
 import { SupervisionError } from '../supervision/errors.js';
 import { checkServiceName } from '../supervision/service-options.js';
 import { isValidUnitName } from '../supervision/systemctl.js';
+import type { VersionSource } from '../supervision/types.js';
 import type { ResolvedProcessServiceConfig, ResolvedServiceConfig } from './agent-config-types.js';
 import {
   AGENT_CONFIG_DEFAULTS,
@@ -90,7 +91,9 @@ async function resolveService(
     ctx.problem(v.path, v.reason === 'unknown key' ? unknownKeyReason(d, v.path) : v.reason);
     ok = false;
   }
-  if (!checkHealth(ctx, base, entry['health'])) ok = false;
+  if (!checkUrl(ctx, [...base, 'health'], entry['health'])) ok = false;
+  const version = resolveVersionSource(ctx, base, entry);
+  if (version === null) ok = false;
   if (d === 'systemd') {
     const unit = entry['unit'];
     if (typeof unit === 'string' && !(isValidUnitName(unit) && unit.endsWith('.service'))) {
@@ -99,11 +102,33 @@ async function resolveService(
     }
     if (!ok) return null;
     const e = entry as SystemdServiceFile;
-    return { driver: 'systemd', unit: e.unit, ...(e.health === undefined ? {} : { health: e.health }) };
+    return { driver: 'systemd', unit: e.unit, ...(e.health === undefined ? {} : { health: e.health }), ...version };
   }
   // Cross-key rules run even when the schema found problems: every violation is reported at once.
   const resolved = await resolveProcess(ctx, base, entry);
-  return ok ? resolved : null;
+  return ok && resolved !== null ? { ...resolved, ...version } : null;
+}
+
+/** `version_url` (checked like `health`) or `version_git` (made absolute); null when wrong. */
+function resolveVersionSource(
+  ctx: ConfigContext,
+  base: Segment[],
+  entry: Record<string, unknown>,
+): VersionSource | null {
+  const url = entry['version_url'];
+  const git = entry['version_git'];
+  if (url !== undefined && git !== undefined) {
+    ctx.problem([...base, 'version_git'], 'give version_url or version_git, not both: a service has one version');
+    return null;
+  }
+  if (typeof url === 'string' && url !== '') {
+    return checkUrl(ctx, [...base, 'version_url'], url) ? { version_url: url } : null;
+  }
+  if (typeof git === 'string' && git !== '') {
+    const dir = resolveConfigPath(ctx, [...base, 'version_git'], git);
+    return dir === null ? null : { version_git: dir };
+  }
+  return {}; // absent, or the schema reported it
 }
 
 /** "unknown key", or why the key is wrong for this driver when the other one has it. */
@@ -119,17 +144,17 @@ function unknownKeyReason(driver: Driver, path: readonly Segment[]): string {
     : 'unknown key';
 }
 
-function checkHealth(ctx: ConfigContext, base: Segment[], health: unknown): boolean {
-  if (typeof health !== 'string' || health === '') return true; // absent, or the schema reported it
+function checkUrl(ctx: ConfigContext, path: Segment[], value: unknown): boolean {
+  if (typeof value !== 'string' || value === '') return true; // absent, or the schema reported it
   let url: URL;
   try {
-    url = new URL(health);
+    url = new URL(value);
   } catch {
-    ctx.problem([...base, 'health'], `"${health}" is not a URL (e.g. "http://127.0.0.1:11434/")`);
+    ctx.problem(path, `"${value}" is not a URL (e.g. "http://127.0.0.1:11434/")`);
     return false;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    ctx.problem([...base, 'health'], `"${health}" must use http or https, not ${url.protocol.slice(0, -1)}`);
+    ctx.problem(path, `"${value}" must use http or https, not ${url.protocol.slice(0, -1)}`);
     return false;
   }
   return true;

@@ -111,6 +111,7 @@ export function toWireServiceStatus(status: ServiceStatus): WireServiceStatus {
             at_ms: epochMs(status.last_exit.at, 0),
           },
     cgroup: str(status.cgroup),
+    version: str(status.version),
   };
 }
 

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { probeHttp } from './http-probe.js';
 import type { ServiceEvents } from './service-events.js';
 import type { SupervisionTimings } from './service-options.js';
-import type { HealthState, InferenceProbe, ServiceStatus } from './types.js';
+import { hasVersionSource, readServiceVersion } from './service-version.js';
+import type { HealthState, InferenceProbe, ServiceStatus, VersionSource } from './types.js';
 
 export interface HealthMonitorOptions {
   service: string;
@@ -20,6 +21,8 @@ export interface HealthMonitorOptions {
   /** The inference probe costs a generation: run it at most this often and reuse its verdict. */
   probeIntervalMs: number;
   probeTimeoutMs: number;
+  /** Where the service's version is read each time it becomes healthy; none when empty. */
+  version?: VersionSource;
   log: Logger;
   onChange: (health: HealthState, reason: string | undefined) => void;
 }
@@ -33,6 +36,7 @@ export class HealthMonitor {
   #healthySinceStart = false;
   #lastProbeAt = Number.NEGATIVE_INFINITY;
   #lastProbeFailure: string | undefined;
+  #version: string | undefined;
   // Bumped on every start and stop: a probe that was in flight across one reports on a process
   // that is gone, so its verdict is dropped.
   #epoch = 0;
@@ -47,6 +51,14 @@ export class HealthMonitor {
 
   get reason(): string | undefined {
     return this.#reason;
+  }
+
+  /**
+   * The version read when the service last became healthy. It is kept while the service is down
+   * (the installed version is still worth reporting) and replaced at the next healthy check.
+   */
+  get version(): string | undefined {
+    return this.#version;
   }
 
   /** The service (re)started: a new startup grace begins and old verdicts no longer apply. */
@@ -74,6 +86,8 @@ export class HealthMonitor {
     const failure = await this.#failure();
     if (this.#abort.signal.aborted || epoch !== this.#epoch) return this.#state;
     if (failure === undefined) {
+      // Read before the change is published, so the event saying "healthy" carries the version.
+      if (this.#state !== 'healthy' && (await this.#readVersion(epoch)) === 'stale') return this.#state;
       this.#healthySinceStart = true;
       this.#set('healthy', undefined, true);
     } else if (!this.#healthySinceStart && performance.now() < this.#graceUntil) {
@@ -103,6 +117,20 @@ export class HealthMonitor {
     return this.#lastProbeFailure;
   }
 
+  async #readVersion(epoch: number): Promise<'read' | 'stale'> {
+    const source = this.#o.version;
+    if (source === undefined || !hasVersionSource(source)) return 'read';
+    const version = await readServiceVersion(source, { timeoutMs: this.#o.timeoutMs, signal: this.#abort.signal });
+    if (this.#abort.signal.aborted || epoch !== this.#epoch) return 'stale';
+    if (version === null) {
+      this.#o.log.warn({ source }, 'service version could not be read');
+    } else if (version !== this.#version) {
+      this.#o.log.info({ version }, 'service version');
+    }
+    this.#version = version ?? undefined;
+    return 'read';
+  }
+
   async #runProbe(probe: InferenceProbe): Promise<string | undefined> {
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.probeTimeoutMs)]);
     try {
@@ -130,6 +158,7 @@ export interface ServiceHealthOptions {
   service: string;
   url: string | undefined;
   probe: InferenceProbe | undefined;
+  version: VersionSource;
   timings: Pick<SupervisionTimings, 'healthTimeoutMs' | 'startupGraceMs' | 'probeIntervalMs' | 'probeTimeoutMs'>;
   log: Logger;
   events: ServiceEvents;
@@ -147,6 +176,7 @@ export function createServiceHealthMonitor(o: ServiceHealthOptions): HealthMonit
     startupGraceMs: o.timings.startupGraceMs,
     probeIntervalMs: o.timings.probeIntervalMs,
     probeTimeoutMs: o.timings.probeTimeoutMs,
+    version: o.version,
     log: o.log,
     onChange: (health, reason) => {
       o.events.emit({

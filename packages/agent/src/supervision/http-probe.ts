@@ -6,10 +6,20 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
-export type HttpProbeResult = { ok: true; status: number } | { ok: false; reason: string };
+export type HttpProbeResult = { ok: true; status: number; body?: string } | { ok: false; reason: string };
+
+export interface HttpProbeOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /**
+   * Also read the body of a 2xx answer (as UTF-8, within the same deadline), up to this many bytes;
+   * a longer body is `ok: false`. Without it the body is drained unread.
+   */
+  bodyLimitBytes?: number;
+}
 
 /** GET `url`; never rejects. A refused connection, a timeout or a non-2xx status is `ok: false`. */
-export function probeHttp(url: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<HttpProbeResult> {
+export function probeHttp(url: string, options: HttpProbeOptions): Promise<HttpProbeResult> {
   return new Promise((resolve) => {
     let settled = false;
     const finish = (result: HttpProbeResult): void => {
@@ -34,9 +44,22 @@ export function probeHttp(url: string, options: { timeoutMs: number; signal?: Ab
     );
     timer.unref();
     req.on('response', (res: IncomingMessage) => {
-      res.resume(); // drain so the socket can close
       const status = res.statusCode ?? 0;
-      finish(status >= 200 && status < 300 ? { ok: true, status } : { ok: false, reason: `HTTP ${status}` });
+      const limit = options.bodyLimitBytes;
+      if (limit === undefined || status < 200 || status > 299) {
+        res.resume(); // drain so the socket can close
+        finish(status >= 200 && status < 300 ? { ok: true, status } : { ok: false, reason: `HTTP ${status}` });
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limit) finish({ ok: false, reason: `answer longer than ${limit} bytes` });
+        else chunks.push(chunk);
+      });
+      res.on('end', () => finish({ ok: true, status, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, reason: describeError(err) }));
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
       finish({ ok: false, reason: describeError(err) });

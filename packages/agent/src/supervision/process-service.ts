@@ -146,6 +146,7 @@ class ProcessSupervisor implements ProcessService {
       service: name,
       url: config.health,
       probe: options.probe,
+      version: { version_url: config.version_url, version_git: config.version_git },
       timings: this.#timings,
       log: this.#log,
       events: this.#events,
@@ -232,6 +233,7 @@ class ProcessSupervisor implements ProcessService {
       ...(healthReason === undefined ? {} : { health_reason: healthReason }),
       ...(this.#lastExit === undefined ? {} : { last_exit: { ...this.#lastExit } }),
       ...(this.#reason === undefined ? {} : { reason: this.#reason }),
+      ...(this.#health.version === undefined ? {} : { version: this.#health.version }),
     };
   }
 

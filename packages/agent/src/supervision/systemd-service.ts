@@ -116,6 +116,7 @@ class SystemdSupervisor implements SystemdService {
       service: name,
       url: config.health,
       probe: options.probe,
+      version: { version_url: config.version_url, version_git: config.version_git },
       timings: timings,
       log: this.#log,
       events: this.#events,
@@ -177,6 +178,7 @@ class SystemdSupervisor implements SystemdService {
       ...(this.#lastExit === undefined ? {} : { last_exit: { ...this.#lastExit } }),
       ...(this.#reason === undefined ? {} : { reason: this.#reason }),
       ...(cgroup === undefined ? {} : { cgroup }),
+      ...(this.#health.version === undefined ? {} : { version: this.#health.version }),
     };
   }
 

@@ -47,6 +47,11 @@ export interface ServiceStatus {
   reason?: string;
   /** systemd driver only: the unit's cgroup path (`ControlGroup`), for per-service telemetry. */
   cgroup?: string;
+  /**
+   * The service's version as read when it last became healthy (from its `version_url` or
+   * `version_git`); absent when it has no version source or the version could not be read.
+   */
+  version?: string;
 }
 
 /** The commands an agent accepts for a configured service. */
@@ -106,7 +111,15 @@ export const DEFAULT_RESTART_POLICY: Readonly<RestartPolicy> = Object.freeze({
 /** One entry of the agent config's `services` map, already validated. */
 export type ServiceConfig = ProcessServiceConfig | SystemdServiceConfig;
 
-export interface ProcessServiceConfig {
+/** Where a service's version comes from (at most one of the two; the config loader checks it). */
+export interface VersionSource {
+  /** An http(s) URL answering JSON whose `version` is a string (Ollama's `/api/version`). */
+  version_url?: string;
+  /** A git checkout whose exact tag is the version (EXO cloned at its release tag). */
+  version_git?: string;
+}
+
+export interface ProcessServiceConfig extends VersionSource {
   driver: 'process';
   /** argv: the program and its arguments; never run through a shell. */
   command: readonly string[];
@@ -118,7 +131,7 @@ export interface ProcessServiceConfig {
   restart?: Partial<RestartPolicy>;
 }
 
-export interface SystemdServiceConfig {
+export interface SystemdServiceConfig extends VersionSource {
   driver: 'systemd';
   unit: string;
   health?: string;

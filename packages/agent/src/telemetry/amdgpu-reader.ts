@@ -51,6 +51,8 @@ export interface AmdGpuReader {
 export interface AmdCard {
   card: string;
   devicePath: string;
+  /** PCI device id as sysfs writes it (`0x1586`); empty when unreadable. */
+  deviceId: string;
   name: string;
   unified: boolean;
   vramTotal: number | null;
@@ -156,6 +158,7 @@ async function probeCard(
   return {
     card,
     devicePath: dev,
+    deviceId: id,
     name,
     unified,
     vramTotal,
@@ -179,6 +182,36 @@ export async function discoverAmdCards(
   const cards = (await listDir(drmDir)).filter((n) => /^card\d+$/.test(n)).sort(compareNumericSuffix);
   const probed = await Promise.all(cards.map((c) => probeCard(drmDir, c, files, unifiedMemory)));
   return probed.filter((c): c is AmdCard => c !== null);
+}
+
+/** The static facts of one amdgpu card, as `kage doctor` reports them. */
+export interface AmdGpuFacts {
+  /** DRM card name, e.g. `card1`. */
+  card: string;
+  /** PCI device id (`0x1586` is Strix Halo: Radeon 8050S/8060S, LLVM target gfx1151). */
+  deviceId: string;
+  name: string;
+  unifiedMemory: boolean;
+  /** `mem_info_vram_total`: on an APU, the BIOS carve-out. */
+  vramTotalBytes: number | null;
+  /** `mem_info_gtt_total`: system RAM the GPU may map (the kernel's `ttm.pages_limit`). */
+  gttTotalBytes: number | null;
+}
+
+/**
+ * The amdgpu cards under `<sysRoot>/class/drm`, read once with the same discovery as the sampler,
+ * for a one-shot check (no descriptor is kept open).
+ */
+export async function listAmdGpus(sysRoot = '/sys'): Promise<AmdGpuFacts[]> {
+  const cards = await discoverAmdCards(sysRoot, createFileReader({ keepOpen: false }));
+  return cards.map((c) => ({
+    card: c.card,
+    deviceId: c.deviceId,
+    name: c.name,
+    unifiedMemory: c.unified,
+    vramTotalBytes: c.vramTotal,
+    gttTotalBytes: c.gttTotal,
+  }));
 }
 
 /** Creates an amdgpu reader with a cached card list. */

@@ -3,23 +3,10 @@
  * They only look (no check changes anything) and each is bounded in time, so the doctor answers
  * within seconds even on a broken node.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
-const PROBE_TIMEOUT_MS = 3000;
-
-export type CheckStatus = 'pass' | 'warn' | 'fail';
-
-export interface CheckResult {
-  id: string;
-  status: CheckStatus;
-  /** What was seen. */
-  detail: string;
-  /** What to do; null when nothing is to be done. */
-  fix: string | null;
-}
+import { readGitTag } from '@kage/agent';
+import { fail, pass, warn, type CheckResult } from './check-result.js';
+import { PROBE_TIMEOUT_MS, httpText, output } from './probes.js';
 
 export interface DoctorOptions {
   /** Ollama's base URL on this node. */
@@ -31,31 +18,6 @@ export interface DoctorOptions {
   exoVersion: string;
   /** Where install-exo.sh puts EXO. */
   exoDir: string;
-}
-
-const pass = (id: string, detail: string): CheckResult => ({ id, status: 'pass', detail, fix: null });
-const warn = (id: string, detail: string, fix: string): CheckResult => ({ id, status: 'warn', detail, fix });
-const fail = (id: string, detail: string, fix: string): CheckResult => ({ id, status: 'fail', detail, fix });
-
-/** stdout of a short command, or null when it is missing or fails. */
-async function output(file: string, args: readonly string[]): Promise<string | null> {
-  try {
-    const { stdout } = await run(file, [...args], { timeout: PROBE_TIMEOUT_MS, encoding: 'utf8' });
-    return stdout;
-  } catch {
-    return null;
-  }
-}
-
-async function httpText(url: string): Promise<{ status: number; text: string } | { error: string }> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-    return { status: res.status, text: await res.text() };
-  } catch (err) {
-    // undici's "fetch failed" says nothing; its cause has the socket code or the reason.
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return { error: cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : 'error') };
-  }
 }
 
 export function checkNode(): CheckResult {
@@ -126,7 +88,8 @@ export async function checkExoSource(o: DoctorOptions): Promise<CheckResult> {
       `deploy/install-exo.sh --inventory FILE --node NAME (EXO ${o.exoVersion})`,
     );
   }
-  const tag = (await output('git', ['-C', o.exoDir, 'describe', '--tags', '--exact-match']))?.trim() ?? null;
+  // The agent reports the same tag as EXO's version (`version_git`): one reader for both.
+  const tag = await readGitTag(o.exoDir, { timeoutMs: PROBE_TIMEOUT_MS });
   if (tag !== o.exoVersion) {
     return fail(
       'exo-source',
@@ -186,14 +149,8 @@ export async function checkTailscale(): Promise<CheckResult> {
   }
 }
 
-/** The worst status of `results`. */
-export function worst(results: readonly CheckResult[]): CheckStatus {
-  if (results.some((r) => r.status === 'fail')) return 'fail';
-  return results.some((r) => r.status === 'warn') ? 'warn' : 'pass';
-}
-
 /** `MemAvailable` from /proc/meminfo, in bytes; null where there is none (not Linux). */
-async function memAvailableBytes(): Promise<number | null> {
+export async function memAvailableBytes(): Promise<number | null> {
   try {
     const { readFile } = await import('node:fs/promises');
     const kb = /^MemAvailable:\s+(\d+) kB$/m.exec(await readFile('/proc/meminfo', 'utf8'))?.[1];
@@ -201,38 +158,4 @@ async function memAvailableBytes(): Promise<number | null> {
   } catch {
     return null;
   }
-}
-
-const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(1)} GB`;
-
-/**
- * Each of the matrix's models on this node's Ollama: pulled (the name resolves), and its weights
- * within the memory available now. A model that fits no single node can still run across the EXO
- * cluster: that is a warning, said before any download, not a failure.
- */
-export async function checkMatrixModels(o: DoctorOptions, models: readonly string[]): Promise<CheckResult[]> {
-  const tags = await httpText(`${o.ollamaUrl}/api/tags`);
-  if ('error' in tags || tags.status !== 200) {
-    return [warn('models', `cannot list Ollama's models at ${o.ollamaUrl}/api/tags`, 'see the ollama check above')];
-  }
-  let listed: { name?: string; model?: string; size?: number }[] = [];
-  try {
-    listed = (JSON.parse(tags.text) as { models?: typeof listed }).models ?? [];
-  } catch {
-    return [warn('models', `${o.ollamaUrl}/api/tags answered no JSON`, 'is this Ollama?')];
-  }
-  const available = await memAvailableBytes();
-  return models.map((name) => {
-    const id = `model ${name}`;
-    const found = listed.find((m) => m.name === name || m.model === name);
-    if (found === undefined) return warn(id, 'not pulled on this node', `ollama pull ${name}`);
-    if (typeof found.size !== 'number' || available === null) return pass(id, 'pulled');
-    return found.size <= available
-      ? pass(id, `pulled, ${gb(found.size)} of weights, ${gb(available)} available`)
-      : warn(
-          id,
-          `${gb(found.size)} of weights, only ${gb(available)} available: this node cannot run it alone`,
-          'run it across the EXO cluster, or free memory on this node',
-        );
-  });
 }

@@ -26,6 +26,7 @@ import type { ApiDeps } from './api-deps.js';
 import { ApiError } from './api-error.js';
 import type { ApiApp } from './api-app.js';
 import { createTokenCheck } from './auth.js';
+import { registerAuthRoutes } from './routes-auth.js';
 import { mapError } from './error-mapping.js';
 import { createEventStreams } from './event-stream.js';
 import { createMetricsExporter } from './prometheus.js';
@@ -153,6 +154,7 @@ export async function buildApiServer(deps: ApiDeps, options: ApiServerOptions = 
         { name: 'nodes', description: 'Nodes, their metrics and their services' },
         { name: 'runs', description: 'Benchmark runs' },
         { name: 'events', description: 'Live event feed' },
+        { name: 'auth', description: 'The API token' },
         { name: 'health', description: 'Liveness, readiness, Prometheus metrics' },
       ],
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
@@ -165,6 +167,7 @@ export async function buildApiServer(deps: ApiDeps, options: ApiServerOptions = 
   registerNodeRoutes(app, deps, { listMaxAgeMs: options.nodesListMaxAgeMs ?? NODES_LIST_MAX_AGE_MS });
   registerRunRoutes(app, deps);
   registerEventRoutes(app, streams);
+  registerAuthRoutes(app);
 
   return app;
 }

@@ -35,6 +35,12 @@ export const ServiceViewSchema = Type.Object({
   healthy: Type.Boolean(),
   health: OneOf(['unknown', 'starting', 'healthy', 'unhealthy']),
   reason: Nullable(Type.String()),
+  version: Nullable(
+    Type.String({
+      description:
+        "the service's version as its agent read it when it last became healthy (Ollama's /api/version, the tag of EXO's checkout); null when unknown",
+    }),
+  ),
 });
 
 export const ErrorBodySchema = Type.Object(

@@ -76,7 +76,10 @@ export function createNodeRegistry(options: { store: TelemetryStore; events: Eve
       first_seen_ms: n.first_seen_ms,
       last_seen_ms: n.last_seen_ms,
       status: 'offline',
-      services: new Map((JSON.parse(n.services_json) as ServiceView[]).map((s) => [s.name, s])),
+      // Rows written before services had a version lack the key: it reads as unknown.
+      services: new Map(
+        (JSON.parse(n.services_json) as ServiceView[]).map((s) => [s.name, { ...s, version: s.version ?? null }]),
+      ),
       latest: null,
       latest_ts_ms: -Infinity,
       clock_skew_ms: n.clock_skew_ms,
@@ -278,9 +281,20 @@ export function toServiceView(s: ServiceStatus__Output): ServiceView {
     healthy: s.healthy,
     health: s.health,
     reason: s.reason ?? s.health_reason ?? null,
+    version: s.version ?? null,
   };
 }
 
 function unknownService(name: string, driver: string): ServiceView {
-  return { name, driver, state: 'unknown', pid: null, restarts: 0, healthy: false, health: 'unknown', reason: null };
+  return {
+    name,
+    driver,
+    state: 'unknown',
+    pid: null,
+    restarts: 0,
+    healthy: false,
+    health: 'unknown',
+    reason: null,
+    version: null,
+  };
 }

@@ -19,6 +19,12 @@ export interface ServiceView {
   health: string;
   /** Why the service is in its state, or why its health check failed, when known. */
   reason: string | null;
+  /**
+   * The service's version as its agent read it when the service last became healthy (Ollama's
+   * `/api/version`, the tag of EXO's checkout); null when the agent has no version source for it
+   * or is older than this field.
+   */
+  version: string | null;
 }
 
 export interface GpuView {

@@ -34,6 +34,7 @@ export function serviceView(name: string, overrides: Partial<ServiceView> = {}):
     healthy: true,
     health: 'healthy',
     reason: null,
+    version: null,
     ...overrides,
   };
 }

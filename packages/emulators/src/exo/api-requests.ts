@@ -138,6 +138,15 @@ export function parsePlacementQuery(query: Record<string, unknown>): Parsed<Plac
   return readPlaceParams(r);
 }
 
+/** `search_models(query: str = "", limit: int = 20)`: query parameters, strings on the wire. */
+export function parseModelSearch(query: Record<string, unknown>): Parsed<{ query: string; limit: number }> {
+  const r = new FieldReader(query, ['query']);
+  const text = r.str('query', false);
+  const limit = r.int('limit');
+  if (r.errors.length > 0) return { ok: false, errors: r.errors };
+  return { ok: true, value: { query: text ?? '', limit: limit ?? 20 } };
+}
+
 /** `AddCustomModelParams`. */
 export function parseAddModel(body: Record<string, unknown>): Parsed<{ modelId: string }> {
   const r = new FieldReader(body, ['body']);

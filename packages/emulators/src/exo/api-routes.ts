@@ -1,6 +1,6 @@
 /**
  * EXO v1.0.71's state, model and instance routes (`src/exo/api/main.py`): `/node_id`, `/state` and
- * `/state/{path}`, `/models` and `/v1/models`, `/models/add`, `/place_instance`,
+ * `/state/{path}`, `/models` and `/v1/models`, `/models/add`, `/models/search`, `/place_instance`,
  * `/instance/placement`, `/instance/previews`, `POST /instance`, `GET|DELETE /instance/{id}`, and the
  * download commands `POST /download/start`, `DELETE /download/{node_id}/{model_id}`,
  * `POST /download/cancel` (EXO's benchmark, `bench/exo_bench.py`, drives all of these).
@@ -14,7 +14,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { parseAddModel, parsePlaceParams, parsePlacementQuery } from './api-requests.js';
+import { parseAddModel, parseModelSearch, parsePlaceParams, parsePlacementQuery } from './api-requests.js';
 import type { ClusterCommand } from './cluster-state.js';
 import { sendHttpException, sendUnhandledError, sendValidationError } from './http-errors.js';
 import { newUuid, randomEphemeralPort } from './ids.js';
@@ -102,6 +102,23 @@ export function registerApiRoutes(app: FastifyInstance, host: ApiHost): void {
       reply.send(listModels(request.query.status)),
     );
   }
+
+  // The hub's answer as `HuggingFaceSearchResult`s. EXO asks Hugging Face from the node itself, so
+  // this is also how a client learns whether an id without a card exists there.
+  app.get<{ Querystring: Record<string, unknown> }>('/models/search', (request, reply) => {
+    const parsed = parseModelSearch(request.query);
+    if (!parsed.ok) return sendValidationError(reply, parsed.errors);
+    return reply.send(
+      host.cards.searchHub(parsed.value.query, parsed.value.limit).map((id) => ({
+        id,
+        author: id.split('/')[0] ?? '',
+        downloads: 0,
+        likes: 0,
+        last_modified: '',
+        tags: [],
+      })),
+    );
+  });
 
   app.post('/models/add', async (request, reply) => {
     const body = readJsonObjectBody(request.body as string | undefined, request.headers['content-type']);

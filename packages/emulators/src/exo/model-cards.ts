@@ -227,6 +227,18 @@ export class CardRegistry {
   }
 
   /**
+   * `GET /models/search` → `huggingface_hub.list_models`: the hub's ids containing `query` (case
+   * folded, as the hub searches), `mlx-community` first: only when it has none does EXO search the
+   * whole hub. The emulated hub has no download counts, so the order is the hub's own.
+   */
+  searchHub(query: string, limit: number): string[] {
+    const q = query.toLowerCase();
+    const all = [...this.hub.keys()].filter((id) => id.toLowerCase().includes(q));
+    const mlx = all.filter((id) => id.startsWith('mlx-community/'));
+    return (mlx.length > 0 ? mlx : all).slice(0, Math.max(0, limit));
+  }
+
+  /**
    * `ModelCard.load`: the cached card, else one fetched from the hub and saved as a custom card on
    * this node only (no event tells the others). Throws when the hub does not know the id.
    */

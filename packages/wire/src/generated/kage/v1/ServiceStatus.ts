@@ -55,10 +55,18 @@ export interface ServiceStatus {
    * systemd driver only: the unit's cgroup path.
    */
   cgroup?: string;
+  /**
+   * The service's version, read by the agent when the service last became healthy: the `version`
+   * of its `version_url` answer (Ollama's /api/version) or the exact git tag of its `version_git`
+   * checkout (EXO has no version on its API). Unset when the service has no version source or it
+   * could not be read. Added after protocol_version 1 shipped: older agents never set it.
+   */
+  version?: string;
   _pid?: 'pid';
   _health_reason?: 'health_reason';
   _reason?: 'reason';
   _cgroup?: 'cgroup';
+  _version?: 'version';
 }
 
 /**
@@ -109,8 +117,16 @@ export interface ServiceStatus__Output {
    * systemd driver only: the unit's cgroup path.
    */
   cgroup?: string;
+  /**
+   * The service's version, read by the agent when the service last became healthy: the `version`
+   * of its `version_url` answer (Ollama's /api/version) or the exact git tag of its `version_git`
+   * checkout (EXO has no version on its API). Unset when the service has no version source or it
+   * could not be read. Added after protocol_version 1 shipped: older agents never set it.
+   */
+  version?: string;
   _pid?: 'pid';
   _health_reason?: 'health_reason';
   _reason?: 'reason';
   _cgroup?: 'cgroup';
+  _version?: 'version';
 }
