@@ -62,10 +62,10 @@ test('a healthy lab: every check passes, versions named once', () => {
     checks.filter((c) => c.status !== 'pass'),
     [],
   );
-  assert.equal(find(checks, 'nodes').detail, '3 nodes: srv1, srv2, rog');
-  assert.equal(find(checks, 'online', 'rog').detail, 'online, heard 2s ago');
-  assert.equal(find(checks, 'exo-version').detail, 'every EXO node runs v1.0.71');
-  assert.equal(find(checks, 'agent-version').detail, 'every node runs agent 0.1.0');
+  assert.equal(find(checks, 'nodes').message, '3 nodes: srv1, srv2, rog');
+  assert.equal(find(checks, 'online', 'rog').message, 'online, heard 2s ago');
+  assert.equal(find(checks, 'exo-version').message, 'every EXO node runs v1.0.71');
+  assert.equal(find(checks, 'agent-version').message, 'every node runs agent 0.1.0');
 });
 
 test('an offline node fails and its stale services are not judged; differing agents warn, naming the odd one', () => {
@@ -79,7 +79,7 @@ test('an offline node fails and its stale services are not judged; differing age
   );
   const offline = find(checks, 'online', 'rog');
   assert.equal(offline.status, 'fail');
-  assert.equal(offline.detail, 'offline, last heard 10m ago');
+  assert.equal(offline.message, 'offline, last heard 10m ago');
   assert.match(offline.fix ?? '', /systemctl status kage-agent/);
   assert.equal(
     checks.find((c) => c.node === 'rog' && c.id !== 'online'),
@@ -87,7 +87,7 @@ test('an offline node fails and its stale services are not judged; differing age
   );
   const agents = find(checks, 'agent-version');
   assert.equal(agents.status, 'warn');
-  assert.equal(agents.detail, 'agent versions differ: srv1 0.1.0, srv2 0.0.9, rog 0.1.0');
+  assert.equal(agents.message, 'agent versions differ: srv1 0.1.0, srv2 0.0.9, rog 0.1.0');
   assert.match(agents.fix ?? '', /nodes not at 0\.1\.0/);
 });
 
@@ -107,13 +107,13 @@ test('EXO: an unhealthy service fails with its reason; an unknown version warns;
   const checks = checkClusterNodes([node('srv1'), broken, node('srv2', { services: [service('ollama')] })], options);
   const exo = find(checks, 'exo', 'rog');
   assert.equal(exo.status, 'fail');
-  assert.equal(exo.detail, 'EXO is backoff, health unhealthy: exited with code 1');
+  assert.equal(exo.message, 'EXO is backoff, health unhealthy: exited with code 1');
   assert.equal(exo.fix, 'kage service rog exo restart; on rog: journalctl -u exo');
-  assert.equal(find(checks, 'exo', 'srv2').detail, 'no EXO on this node');
-  assert.match(find(checks, 'ollama', 'srv2').detail, /version unknown/);
+  assert.equal(find(checks, 'exo', 'srv2').message, 'no EXO on this node');
+  assert.match(find(checks, 'ollama', 'srv2').message, /version unknown/);
   const version = find(checks, 'exo-version');
   assert.equal(version.status, 'warn');
-  assert.equal(version.detail, "EXO's version is unknown on rog; srv1 v1.0.71");
+  assert.equal(version.message, "EXO's version is unknown on rog; srv1 v1.0.71");
 
   const pinned = checkClusterNodes([node('srv1'), node('srv2')], { ...options, pinnedExoVersion: 'v1.0.70' });
   assert.equal(find(pinned, 'exo-version').status, 'fail');
@@ -123,7 +123,7 @@ test('EXO: an unhealthy service fails with its reason; an unknown version warns;
 test('no node yet fails naming the coordinator; available memory is total − used, unknown when either is', () => {
   const none = checkClusterNodes([], options);
   assert.deepEqual(
-    none.map((c) => [c.id, c.status, c.detail]),
+    none.map((c) => [c.id, c.status, c.message]),
     [['nodes', 'fail', 'the coordinator at http://srv1:7080 knows no node yet']],
   );
   assert.equal(availableBytes(node('srv1')), 24 * GIB);

@@ -69,14 +69,14 @@ test('a 8060S with a current Ollama: found, GTT reported as its memory, no worka
   const server = await ollama(t, '0.32.15');
   const check = byId(await checkGfx1151({ ...tree, ollamaUrl: server.url, readOllamaEnv: noEnv }));
   assert.equal(check('gfx1151').status, 'pass');
-  assert.match(check('gfx1151').detail, /Radeon 8050S\/8060S.*card1, PCI 0x1586/);
+  assert.match(check('gfx1151').message, /Radeon 8050S\/8060S.*card1, PCI 0x1586/);
   assert.equal(check('gfx1151-memory').status, 'pass');
   assert.match(
-    check('gfx1151-memory').detail,
+    check('gfx1151-memory').message,
     /can use 96\.5 GiB \(carve-out 0\.5 GiB \+ GTT 96\.0 GiB\) of 128\.0 GiB RAM/,
   );
   assert.equal(check('gfx1151-ollama').status, 'pass');
-  assert.match(check('gfx1151-ollama').detail, /Ollama 0\.32\.15 uses gfx1151 by default/);
+  assert.match(check('gfx1151-ollama').message, /Ollama 0\.32\.15 uses gfx1151 by default/);
 });
 
 test('older Ollama versions: the workaround each needs, and an override known to fail', async (t) => {
@@ -88,7 +88,7 @@ test('older Ollama versions: the workaround each needs, and an override known to
   };
   const bare = await run('0.18.0', {});
   assert.equal(bare.status, 'warn');
-  assert.match(bare.detail, /often runs on the CPU/);
+  assert.match(bare.message, /often runs on the CPU/);
   assert.match(bare.fix ?? '', /OLLAMA_VULKAN=1 .*HSA_OVERRIDE_GFX_VERSION=11\.5\.1/);
   assert.equal((await run('0.18.0', { HSA_OVERRIDE_GFX_VERSION: '11.5.1' })).status, 'pass');
   assert.equal((await run('0.18.0', { OLLAMA_VULKAN: '1' })).status, 'pass');
@@ -99,7 +99,7 @@ test('older Ollama versions: the workaround each needs, and an override known to
   assert.equal((await run('0.30.0', { OLLAMA_IGPU_ENABLE: '1' })).status, 'pass');
   const wrong = await run('0.32.15', { HSA_OVERRIDE_GFX_VERSION: '11.0.0' });
   assert.equal(wrong.status, 'warn');
-  assert.match(wrong.detail, /HSA_OVERRIDE_GFX_VERSION=11\.0\.0/);
+  assert.match(wrong.message, /HSA_OVERRIDE_GFX_VERSION=11\.0\.0/);
 });
 
 test('a small GTT limit and the deprecated amdgpu.gttsize are warnings naming ttm.pages_limit', async (t) => {
@@ -107,7 +107,7 @@ test('a small GTT limit and the deprecated amdgpu.gttsize are warnings naming tt
   const small = await nodeTree(t, { device: '0x1586', vramGiB: 0.5, gttGiB: 8, ramGiB: 128 });
   const memory = byId(await checkGfx1151({ ...small, ollamaUrl: server.url, readOllamaEnv: noEnv }))('gfx1151-memory');
   assert.equal(memory.status, 'warn');
-  assert.match(memory.detail, /less than half of RAM/);
+  assert.match(memory.message, /less than half of RAM/);
   assert.match(memory.fix ?? '', /ttm\.pages_limit/);
 
   const legacy = await nodeTree(t, {
@@ -121,7 +121,7 @@ test('a small GTT limit and the deprecated amdgpu.gttsize are warnings naming tt
     'gfx1151-memory',
   );
   assert.equal(deprecated.status, 'warn');
-  assert.match(deprecated.detail, /amdgpu\.gttsize, which is deprecated/);
+  assert.match(deprecated.message, /amdgpu\.gttsize, which is deprecated/);
 });
 
 test("a loaded model's size_vram says where it runs: on the GPU, or 0 on the CPU", async (t) => {
@@ -143,14 +143,14 @@ test("a loaded model's size_vram says where it runs: on the GPU, or 0 on the CPU
   await load(gpu);
   const onGpu = byId(await checkGfx1151({ ...tree, ollamaUrl: gpu.url, readOllamaEnv: noEnv }))('gfx1151-offload');
   assert.equal(onGpu.status, 'pass');
-  assert.match(onGpu.detail, /^on the GPU: qwen2\.5:3b /);
+  assert.match(onGpu.message, /^on the GPU: qwen2\.5:3b /);
 
   // The CPU profile places nothing on a GPU: what a gfx1151 fallback looks like from Ollama's side.
   const cpu = await ollama(t, '0.18.0', 'cpu-server-ddr4');
   await load(cpu);
   const onCpu = byId(await checkGfx1151({ ...tree, ollamaUrl: cpu.url, readOllamaEnv: noEnv }))('gfx1151-offload');
   assert.equal(onCpu.status, 'warn');
-  assert.match(onCpu.detail, /qwen2\.5:3b loaded with nothing on the GPU \(size_vram 0\)/);
+  assert.match(onCpu.message, /qwen2\.5:3b loaded with nothing on the GPU \(size_vram 0\)/);
 });
 
 test('no gfx1151 card (another AMD GPU, or none): one passing line, and Ollama is not asked', async (t) => {

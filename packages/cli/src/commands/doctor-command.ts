@@ -8,6 +8,7 @@
  * 0 all pass, 1 a warning, 2 a failure; 64 bad flags, 69 coordinator unreachable, 77 token refused,
  * 78 a bad inventory or matrix.
  */
+import { hostname } from 'node:os';
 import { Command } from 'commander';
 import type { Matrix } from '@kage/bench';
 import { CliError } from '../errors.js';
@@ -20,7 +21,8 @@ import {
 } from '../coordinator-client.js';
 import { onNode, pass, warn, worst, type CheckResult } from '../doctor/check-result.js';
 
-const STATUS_EXIT = { pass: 0, warn: 1, fail: 2 } as const;
+/** A warning is worth reading but does not stop an install script: only a failure exits 1. */
+const STATUS_EXIT = { pass: 0, warn: 0, fail: 1 } as const;
 
 interface DoctorFlags {
   all?: boolean;
@@ -108,7 +110,7 @@ async function checkThisNode(flags: DoctorFlags, matrix: Matrix | null): Promise
         )),
     ...(exoIds.length === 0 ? [] : (await checkExoModels(`http://127.0.0.1:${exo.apiPort}`, exoIds)).checks),
   ];
-  return flags.node === undefined ? results : onNode(flags.node, results);
+  return onNode(flags.node ?? hostname(), results);
 }
 
 /** Every node, through the coordinator. */
@@ -157,7 +159,7 @@ function render(results: readonly CheckResult[], status: string): string {
   const lines: string[] = [];
   for (const r of results) {
     const node = nodeWidth === 0 ? '' : `${(r.node ?? '').padEnd(nodeWidth)}  `;
-    lines.push(`${r.status.padEnd(4)}  ${node}${r.id.padEnd(idWidth)}  ${r.detail}`);
+    lines.push(`${r.status.padEnd(4)}  ${node}${r.id.padEnd(idWidth)}  ${r.message}`);
     if (r.fix !== null)
       lines.push(`${' '.repeat(6 + (nodeWidth === 0 ? 0 : nodeWidth + 2) + idWidth + 2)}fix: ${r.fix}`);
   }
@@ -168,7 +170,7 @@ function render(results: readonly CheckResult[], status: string): string {
 export function createDoctorCommand(): Command {
   return new Command('doctor')
     .description(
-      "check this node (or with --all every node, through the coordinator) for Kage and EXO: each check's result and fix (exit 0 pass, 1 warn, 2 fail)",
+      "check this node (or with --all every node, through the coordinator) for Kage and EXO: each check's result and fix (exit 0 when no check fails, 1 when one does)",
     )
     .option('--all', 'every node the coordinator knows, instead of this one')
     .option('--inventory <file>', 'take the EXO version and ports from this inventory')

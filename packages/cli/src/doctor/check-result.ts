@@ -1,24 +1,25 @@
 /**
- * What every `kage doctor` check answers: pass, warn or fail, what it saw and how to fix it. The
- * command's exit code is the worst status (0, 1, 2).
+ * What every `kage doctor` check answers: pass, warn or fail, what it saw and how to fix it, about
+ * which node. The command exits 0 when no check fails (warnings included) and 1 when one does; with
+ * `--json` it prints `{ status, checks: [{ id, node, status, message, fix }] }`.
  */
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
 export interface CheckResult {
   id: string;
-  /** The node the check is about (`--all`, or `--node`); absent for the node doctor runs on. */
+  /** The node the check is about: `--all` names each, `--node` this one, else this host's name. */
   node?: string;
   status: CheckStatus;
   /** What was seen. */
-  detail: string;
+  message: string;
   /** What to do; null when nothing is to be done. */
   fix: string | null;
 }
 
-export const pass = (id: string, detail: string): CheckResult => ({ id, status: 'pass', detail, fix: null });
-export const warn = (id: string, detail: string, fix: string): CheckResult => ({ id, status: 'warn', detail, fix });
-export const fail = (id: string, detail: string, fix: string): CheckResult => ({ id, status: 'fail', detail, fix });
+export const pass = (id: string, message: string): CheckResult => ({ id, status: 'pass', message, fix: null });
+export const warn = (id: string, message: string, fix: string): CheckResult => ({ id, status: 'warn', message, fix });
+export const fail = (id: string, message: string, fix: string): CheckResult => ({ id, status: 'fail', message, fix });
 
 /** The same results, each said of `node`. */
 export function onNode(node: string, results: readonly CheckResult[]): CheckResult[] {
