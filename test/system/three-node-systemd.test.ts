@@ -183,6 +183,32 @@ test(
         }
       });
 
+      await step(t, 'kage doctor --all on srv1 sees every node through the coordinator', async () => {
+        const doctor = await L.nodes.srv1.exec([
+          '/usr/bin/node',
+          '/opt/kage/packages/cli/dist/src/bin.js',
+          'doctor',
+          '--all',
+          '--coordinator',
+          'http://127.0.0.1:7080',
+          '--json',
+        ]);
+        const report = JSON.parse(doctor.stdout) as {
+          checks: Array<{ id: string; node?: string; status: string; message: string }>;
+        };
+        t.diagnostic(
+          `kage doctor --all (exit ${doctor.code}):\n${report.checks.map((c) => `${c.status} ${c.node ?? ''} ${c.id}: ${c.message}`).join('\n')}`,
+        );
+        const online = report.checks.filter((c) => c.id === 'online');
+        assert.deepEqual(online.map((c) => [c.node, c.status]).sort(), LAB_NODES.map((n) => [n, 'pass']).sort());
+        const ollama = report.checks.filter((c) => c.id === 'ollama');
+        assert.equal(ollama.length, 3);
+        assert.ok(
+          ollama.every((c) => c.status === 'pass'),
+          JSON.stringify(ollama),
+        );
+      });
+
       await step(t, 'polkit: the agent restarts ollama.service; kage may not touch any other unit', async () => {
         const before = await L.nodes.rog.unitProperties('ollama.service', ['InvocationID']);
         const res = await L.api('POST', '/api/v1/nodes/rog/services/ollama/restart');

@@ -35,6 +35,7 @@ export {
   loadMatrixChecked,
   parseMatrix,
   parseMatrixChecked,
+  targetUrlProblem,
   validateMatrix,
   validateMatrixChecked,
   type CheckedMatrix,
@@ -51,6 +52,7 @@ export { createOllamaClient, type OllamaClientOptions } from './ollama-client.js
 export { createOpenAiClient, type OpenAiClientOptions } from './openai-client.js';
 export { createExoClient, type ExoClientOptions } from './exo-client.js';
 export {
+  instanceRunners,
   readExoState,
   READY_RUNNER_STATES,
   type ExoInstanceView,

@@ -116,7 +116,7 @@ function checkCrossKeyRules(m: Record<string, unknown>, add: (path: Segment[], r
       else add(['targets', i, 'id'], `duplicate target id "${id}" (first used by targets[${first}])`);
     }
     if (typeof t['url'] === 'string') {
-      const reason = urlProblem(t['url']);
+      const reason = targetUrlProblem(t['url']);
       if (reason !== null) add(['targets', i, 'url'], reason);
     }
     if (t['probe'] === 'agent' && (!Array.isArray(t['nodes']) || t['nodes'].length === 0)) {
@@ -184,8 +184,8 @@ function checkCrossKeyRules(m: Record<string, unknown>, add: (path: Segment[], r
   }
 }
 
-/** `null` when the URL is usable as a target base URL, else the reason. */
-function urlProblem(raw: string): string | null {
+/** `null` when the URL is usable as a target base URL, else the reason. Also the gateway's backends. */
+export function targetUrlProblem(raw: string): string | null {
   let url: URL;
   try {
     url = new URL(raw);

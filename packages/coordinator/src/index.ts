@@ -13,3 +13,5 @@ export { CoordinatorError, type CoordinatorErrorCode } from './coordinator-error
 export type { GpuView, LatestView, MetricPoint, NodeStatus, NodeView, ServiceView } from './registry/node-view.js';
 export type { ServiceActionName, ServiceActionResult } from './grpc/agent-commander.js';
 export type { RunDetail } from './http/api-deps.js';
+export { createGateway, type Gateway, type GatewayOptions } from './gateway/gateway-server.js';
+export type { GatewayBackendConfig, GatewayConfig } from './config/gateway-config.js';

@@ -114,7 +114,13 @@ http: { listen: "[::1]:7080" }
 db: state/kage.db
 ${FILE_AUTH}
 retention: { raw_hours: 48, minute_days: 90 }
-gateway: { listen: "0.0.0.0:11434", routes: [{ model: llama, node: srv1 }] }
+gateway:
+  listen: "0.0.0.0:11500"
+  backends:
+    - { id: ollama-srv1, kind: ollama, url: "http://100.77.248.9:11434/", nodes: [srv1], num_parallel: 2 }
+    - { id: exo-cluster, kind: exo, url: "http://100.77.248.9:52415", nodes: [srv1, rog] }
+  models: [{ name: "my:7b", exo: "org/My-7B" }]
+  sticky: false
 `,
   );
   const config: CoordinatorConfig = await loadCoordinatorConfig(file);
@@ -141,11 +147,22 @@ gateway: { listen: "0.0.0.0:11434", routes: [{ model: llama, node: srv1 }] }
   );
   assert.equal(config.apiToken, API_TOKEN, 'the trailing newline is trimmed');
   assert.deepEqual(config.retention, { rawHours: 48, minuteDays: 90 });
-  assert.deepEqual(config.gateway, { listen: '0.0.0.0:11434', routes: [{ model: 'llama', node: 'srv1' }] });
+  assert.ok(config.gateway !== null);
+  assert.deepEqual(
+    { host: config.gateway.host, port: config.gateway.port, sticky: config.gateway.sticky },
+    { host: '0.0.0.0', port: 11500, sticky: false },
+  );
+  assert.deepEqual(config.gateway.backends, [
+    { id: 'ollama-srv1', kind: 'ollama', url: 'http://100.77.248.9:11434', nodes: ['srv1'], numParallel: 2 },
+    { id: 'exo-cluster', kind: 'exo', url: 'http://100.77.248.9:52415', nodes: ['srv1', 'rog'], numParallel: 1 },
+  ]);
+  assert.deepEqual(config.gateway.models, [{ name: 'my:7b', exo: 'org/My-7B' }]);
+  assert.equal(config.gateway.firstByteTimeoutMs, 600_000, 'defaults filled in');
+  assert.equal(config.gateway.clientTokens.size, 0, 'no client tokens: open');
 
   // Deep-frozen, the token map included.
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.grpc) && Object.isFrozen(tls));
-  assert.ok(Object.isFrozen(config.gateway) && Object.isFrozen((config.gateway as { routes: object }).routes));
+  assert.ok(Object.isFrozen(config.gateway) && Object.isFrozen(config.gateway.backends));
   assert.throws(() => {
     (config as { db: string }).db = 'x';
   }, TypeError);
@@ -232,7 +249,7 @@ sample_offline_after_intervals: 3
     ['retention.raw_hours', 13, 14, /from 1 to 8760/],
     ['retention.minute_days', 13, 28, /from 1 to 3650/],
     ['retention.weekly', 13, 47, /^unknown key$/],
-    ['gateway', 14, 1, /must be a mapping/],
+    ['gateway', 14, 1, /must be a mapping of keys \(listen, backends/],
     ['sample_offline_after_intervals', 15, 1, /^unknown key$/],
   ];
   for (const [path, line, col, reason] of expected) {
@@ -263,6 +280,50 @@ test('required sections: a missing grpc, http, db or auth is named', async (t) =
   const empty = await expectInvalid(await writeConfig(dir, minimal('auth: {}')));
   assert.match(problemFor(empty, 'auth').reason, /needs agent_tokens_file .* or agent_tokens/);
   assert.equal(empty.problems.filter((p) => p.path === 'auth').length, 2, 'agent and API token both missing');
+});
+
+test("gateway: every problem named by key; its port must not be the API's; client tokens from a file", async (t) => {
+  const dir = await tempDir(t);
+  const bad = await expectInvalid(
+    await writeConfig(
+      dir,
+      minimal(
+        INLINE_AUTH,
+        `gateway:
+  listen: "0.0.0.0:7080"
+  backends:
+    - { id: a, kind: ollama, url: "http://10.0.0.1:11434/api" }
+    - { id: a, kind: vllm, url: "ftp://x" }
+    - { id: "b c", kind: exo, url: "http://10.0.0.2:52415", colour: red }
+  models: [{ name: "x:1b" }]
+  client_tokens_file: missing.txt
+  sticky: maybe
+`,
+      ),
+    ),
+  );
+  assert.match(problemFor(bad, 'gateway.listen').reason, /port 7080 is taken by http\.listen/);
+  assert.match(problemFor(bad, 'gateway.backends[0].url').reason, /without the trailing \/api/);
+  assert.match(problemFor(bad, 'gateway.backends[1].kind').reason, /must be ollama or exo/);
+  assert.match(problemFor(bad, 'gateway.backends[1].id').reason, /duplicate backend id "a"/);
+  assert.match(problemFor(bad, 'gateway.backends[2].id').reason, /letters, digits/);
+  assert.match(problemFor(bad, 'gateway.backends[2].colour').reason, /^unknown key$/);
+  assert.match(problemFor(bad, 'gateway.models[0].exo').reason, /required key is missing/);
+  assert.match(problemFor(bad, 'gateway.client_tokens_file').reason, /missing\.txt cannot be read \(ENOENT\)/);
+  assert.match(problemFor(bad, 'gateway.sticky').reason, /true or false/);
+
+  await put(join(dir, 'clients.txt'), '# one per line\nclient-token-0123456789abcdef\n');
+  const ok = await loadCoordinatorConfig(
+    await writeConfig(
+      dir,
+      minimal(
+        INLINE_AUTH,
+        'gateway: { listen: "127.0.0.1:11500", backends: [{ id: o, kind: ollama, url: "http://127.0.0.1:11434" }], client_tokens_file: clients.txt }\n',
+      ),
+    ),
+  );
+  assert.deepEqual([...(ok.gateway?.clientTokens ?? [])], ['client-token-0123456789abcdef']);
+  assert.ok(!JSON.stringify(ok).includes('client-token-0123456789abcdef'), 'client tokens are never serialised');
 });
 
 test('listen addresses: host:port, [v6]:port, port 0; URLs, bare IPv6, bad hosts and ports are rejected', async (t) => {

@@ -6,6 +6,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { ERROR_MESSAGE } from '@kage/common';
+import { GatewaySchema } from './gateway-config.js';
 
 /** Defaults of every optional key, in file units (the resolved config converts the names). */
 export const COORDINATOR_CONFIG_DEFAULTS = Object.freeze({
@@ -110,11 +111,8 @@ export const CoordinatorConfigFileSchema = Type.Object(
     db: Path,
     auth: AuthSchema,
     retention: Type.Optional(RetentionSchema),
-    // Any mapping is accepted and kept as `unknown`: its keys belong to the gateway feature, which
-    // validates them itself when it lands. Only its shape (a mapping) is checked here.
-    gateway: Type.Optional(
-      Type.Record(Type.String(), Type.Unknown(), { [ERROR_MESSAGE]: 'must be a mapping of keys' }),
-    ),
+    /** The lab's Ollama/OpenAI-compatible endpoint (gateway-config.ts). */
+    gateway: Type.Optional(GatewaySchema),
   },
   { additionalProperties: false },
 );

@@ -3,6 +3,7 @@
  * and TLS files read, deep-frozen. Keys are camelCase with units in their names. Secrets are not
  * enumerable, so logging or serialising the config never prints them.
  */
+import type { GatewayConfig } from './gateway-config.js';
 
 /** TLS material of the gRPC listener, read from the files named in `grpc.tls`. */
 export interface CoordinatorGrpcTlsConfig {
@@ -60,9 +61,6 @@ export interface CoordinatorConfig {
   /** Bearer token of the REST API. Not enumerable. */
   readonly apiToken: string;
   readonly retention: CoordinatorRetentionConfig;
-  /**
-   * The `gateway` mapping exactly as written (deep-frozen), or null when the file has none. Not
-   * validated yet: the gateway feature checks its own keys.
-   */
-  readonly gateway: unknown;
+  /** The gateway (coordinator.yaml `gateway:`), or null when the file has none. */
+  readonly gateway: GatewayConfig | null;
 }

@@ -21,6 +21,7 @@ import type { CoordinatorConfig } from './coordinator-config-types.js';
 import { resolveDb } from './db-path.js';
 import { deepFreeze, hide, readonlyMap } from './frozen-config.js';
 import { checkDistinct, parseListen } from './listen-address.js';
+import { resolveGateway } from './gateway-config.js';
 import { MAX_TEXT_BYTES, decodeText, findControlCharacter, readSmallFile, tooLarge } from './small-file.js';
 import { resolveTls } from './tls-files.js';
 import { resolveAuth } from './token-files.js';
@@ -112,6 +113,15 @@ export async function parseCoordinatorConfig(
       ? parseListen(ctx, ['http', 'listen'], f.http.listen, '0.0.0.0:7080')
       : null;
   if (grpcListen !== null && httpListen !== null) checkDistinct(ctx, grpcListen, httpListen);
+  const gatewayListen =
+    isRecord(f.gateway) && typeof f.gateway.listen === 'string'
+      ? parseListen(ctx, ['gateway', 'listen'], f.gateway.listen, '0.0.0.0:11500')
+      : null;
+  if (gatewayListen !== null) {
+    if (grpcListen !== null) checkDistinct(ctx, grpcListen, gatewayListen, { first: 'grpc', second: 'gateway' });
+    if (httpListen !== null) checkDistinct(ctx, httpListen, gatewayListen, { first: 'http', second: 'gateway' });
+  }
+  const gateway = isRecord(f.gateway) ? await resolveGateway(ctx, f.gateway, gatewayListen) : null;
   const tls = grpc.tls === undefined ? null : await resolveTls(ctx, grpc.tls);
   const db = typeof f.db === 'string' ? await resolveDb(ctx, f.db) : null;
   const auth = await resolveAuth(ctx, f.auth);
@@ -144,7 +154,7 @@ export async function parseCoordinatorConfig(
       rawHours: f.retention?.raw_hours ?? d.raw_hours,
       minuteDays: f.retention?.minute_days ?? d.minute_days,
     },
-    gateway: f.gateway ?? null,
+    gateway,
   };
   // Not enumerable: `log.info({ config })`, util.inspect or JSON.stringify never print a secret.
   hide(config, 'agentTokens', readonlyMap(auth.agentTokens));

@@ -58,10 +58,21 @@ function isHostName(host: string): boolean {
   return HOST_NAME.test(host) && !/^[\d.]+$/.test(host);
 }
 
-/** Two listeners on one port of overlapping addresses: the second bind would fail at start. */
-export function checkDistinct(ctx: Ctx, grpc: HostPort, http: HostPort): void {
-  if (grpc.port === 0 || grpc.port !== http.port) return;
-  if (grpc.host === http.host || WILDCARD_HOSTS.has(grpc.host) || WILDCARD_HOSTS.has(http.host)) {
-    ctx.problem(['http', 'listen'], `port ${http.port} is taken by grpc.listen on an overlapping address`);
+/**
+ * Two listeners on one port of overlapping addresses: the second bind would fail at start. The
+ * problem is recorded at `second`'s key (`http`, `gateway`), naming the key that holds the port.
+ */
+export function checkDistinct(
+  ctx: Ctx,
+  first: HostPort,
+  second: HostPort,
+  names: { first: string; second: string } = { first: 'grpc', second: 'http' },
+): void {
+  if (first.port === 0 || first.port !== second.port) return;
+  if (first.host === second.host || WILDCARD_HOSTS.has(first.host) || WILDCARD_HOSTS.has(second.host)) {
+    ctx.problem(
+      [names.second, 'listen'],
+      `port ${second.port} is taken by ${names.first}.listen on an overlapping address`,
+    );
   }
 }

@@ -20,6 +20,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { CoordinatorConfig } from '../config/coordinator-config.js';
 import { createEventHub, type EventHub } from '../events/event-hub.js';
+import type { Gateway } from '../gateway/gateway-server.js';
 import { createAgentGatewayServer, type AgentGatewayServer } from '../grpc/agent-gateway-server.js';
 import { buildApiServer } from '../http/api-server.js';
 import { createIngestBatcher, type IngestBatcher } from '../ingest/ingest-batcher.js';
@@ -72,7 +73,8 @@ const DEFAULT_TIMINGS: CoordinatorTimings = {
 
 export interface CoordinatorDaemon {
   /** @returns the bound ports (useful with port 0) */
-  start(): Promise<{ grpcPort: number; httpPort: number }>;
+  /** Listens; the gateway's port is null when coordinator.yaml has no `gateway:`. */
+  start(): Promise<{ grpcPort: number; httpPort: number; gatewayPort: number | null }>;
   /** Idempotent. */
   close(): Promise<void>;
 }
@@ -91,13 +93,14 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
   let grpc: AgentGatewayServer | undefined;
   let runs: RunService | undefined;
   let http: FastifyInstance | undefined;
+  let gateway: Gateway | null = null;
   let watchdog: Watchdog | undefined;
   const timers: NodeJS.Timeout[] = [];
   let lastCommit: { ok: boolean; detail: string } = { ok: true, detail: 'no commit yet' };
   let lastTickMono = performance.now();
   let closing: Promise<void> | undefined;
 
-  async function start(): Promise<{ grpcPort: number; httpPort: number }> {
+  async function start(): Promise<{ grpcPort: number; httpPort: number; gatewayPort: number | null }> {
     // The lease is taken before anything is written: a refused coordinator leaves the file alone.
     store = openTelemetryStore({ path: config.db, log: root, lease: { staleAfterMs: 3 * t.leaseMs } });
     const db = store;
@@ -127,6 +130,11 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
     const gw = grpc;
     const feeder = batcher;
     const runService = runs;
+    if (config.gateway !== null) {
+      const { createGateway } = await import('../gateway/gateway-server.js');
+      gateway = createGateway({ config: config.gateway, log: root, busyUrls: () => runService.measuringUrls() });
+    }
+    const gatewayNow = gateway;
     http = await buildApiServer({
       nodes: reg,
       commander: gw,
@@ -157,6 +165,7 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
       apiToken: config.apiToken,
       log: root,
       version: o.version,
+      ...(gatewayNow === null ? {} : { extraMetrics: () => gatewayNow.metricsText() }),
     });
     let httpPort: number;
     try {
@@ -196,12 +205,26 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
         what: 'the registry tick',
       }),
     );
-    await notifier.ready(`agents on :${grpcPort}, API on :${httpPort}`);
+    let gatewayPort: number | null = null;
+    if (gateway !== null) {
+      try {
+        gatewayPort = await gateway.start();
+      } catch (err) {
+        const { CoordinatorError } = await import('../coordinator-error.js');
+        const g = config.gateway;
+        throw new CoordinatorError(
+          'KAGE_ERR_COORDINATOR_LISTEN',
+          `cannot listen for the gateway on ${g?.host ?? '?'}:${g?.port ?? '?'}: ${(err as Error).message}`,
+          { cause: err, hint: 'is the port taken? (ss -ltnp)' },
+        );
+      }
+    }
+    await notifier.ready(
+      `agents on :${grpcPort}, API on :${httpPort}${gatewayPort === null ? '' : `, gateway on :${gatewayPort}`}`,
+    );
     watchdog.start();
-    if (config.gateway !== null)
-      log.warn('the gateway: section is not used by this version of the coordinator; ignored');
-    log.info({ grpc: grpcPort, http: httpPort, db: config.db }, 'coordinator started');
-    return { grpcPort, httpPort };
+    log.info({ grpc: grpcPort, http: httpPort, gateway: gatewayPort, db: config.db }, 'coordinator started');
+    return { grpcPort, httpPort, gatewayPort };
   }
 
   let leaseLost = false;
@@ -232,6 +255,7 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
     await notifier.stopping('stopping');
     await watchdog?.close();
     for (const timer of timers) clearInterval(timer);
+    await gateway?.close().catch((err: unknown) => log.warn({ err }, 'gateway close failed'));
     await http?.close().catch((err: unknown) => log.warn({ err }, 'HTTP close failed'));
     await runs?.close();
     await grpc?.close();

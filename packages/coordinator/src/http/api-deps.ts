@@ -81,4 +81,6 @@ export interface ApiDeps {
   log: Logger;
   /** The coordinator's version (semver). */
   version: string;
+  /** More series for `/metrics` in the Prometheus text format (the gateway's), when there are. */
+  extraMetrics?: () => Promise<string>;
 }

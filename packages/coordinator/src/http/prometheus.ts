@@ -26,7 +26,9 @@ function count(v: number): number {
 }
 
 /** One registry per server, so two servers in one process (tests) never share series. */
-export function createMetricsExporter(deps: Pick<ApiDeps, 'nodes' | 'runs' | 'stats' | 'version'>): MetricsExporter {
+export function createMetricsExporter(
+  deps: Pick<ApiDeps, 'nodes' | 'runs' | 'stats' | 'version' | 'extraMetrics'>,
+): MetricsExporter {
   const registry = new Registry();
   // The process's own health under the standard names operators' dashboards expect: CPU, memory,
   // heap, event-loop lag, GC pauses, open handles.
@@ -134,9 +136,10 @@ export function createMetricsExporter(deps: Pick<ApiDeps, 'nodes' | 'runs' | 'st
 
   return {
     contentType: registry.contentType,
-    render() {
+    async render() {
       refresh();
-      return registry.metrics();
+      const own = await registry.metrics();
+      return deps.extraMetrics === undefined ? own : own + (await deps.extraMetrics());
     },
   };
 }

@@ -37,6 +37,11 @@ import { createProbeSender } from './probe-sender.js';
 import { coordinatorReport, renderCoordinatorReport } from './run-report.js';
 
 export interface RunService extends RunsApi {
+  /**
+   * The URLs of the targets whose cells run now: while a run measures a server, the gateway
+   * sends it nothing, so that neither disturbs the other.
+   */
+  measuringUrls(): ReadonlySet<string>;
   /** Resumes, in the background, the coordinator's runs a shutdown or a crash left unfinished. */
   resumeInterrupted(): Promise<void>;
   /** Stops running runs as `interrupted` (resumed at the next start) and waits for them. */
@@ -73,6 +78,8 @@ export interface RunHubEvent {
 /** A run executing in this process. */
 interface Execution {
   controller: AbortController;
+  /** The URL of the target of the cell running now, or null between cells. */
+  measuring: string | null;
   /** Settles when the run engine is done: the store holds the run's final status. */
   ended: Promise<void>;
   /** Settles when everything is done: utilization stored and `finished` published. */
@@ -164,7 +171,7 @@ export function createRunService(o: RunServiceOptions): RunService {
     });
     const ended = deferred();
     const done = deferred();
-    const execution: Execution = { controller, ended: ended.promise, done: done.promise };
+    const execution: Execution = { controller, measuring: null, ended: ended.promise, done: done.promise };
     let runId = resumeId;
     const started = deferred<string>();
     const progress = { cells_done: 0, cells_total: 0, current: null as RunHubEvent['current'] };
@@ -204,11 +211,13 @@ export function createRunService(o: RunServiceOptions): RunService {
           break;
         case 'cell-start':
           progress.current = { model: e.model, target: e.target, concurrency: e.concurrency };
+          execution.measuring = matrix.targets.find((t) => t.id === e.target)?.url ?? null;
           publish(progressEvent(e.run_id));
           break;
         case 'cell-end':
           if (e.status === 'completed' || e.status === 'failed') progress.cells_done += 1;
           progress.current = null;
+          execution.measuring = null;
           publish(progressEvent(e.run_id));
           break;
         // Requests and preparation are too fine-grained for the hub; the end is published once
@@ -307,6 +316,12 @@ export function createRunService(o: RunServiceOptions): RunService {
     },
 
     get: detail,
+
+    measuringUrls() {
+      const urls = new Set<string>();
+      for (const e of executions.values()) if (e.measuring !== null) urls.add(e.measuring);
+      return urls;
+    },
 
     async cancel(id) {
       const runId = store.bench.resolveRunId(id);

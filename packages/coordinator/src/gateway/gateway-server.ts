@@ -1,0 +1,378 @@
+/**
+ * The gateway: one Ollama- and OpenAI-compatible endpoint for the lab, on its own listen address.
+ * Each generation request is routed (router.ts) to a backend that has the model and relayed
+ * without buffering: every chunk the backend writes is written to the client as it arrives, with
+ * `X-Kage-Backend` naming the backend. An Ollama client reaching the EXO cluster gets Ollama's
+ * own NDJSON, converted from EXO's OpenAI stream (ollama-over-openai.ts).
+ *
+ * Failover happens only before the first byte reached the client: a backend that refuses the
+ * connection, does not answer in time or answers 5xx is skipped for the next one. Once bytes were
+ * sent, a backend that fails ends the client's stream with the protocol's own error form.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config/gateway-config.js';
+import { BackendState } from './backend-state.js';
+import { createBackendMonitor, type BackendMonitor } from './backend-monitor.js';
+import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
+import { listModels, type ClientProtocol } from './model-listing.js';
+import { createModelNames, type ModelNames } from './model-names.js';
+import { prepareExchange, type Exchange } from './exchange.js';
+import { ollamaErrorBody, openAIErrorBody } from './protocol-translate.js';
+import { conversationKey, createRouter, type ModelRoute, type Router } from './router.js';
+import { UpstreamError, createUpstreamAgents, upstreamRequest, type UpstreamAgents } from './upstream-request.js';
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  log: Logger;
+  /** Backend URLs a benchmark run is measuring now: the gateway sends them nothing. */
+  busyUrls?: () => ReadonlySet<string>;
+}
+
+export interface Gateway {
+  /** Listens; resolves with the port. */
+  start(): Promise<number>;
+  /** The gateway's series, in the Prometheus text format (appended to the coordinator's /metrics). */
+  metricsText(): Promise<string>;
+  /** What the gateway knows of each backend (the dashboard, tests). */
+  backends(): readonly BackendState[];
+  close(): Promise<void>;
+}
+
+type Route = 'api_chat' | 'api_generate' | 'v1_chat';
+
+export function createGateway(o: GatewayOptions): Gateway {
+  const { config } = o;
+  const log = o.log.child({ component: 'gateway' });
+  const backends = config.backends.map((b) => new BackendState(b));
+  const router: Router = createRouter(backends, { sticky: config.sticky });
+  const names: ModelNames = createModelNames(config.models);
+  const metrics: GatewayMetrics = createGatewayMetrics();
+  const agents: UpstreamAgents = createUpstreamAgents();
+  const urlOf = new Map(backends.map((b) => [normalUrl(b.config.url), b.id]));
+  let monitor: BackendMonitor | null = null;
+
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: config.maxBodyBytes, return503OnClosing: false });
+  // Bodies are read as bytes and parsed here, whatever the content type says (Ollama's clients
+  // and curl do not all send application/json), so a malformed one gets the protocol's own error.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const protocol = protocolOf(request.url);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      metrics.errors.inc({ kind: 'too_large' });
+      return sendError(
+        reply,
+        protocol,
+        413,
+        `request body larger than ${config.maxBodyBytes} bytes`,
+        'invalid_request_error',
+      );
+    }
+    if (err.statusCode !== undefined && err.statusCode < 500) {
+      metrics.errors.inc({ kind: 'bad_request' });
+      return sendError(reply, protocol, err.statusCode, err.message, 'invalid_request_error');
+    }
+    log.error({ err, url: request.url }, 'gateway request failed');
+    return sendError(reply, protocol, 500, 'internal error in the gateway', 'api_error');
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      protocolOf(request.url),
+      404,
+      `${request.method} ${request.url.split('?')[0]} is not served by the Kage gateway`,
+      'invalid_request_error',
+    ),
+  );
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (config.clientTokens.size === 0) return;
+    const header = request.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    if (!config.clientTokens.has(token)) {
+      metrics.errors.inc({ kind: 'unauthorized' });
+      await sendError(reply, protocolOf(request.url), 401, 'missing or wrong bearer token', 'invalid_request_error');
+    }
+  });
+
+  app.get('/', (_req, reply) =>
+    reply.header('x-kage-backend', 'gateway').type('text/plain; charset=utf-8').send('Ollama is running'),
+  );
+  app.get('/api/version', (_req, reply) => {
+    const versions = backends.flatMap((b) => (b.config.kind === 'ollama' && b.version !== null ? [b.version] : []));
+    // The lowest version: a client that checks features must not assume one some node lacks.
+    const version = versions.sort(compareVersions)[0] ?? '0.0.0';
+    return reply.header('x-kage-backend', 'gateway').send({ version });
+  });
+  for (const path of ['/api/tags', '/api/ps', '/v1/models'] as const) {
+    app.get(path, (_req, reply) => {
+      const listing = listModels(path, backends, names);
+      return reply.header('x-kage-backend', listing.backends.join(',') || 'gateway').send(listing.body);
+    });
+  }
+  app.post('/api/chat', (request, reply) => relay(request, reply, 'api_chat'));
+  app.post('/api/generate', (request, reply) => relay(request, reply, 'api_generate'));
+  app.post('/v1/chat/completions', (request, reply) => relay(request, reply, 'v1_chat'));
+
+  async function relay(request: FastifyRequest, reply: FastifyReply, route: Route): Promise<void> {
+    const protocol: ClientProtocol = route === 'v1_chat' ? 'openai' : 'ollama';
+    const started = process.hrtime.bigint();
+    let body: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse((request.body as Buffer | undefined)?.toString('utf8') ?? '');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new Error('the body must be a JSON object');
+      body = parsed as Record<string, unknown>;
+    } catch (err) {
+      metrics.errors.inc({ kind: 'bad_request' });
+      metrics.requests.inc({ route, backend: 'none', status: '400' });
+      return sendError(reply, protocol, 400, `invalid JSON body: ${(err as Error).message}`, 'invalid_request_error');
+    }
+    const requested = body['model'];
+    if (typeof requested !== 'string' || requested === '') {
+      metrics.errors.inc({ kind: 'bad_request' });
+      metrics.requests.inc({ route, backend: 'none', status: '400' });
+      return sendError(reply, protocol, 400, 'model is required', 'invalid_request_error', 'model');
+    }
+    let model: ModelRoute;
+    try {
+      model = { requested, ...names.resolve(requested) };
+    } catch (err) {
+      metrics.errors.inc({ kind: 'bad_request' });
+      metrics.requests.inc({ route, backend: 'none', status: '400' });
+      return sendError(reply, protocol, 400, (err as Error).message, 'invalid_request_error', 'model');
+    }
+    const opening = openingOf(body, route);
+    const result = router.route(
+      {
+        model,
+        promptTokens: Math.ceil(opening.chars / 4),
+        maxTokens: maxTokensOf(body, route),
+        conversation: conversationKey(requested, opening.start),
+      },
+      busyBackends(),
+    );
+    if (result.kind === 'unknown-model') {
+      metrics.errors.inc({ kind: 'unknown_model' });
+      metrics.requests.inc({ route, backend: 'none', status: '404' });
+      return sendError(
+        reply,
+        protocol,
+        404,
+        `model '${requested}' not found on any backend of the gateway`,
+        'api_error',
+        'model',
+      );
+    }
+    if (result.kind === 'unavailable') {
+      metrics.errors.inc({ kind: 'unavailable' });
+      metrics.requests.inc({ route, backend: 'none', status: '503' });
+      const why = Object.entries(result.reasons)
+        .map(([id, r]) => `${id}: ${r}`)
+        .join('; ');
+      return sendError(reply, protocol, 503, `no backend can serve '${requested}' now (${why})`, 'api_error');
+    }
+
+    // The client going away cancels the backend's request (and frees its slot).
+    const abort = new AbortController();
+    const raw: ServerResponse = reply.raw;
+    const onClose = (): void => {
+      if (!raw.writableEnded) {
+        metrics.errors.inc({ kind: 'client_gone' });
+        abort.abort();
+      }
+    };
+    raw.on('close', onClose);
+    reply.hijack();
+
+    let attempt = 0;
+    for (const choice of result.choices) {
+      const b = choice.backend;
+      const exchange: Exchange = prepareExchange(route, body, b.config.kind, choice.backendModel, requested);
+      b.inFlight += 1;
+      metrics.inFlight.set({ backend: b.id }, b.inFlight);
+      metrics.routed.inc({ backend: b.id, reason: attempt === 0 ? choice.reason : 'retry' });
+      let upstream: IncomingMessage;
+      try {
+        upstream = await upstreamRequest(agents, {
+          url: `${b.config.url}${exchange.path}`,
+          method: 'POST',
+          body: exchange.body,
+          connectTimeoutMs: config.connectTimeoutMs,
+          firstByteTimeoutMs: config.firstByteTimeoutMs,
+          signal: abort.signal,
+        });
+      } catch (err) {
+        done(b);
+        if (abort.signal.aborted) return finish(route, b.id, 499, started);
+        const phase = err instanceof UpstreamError ? err.phase : 'network';
+        metrics.errors.inc({ kind: phase === 'first-byte' ? 'upstream_first_byte' : 'upstream_connect' });
+        b.recordFailure(Date.now(), config.breakerFailures, config.breakerOpenMs);
+        log.warn(
+          { backend: b.id, model: requested, err: (err as Error).message },
+          'backend failed before answering; trying the next',
+        );
+        attempt += 1;
+        continue;
+      }
+      if (upstream.statusCode !== undefined && upstream.statusCode >= 500) {
+        upstream.resume();
+        done(b);
+        metrics.errors.inc({ kind: 'upstream_5xx' });
+        b.recordFailure(Date.now(), config.breakerFailures, config.breakerOpenMs);
+        log.warn(
+          { backend: b.id, model: requested, status: upstream.statusCode },
+          'backend answered 5xx before any byte; trying the next',
+        );
+        attempt += 1;
+        continue;
+      }
+      router.served(conversationKey(requested, opening.start), b.id);
+      const outcome = await exchange.relay(upstream, raw, {
+        backendId: b.id,
+        onFirstByte: () => metrics.ttft.observe({ backend: b.id }, Number(process.hrtime.bigint() - started) / 1e9),
+      });
+      done(b);
+      if (outcome.kind === 'ok') {
+        b.recordSuccess();
+        if (outcome.decodeTps !== null) metrics.decodeTps.observe({ backend: b.id }, outcome.decodeTps);
+        b.observe(choice.backendModel, outcome.prefillTps, outcome.decodeTps);
+      } else if (outcome.kind === 'cut') {
+        metrics.errors.inc({ kind: 'stream_cut' });
+        b.recordFailure(Date.now(), config.breakerFailures, config.breakerOpenMs);
+      }
+      log.info(
+        {
+          route,
+          model: requested,
+          backend: b.id,
+          reason: attempt === 0 ? choice.reason : 'retry',
+          status: outcome.status,
+          outcome: outcome.kind,
+          ttft_ms: outcome.ttftMs,
+          duration_ms: Number(process.hrtime.bigint() - started) / 1e6,
+        },
+        'relayed',
+      );
+      return finish(route, b.id, outcome.status, started);
+    }
+    raw.off('close', onClose);
+    metrics.errors.inc({ kind: 'unavailable' });
+    const status = 503;
+    const body503 = errorBody(protocol, `every backend that has '${requested}' failed before answering`, 'api_error');
+    raw.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-kage-backend': 'gateway' });
+    raw.end(JSON.stringify(body503));
+    return finish(route, 'none', status, started);
+  }
+
+  function done(b: BackendState): void {
+    b.inFlight -= 1;
+    metrics.inFlight.set({ backend: b.id }, b.inFlight);
+  }
+
+  function finish(route: Route, backend: string, status: number, _started: bigint): void {
+    metrics.requests.inc({ route, backend, status: String(status) });
+  }
+
+  function busyBackends(): ReadonlySet<string> {
+    const urls = o.busyUrls?.() ?? new Set<string>();
+    const busy = new Set<string>();
+    for (const url of urls) {
+      const id = urlOf.get(normalUrl(url));
+      if (id !== undefined) busy.add(id);
+    }
+    return busy;
+  }
+
+  return {
+    async start() {
+      monitor = createBackendMonitor({
+        backends,
+        intervalMs: config.healthIntervalMs,
+        breakerFailures: config.breakerFailures,
+        breakerOpenMs: config.breakerOpenMs,
+        log,
+      });
+      await monitor.refresh();
+      await app.listen({ host: config.host, port: config.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : config.port;
+      log.info({ port, backends: backends.map((b) => `${b.id} ${b.healthy ? 'up' : 'down'}`) }, 'gateway listening');
+      return port;
+    },
+    metricsText: () => metrics.registry.metrics(),
+    backends: () => backends,
+    async close() {
+      monitor?.close();
+      await app.close();
+      agents.close();
+    },
+  };
+}
+
+function protocolOf(url: string): ClientProtocol {
+  return url.startsWith('/v1/') ? 'openai' : 'ollama';
+}
+
+function errorBody(protocol: ClientProtocol, message: string, type: string, param: string | null = null): unknown {
+  return protocol === 'openai' ? openAIErrorBody(message, type, null, param) : ollamaErrorBody(message);
+}
+
+function sendError(
+  reply: FastifyReply,
+  protocol: ClientProtocol,
+  status: number,
+  message: string,
+  type: string,
+  param: string | null = null,
+): FastifyReply {
+  return reply
+    .code(status)
+    .header('x-kage-backend', 'gateway')
+    .send(errorBody(protocol, message, type, param));
+}
+
+/** `http://Host:11434/` → `http://host:11434`: how run targets and backends are matched. */
+function normalUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`.toLowerCase();
+  } catch {
+    return url;
+  }
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** The start of a conversation (for stickiness) and the prompt's size (for the time estimate). */
+function openingOf(body: Record<string, unknown>, route: Route): { start: string[]; chars: number } {
+  if (route === 'api_generate') {
+    const prompt = typeof body['prompt'] === 'string' ? body['prompt'] : '';
+    const system = typeof body['system'] === 'string' ? body['system'] : '';
+    return { start: [], chars: prompt.length + system.length };
+  }
+  const messages = Array.isArray(body['messages']) ? body['messages'] : [];
+  const texts = messages.map((m) => {
+    const content = (m as { content?: unknown } | null)?.content;
+    return typeof content === 'string' ? content : JSON.stringify(content ?? '');
+  });
+  // The system prompt and the first user turn identify a conversation across its turns.
+  return { start: texts.slice(0, 2), chars: texts.reduce((n, t) => n + t.length, 0) };
+}
+
+function maxTokensOf(body: Record<string, unknown>, route: Route): number | null {
+  const options = body['options'] as { num_predict?: unknown } | undefined;
+  const value = route === 'v1_chat' ? (body['max_completion_tokens'] ?? body['max_tokens']) : options?.num_predict;
+  return typeof value === 'number' && value > 0 ? value : null;
+}
