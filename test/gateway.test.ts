@@ -54,8 +54,9 @@ async function startGateway(
   t: TestContext,
   config: GatewayConfig,
   busy: Set<string> = new Set(),
+  benchRates: Array<{ url: string; model: string; decodeTps: number }> = [],
 ): Promise<{ gateway: Gateway; url: string }> {
-  const gateway = createGateway({ config, log: silent, busyUrls: () => busy });
+  const gateway = createGateway({ config, log: silent, busyUrls: () => busy, benchRates: () => benchRates });
   const port = await gateway.start();
   t.after(() => gateway.close());
   return { gateway, url: `http://127.0.0.1:${port}` };
@@ -253,6 +254,46 @@ test('routing: a backend with the model loaded first; the run lock; failover bef
   // Both have the model; 'failing' is not loaded either, and faster: tried first, then 'slow'.
   assert.equal(res.status, 200, await res.clone().text());
   assert.equal(res.headers.get('x-kage-backend'), 'slow');
+});
+
+test("routing by expected time: a benchmark's speeds first, then what the gateway measured itself", async (t) => {
+  const a = await ollamaNode(t, 'cpu-server-ddr4');
+  const b = await ollamaNode(t, 'cpu-server-ddr4');
+  // Two equal, cold nodes; a benchmark found b four times faster for this model.
+  const { url, gateway } = await startGateway(
+    t,
+    gatewayConfig([backend('a', 'ollama', a.url), backend('b', 'ollama', b.url)], { sticky: false }),
+    new Set(),
+    [
+      { url: a.url, model: SMALL, decodeTps: 5 },
+      { url: `${b.url}/`, model: SMALL, decodeTps: 20 },
+    ],
+  );
+  assert.equal(
+    gateway
+      .backends()
+      .find((x) => x.id === 'b')
+      ?.rates(SMALL)?.source,
+    'bench',
+  );
+  const res = await fetch(`${url}/api/chat`, {
+    method: 'POST',
+    body: JSON.stringify({
+      model: SMALL,
+      messages: [{ role: 'user', content: 'x' }],
+      stream: false,
+      options: { num_predict: 4 },
+    }),
+  });
+  await res.arrayBuffer();
+  assert.equal(res.headers.get('x-kage-backend'), 'b');
+  // The relayed answer's own counts replace the benchmark's figure.
+  const measured = gateway
+    .backends()
+    .find((x) => x.id === 'b')
+    ?.rates(SMALL);
+  assert.equal(measured?.source, 'live');
+  assert.ok((measured?.decodeTps ?? 0) > 0);
 });
 
 test('a backend that dies mid-stream ends the stream with the protocol error; a client that leaves frees the slot', async (t) => {

@@ -132,7 +132,14 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
     const runService = runs;
     if (config.gateway !== null) {
       const { createGateway } = await import('../gateway/gateway-server.js');
-      gateway = createGateway({ config: config.gateway, log: root, busyUrls: () => runService.measuringUrls() });
+      const { benchRates } = await import('../gateway/bench-rates.js');
+      const bench = db.bench;
+      gateway = createGateway({
+        config: config.gateway,
+        log: root,
+        busyUrls: () => runService.measuringUrls(),
+        benchRates: () => benchRates(bench),
+      });
     }
     const gatewayNow = gateway;
     http = await buildApiServer({

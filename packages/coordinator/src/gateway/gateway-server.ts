@@ -14,6 +14,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { BackendState } from './backend-state.js';
+import type { BenchRate } from './bench-rates.js';
 import { createBackendMonitor, type BackendMonitor } from './backend-monitor.js';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
 import { listModels, type ClientProtocol } from './model-listing.js';
@@ -28,7 +29,12 @@ export interface GatewayOptions {
   log: Logger;
   /** Backend URLs a benchmark run is measuring now: the gateway sends them nothing. */
   busyUrls?: () => ReadonlySet<string>;
+  /** Speeds the benchmark runs measured (bench-rates.ts): the router's first guess. */
+  benchRates?: () => readonly BenchRate[];
 }
+
+/** How often the benchmark's figures are read again (a run may have finished). */
+const BENCH_RATES_REFRESH_MS = 60_000;
 
 export interface Gateway {
   /** Listens; resolves with the port. */
@@ -52,6 +58,19 @@ export function createGateway(o: GatewayOptions): Gateway {
   const agents: UpstreamAgents = createUpstreamAgents();
   const urlOf = new Map(backends.map((b) => [normalUrl(b.config.url), b.id]));
   let monitor: BackendMonitor | null = null;
+  let ratesTimer: NodeJS.Timeout | undefined;
+
+  const seedBenchRates = (): void => {
+    if (o.benchRates === undefined) return;
+    try {
+      for (const rate of o.benchRates()) {
+        const b = backends.find((x) => x.id === urlOf.get(normalUrl(rate.url)));
+        b?.seedRates(rate.model, { prefillTps: null, decodeTps: rate.decodeTps });
+      }
+    } catch (err) {
+      log.warn({ err }, 'benchmark speeds could not be read; the gateway measures its own');
+    }
+  };
 
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: config.maxBodyBytes, return503OnClosing: false });
   // Bodies are read as bytes and parsed here, whatever the content type says (Ollama's clients
@@ -297,6 +316,8 @@ export function createGateway(o: GatewayOptions): Gateway {
         log,
       });
       await monitor.refresh();
+      seedBenchRates();
+      ratesTimer = setInterval(seedBenchRates, BENCH_RATES_REFRESH_MS).unref();
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -307,6 +328,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     backends: () => backends,
     async close() {
       monitor?.close();
+      clearInterval(ratesTimer);
       await app.close();
       agents.close();
     },
