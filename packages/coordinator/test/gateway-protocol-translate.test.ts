@@ -714,7 +714,7 @@ describe('error bodies and model renaming', () => {
     );
   });
 
-  test('renameModel*: a copy with the new name; error events and non-objects unchanged; the original intact', () => {
+  test('renameModel*: a copy with the new name; error events, empty models and non-objects unchanged; the original intact', () => {
     const chunk = { id: 'x', object: 'chat.completion.chunk', model: 'qwen2.5:3b', choices: [] };
     const renamed = renameModelInOpenAIChunk(chunk, 'qwen2.5');
     assert.deepEqual(renamed, { ...chunk, model: 'qwen2.5' });
@@ -722,6 +722,9 @@ describe('error bodies and model renaming', () => {
     const error = { error: { message: 'x' } };
     assert.equal(renameModelInOpenAIChunk(error, 'y'), error);
     assert.equal(renameModelInOpenAIChunk('[DONE]', 'y'), '[DONE]');
+    // Ollama's /v1 error-after-start chunk keeps its empty model, the only sign of the error.
+    const ollamaError = { id: 'chatcmpl-1', object: 'chat.completion.chunk', model: '', choices: [] };
+    assert.equal(renameModelInOpenAIChunk(ollamaError, 'y'), ollamaError);
     const line = { model: 'qwen2.5:3b', created_at: 't', response: 'a', done: false };
     assert.deepEqual(renameModelInOllamaChunk(line, 'library/qwen2.5:3b'), { ...line, model: 'library/qwen2.5:3b' });
     assert.deepEqual(renameModelInOllamaChunk({ error: 'x' }, 'y'), { error: 'x' });

@@ -301,11 +301,13 @@ export function ollamaLoadOnly(endpoint: OllamaEndpoint, body: unknown): 'load' 
 /**
  * A copy of an OpenAI chat completion or stream chunk whose `model` is `model` — the name the
  * client asked for, when the backend was sent another (an EXO id for an Ollama tag, a normalised
- * tag for an alias). Works for both backends' chunks; objects without a string `model` (EXO's
- * `{"error":…}` events, `[DONE]`) come back unchanged.
+ * tag for an alias). Works for both backends' chunks; objects without a non-empty string `model`
+ * (EXO's `{"error":…}` events) come back unchanged. An empty `model` is kept: it is how Ollama's
+ * `/v1` marks a chunk that stands for an error after the stream started, which the relay must
+ * still be able to see.
  */
 export function renameModelInOpenAIChunk<T>(chunk: T, model: string): T {
-  if (!isObject(chunk) || typeof chunk['model'] !== 'string') return chunk;
+  if (!isObject(chunk) || typeof chunk['model'] !== 'string' || chunk['model'] === '') return chunk;
   return { ...chunk, model };
 }
 
