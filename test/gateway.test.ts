@@ -94,9 +94,12 @@ async function exoWithInstance(t: TestContext, model: string): Promise<RunningEm
 test('ollama-js and openai through the gateway: Ollama nodes and a model only EXO runs, each in its own protocol', async (t) => {
   const fast = await ollamaNode(t, 'rtx4090-desktop');
   const exo = await exoWithInstance(t, EXO_ONLY_ID);
+  // EXO v1.0.71 has no card pairing this Ollama tag: the config's alias does (as in the design's example).
   const { url } = await startGateway(
     t,
-    gatewayConfig([backend('ollama-fast', 'ollama', fast.url), backend('exo-cluster', 'exo', exo.url)]),
+    gatewayConfig([backend('ollama-fast', 'ollama', fast.url), backend('exo-cluster', 'exo', exo.url)], {
+      models: [{ name: EXO_ONLY, exo: EXO_ONLY_ID }],
+    }),
   );
   const ollama = new Ollama({ host: url });
 

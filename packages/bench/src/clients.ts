@@ -8,6 +8,7 @@ export { createClient, modelIdFor, type CreateClientOptions } from './create-cli
 export { createOllamaClient, type OllamaClientOptions } from './ollama-client.js';
 export { createOpenAiClient, type OpenAiClientOptions } from './openai-client.js';
 export { createExoClient, type ExoClientOptions } from './exo-client.js';
+export { readOpenAiChunk, type OpenAiChunkUsage, type OpenAiChunkView } from './openai-chunk.js';
 export {
   type ChatRequest,
   type PrepareOptions,

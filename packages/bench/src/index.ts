@@ -50,6 +50,7 @@ export {
 export { createClient, modelIdFor, type CreateClientOptions } from './create-client.js';
 export { createOllamaClient, type OllamaClientOptions } from './ollama-client.js';
 export { createOpenAiClient, type OpenAiClientOptions } from './openai-client.js';
+export { readOpenAiChunk, type OpenAiChunkUsage, type OpenAiChunkView } from './openai-chunk.js';
 export { createExoClient, type ExoClientOptions } from './exo-client.js';
 export {
   instanceRunners,

@@ -9,6 +9,7 @@
  */
 import { createParser } from 'eventsource-parser';
 import { exchange, type AgentPair } from './http-transport.js';
+import { readOpenAiChunk } from './openai-chunk.js';
 import { endpoint, type ChatRequest } from './protocol-client.js';
 import { preloadTokenizer } from './text-tokens.js';
 import type { TargetKind } from './matrix-schema.js';
@@ -104,50 +105,19 @@ export async function streamChatCompletion(
 }
 
 function readChunk(rec: RequestRecorder, o: Record<string, unknown>, at: bigint): void {
-  const err = o['error'];
-  if (err !== undefined && err !== null) {
+  const chunk = readOpenAiChunk(o);
+  if (chunk.error !== undefined) {
     // The mid-stream error event (EXO: `data: {"error":{...}}` then `[DONE]`, status already 200).
-    const message =
-      typeof err === 'string'
-        ? err
-        : typeof (err as Record<string, unknown>)['message'] === 'string'
-          ? ((err as Record<string, unknown>)['message'] as string)
-          : JSON.stringify(err);
-    rec.fail(classifyServerMessage(message, 'stream_error'), message);
+    rec.fail(classifyServerMessage(chunk.error, 'stream_error'), chunk.error);
     return;
   }
-  const choices = Array.isArray(o['choices']) ? (o['choices'] as unknown[]) : [];
-  const choice = choices[0];
-  if (choice !== null && typeof choice === 'object') {
-    const c = choice as Record<string, unknown>;
-    const delta = (c['delta'] ?? c['message']) as Record<string, unknown> | null | undefined;
-    if (delta !== null && typeof delta === 'object') {
-      const answer =
-        nonEmpty(delta['content']) || (Array.isArray(delta['tool_calls']) && delta['tool_calls'].length > 0);
-      if (answer) rec.token(at, 'answer', textOf(delta['content']));
-      else if (nonEmpty(delta['reasoning_content']) || nonEmpty(delta['reasoning'])) {
-        rec.token(at, 'reasoning', textOf(delta['reasoning_content']) || textOf(delta['reasoning']));
-      }
-    }
-    if (typeof c['finish_reason'] === 'string') rec.finishReason = c['finish_reason'];
+  if (chunk.content !== '' || chunk.hasToolCalls) rec.token(at, 'answer', chunk.content);
+  else if (chunk.reasoning !== '') rec.token(at, 'reasoning', chunk.reasoning);
+  if (chunk.finishReason !== undefined) rec.finishReason = chunk.finishReason;
+  const usage = chunk.usage;
+  if (usage) {
+    if (usage.completionTokens !== undefined) rec.serverOutputTokens = usage.completionTokens;
+    if (usage.promptTokens !== undefined) rec.promptTokens = usage.promptTokens;
+    if (usage.cachedPromptTokens !== undefined) rec.server.cached_prompt_tokens = usage.cachedPromptTokens;
   }
-  const usage = o['usage'];
-  if (usage !== null && typeof usage === 'object') {
-    const u = usage as Record<string, unknown>;
-    if (typeof u['completion_tokens'] === 'number') rec.serverOutputTokens = u['completion_tokens'];
-    if (typeof u['prompt_tokens'] === 'number') rec.promptTokens = u['prompt_tokens'];
-    const details = u['prompt_tokens_details'];
-    if (details !== null && typeof details === 'object') {
-      const cached = (details as Record<string, unknown>)['cached_tokens'];
-      if (typeof cached === 'number' && Number.isFinite(cached)) rec.server.cached_prompt_tokens = cached;
-    }
-  }
-}
-
-function nonEmpty(v: unknown): boolean {
-  return typeof v === 'string' && v !== '';
-}
-
-function textOf(value: unknown): string {
-  return typeof value === 'string' ? value : '';
 }

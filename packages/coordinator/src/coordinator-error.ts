@@ -28,7 +28,15 @@ export type CoordinatorErrorCode =
   /** Telemetry could not be committed to the database (disk full, read-only, I/O error). */
   | 'KAGE_ERR_INGEST_COMMIT'
   /** The coordinator is shutting down. */
-  | 'KAGE_ERR_COORDINATOR_CLOSED';
+  | 'KAGE_ERR_COORDINATOR_CLOSED'
+  /** A gateway request body is malformed; the message names the field. */
+  | 'KAGE_ERR_GATEWAY_BAD_REQUEST'
+  /** A gateway request asks for something the chosen backend cannot do (e.g. `format` on EXO). */
+  | 'KAGE_ERR_GATEWAY_UNSUPPORTED'
+  /** A model name is unsafe or fits neither Ollama's nor Hugging Face's naming rules. */
+  | 'KAGE_ERR_GATEWAY_MODEL_NAME'
+  /** A backend answered with something that is not its protocol's response (no usable completion). */
+  | 'KAGE_ERR_GATEWAY_BACKEND_REPLY';
 
 export class CoordinatorError extends KageError<CoordinatorErrorCode> {
   /** Structured context for programs (e.g. the offline nodes of a refused run). */

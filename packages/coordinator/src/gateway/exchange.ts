@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { translateOllamaRequest } from './ollama-over-openai.js';
-import { ollamaStreamErrorLine, openAIStreamErrorEvent } from './protocol-translate.js';
+import { OPENAI_SSE_DONE, ollamaErrorLine, openAIErrorEvent } from './protocol-errors.js';
 
 export type Outcome = {
   /** `ok`: the backend's answer was relayed whole; `cut`: it failed mid-answer; `client-gone`: the client left. */
@@ -116,7 +116,9 @@ export function relayAsIs(
       if (settled || client.writableEnded) return;
       const message = 'the backend closed the connection mid-answer';
       const prefix = endedWithNewline ? '' : '\n';
-      client.end(prefix + (protocol === 'openai' ? openAIStreamErrorEvent(message) : ollamaStreamErrorLine(message)));
+      client.end(
+        prefix + (protocol === 'openai' ? openAIErrorEvent(message, 'api_error') + OPENAI_SSE_DONE : ollamaErrorLine(message)),
+      );
       settle('cut');
     }
   });

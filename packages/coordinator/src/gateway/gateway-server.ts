@@ -18,9 +18,12 @@ import type { BenchRate } from './bench-rates.js';
 import { createBackendMonitor, type BackendMonitor } from './backend-monitor.js';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
 import { listModels, type ClientProtocol } from './model-listing.js';
-import { createModelNames, type ModelNames } from './model-names.js';
+import { createModelNames, validateModelName, type ModelNames } from './model-names.js';
 import { prepareExchange, type Exchange } from './exchange.js';
-import { ollamaErrorBody, openAIErrorBody } from './protocol-translate.js';
+import { GatewayError } from './gateway-error.js';
+import { ollamaLoadReply } from './ollama-response.js';
+import { ollamaErrorBody, openAIErrorBody, openAIErrorType } from './protocol-errors.js';
+import { ollamaLoadOnly } from './protocol-translate.js';
 import { conversationKey, createRouter, type ModelRoute, type Router } from './router.js';
 import { UpstreamError, createUpstreamAgents, upstreamRequest, type UpstreamAgents } from './upstream-request.js';
 
@@ -158,7 +161,9 @@ export function createGateway(o: GatewayOptions): Gateway {
     }
     let model: ModelRoute;
     try {
-      model = { requested, ...names.resolve(requested) };
+      validateModelName(requested);
+      const resolved = names.resolve(requested);
+      model = { requested, ollama: resolved?.ollama ?? null, exo: resolved?.exo ?? null };
     } catch (err) {
       metrics.errors.inc({ kind: 'bad_request' });
       metrics.requests.inc({ route, backend: 'none', status: '400' });
@@ -205,12 +210,35 @@ export function createGateway(o: GatewayOptions): Gateway {
       }
     };
     raw.on('close', onClose);
+
+    const endpoint = route === 'api_chat' ? 'chat' : 'generate';
+    const first = result.choices[0];
+    const loadOnly = route === 'v1_chat' ? null : ollamaLoadOnly(endpoint, body);
+    if (loadOnly !== null && first?.backend.config.kind === 'exo') {
+      // `ollama run` loads before its first turn; an EXO model the gateway routes to is loaded
+      // already (its instance is ready), so the truthful answer needs no call to EXO.
+      reply.hijack();
+      raw.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-kage-backend': first.backend.id });
+      raw.end(JSON.stringify(ollamaLoadReply(endpoint, requested, loadOnly)));
+      return finish(route, first.backend.id, 200, started);
+    }
     reply.hijack();
 
     let attempt = 0;
     for (const choice of result.choices) {
       const b = choice.backend;
-      const exchange: Exchange = prepareExchange(route, body, b.config.kind, choice.backendModel, requested);
+      let exchange: Exchange;
+      try {
+        exchange = prepareExchange(route, body, b.config.kind, choice.backendModel, requested);
+      } catch (err) {
+        // The request cannot be said in this backend's protocol (a field EXO does not take).
+        if (!(err instanceof GatewayError)) throw err;
+        raw.off('close', onClose);
+        metrics.errors.inc({ kind: 'bad_request' });
+        raw.writeHead(err.status, { 'content-type': 'application/json; charset=utf-8', 'x-kage-backend': b.id });
+        raw.end(JSON.stringify(errorBody(protocol, err.message, openAIErrorType(err.status), err.field ?? null)));
+        return finish(route, b.id, err.status, started);
+      }
       b.inFlight += 1;
       metrics.inFlight.set({ backend: b.id }, b.inFlight);
       metrics.routed.inc({ backend: b.id, reason: attempt === 0 ? choice.reason : 'retry' });

@@ -34,13 +34,8 @@ export function listModels(
   for (const b of backends) {
     if (!b.healthy) continue;
     for (const model of loadedOnly ? b.loaded : b.models) {
-      let name = model;
-      try {
-        const resolved = names.resolve(model);
-        name = resolved.ollama ?? resolved.exo ?? model;
-      } catch {
-        // a name no catalogue knows stays as the backend wrote it
-      }
+      // One entry per model: the catalogue's canonical name (its Ollama tag when it has one).
+      const name = names.resolve(model)?.canonical ?? model;
       const entry = entries.get(name) ?? { name, backends: [], ollama: null };
       entry.backends.push(b.id);
       if (b.config.kind === 'ollama' && entry.ollama === null) {
