@@ -117,7 +117,8 @@ export function relayAsIs(
       const message = 'the backend closed the connection mid-answer';
       const prefix = endedWithNewline ? '' : '\n';
       client.end(
-        prefix + (protocol === 'openai' ? openAIErrorEvent(message, 'api_error') + OPENAI_SSE_DONE : ollamaErrorLine(message)),
+        prefix +
+          (protocol === 'openai' ? openAIErrorEvent(message, 'api_error') + OPENAI_SSE_DONE : ollamaErrorLine(message)),
       );
       settle('cut');
     }

@@ -23,7 +23,8 @@ export function translateOllamaRequest(
   requested: string,
 ): Exchange {
   const endpoint = route === 'api_chat' ? 'chat' : 'generate';
-  const openai = endpoint === 'chat' ? ollamaChatToOpenAI(body, backendModel) : ollamaGenerateToOpenAI(body, backendModel);
+  const openai =
+    endpoint === 'chat' ? ollamaChatToOpenAI(body, backendModel) : ollamaGenerateToOpenAI(body, backendModel);
   const stream = openai.stream !== false;
   const startedNs = process.hrtime.bigint();
   return {
