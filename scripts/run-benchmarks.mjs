@@ -1,17 +1,20 @@
-// `pnpm bench` (after `tsc -b`): the harness selftest, then the agent overhead benchmark, then the
-// coordinator scale benchmark.
+// `pnpm bench` (after `tsc -b`): the harness selftest, then the agent overhead benchmark, the
+// coordinator scale benchmark and the gateway benchmark.
 // Selftest: measures the benchmark client's own TTFT error, decode-rate error and token ingest rate
 // against a scripted server with a known schedule, writes bench/results/selftest.json and prints the
 // figures against their targets. Agent overhead: scripts/bench-agent-overhead.mjs in its own
 // process (so the selftest's heap and timers do not share it), writes
 // bench/results/agent-overhead.json. Coordinator scale: scripts/bench-coordinator-scale.mjs in its
 // own process as well (it starts coordinators and load generators of its own), writes
-// bench/results/coordinator-scale.json.
-// Flags: --only selftest|agent|coordinator (run one of them), --quick (fewer repetitions, a 20 s
-// agent window and 10 s coordinator windows without 10,000 agents, for a smoke run), --seconds N
-// (agent window, default 120), --strict (exit 1 when a target is missed), --out FILE (another
-// selftest result file), --agent-out FILE (another agent result file), --coordinator-out FILE
-// (another coordinator result file).
+// bench/results/coordinator-scale.json. Gateway: scripts/bench-gateway.mjs in its own process (it
+// starts a scheduled backend, nginx, coordinators and emulators of its own), writes
+// bench/results/gateway.json.
+// Flags: --only selftest|agent|coordinator|gateway (run one of them), --quick (fewer repetitions, a
+// 20 s agent window, 10 s coordinator windows without 10,000 agents and fewer gateway requests, for
+// a smoke run), --seconds N (agent window, default 120), --strict (exit 1 when a target is missed),
+// --out FILE (another selftest result file), --agent-out FILE (another agent result file),
+// --coordinator-out FILE (another coordinator result file), --gateway-out FILE (another gateway
+// result file).
 import { spawn } from 'node:child_process';
 import { relative } from 'node:path';
 import { runSelftest } from '../packages/bench/dist/src/index.js';
@@ -26,8 +29,8 @@ const outFile = flag('--out') ?? `${root}bench/results/selftest.json`;
 const quick = args.includes('--quick');
 const strict = args.includes('--strict');
 const only = flag('--only');
-if (only !== undefined && !['selftest', 'agent', 'coordinator'].includes(only)) {
-  process.stderr.write(`--only: selftest, agent or coordinator (got ${only})\n`);
+if (only !== undefined && !['selftest', 'agent', 'coordinator', 'gateway'].includes(only)) {
+  process.stderr.write(`--only: selftest, agent, coordinator or gateway (got ${only})\n`);
   process.exit(2);
 }
 
@@ -94,6 +97,15 @@ function coordinatorScale() {
   return runChild('bench-coordinator-scale.mjs', childArgs, 'coordinator scale');
 }
 
+function gateway() {
+  const childArgs = [];
+  if (quick) childArgs.push('--quick');
+  const gatewayOut = flag('--gateway-out');
+  if (gatewayOut !== undefined) childArgs.push('--out', gatewayOut);
+  if (strict) childArgs.push('--strict');
+  return runChild('bench-gateway.mjs', childArgs, 'gateway');
+}
+
 /** 130: interrupted (Ctrl-C); anything else non-zero: a missed target under --strict, or an error. */
 const worse = (exitCode, code) => (code === 0 ? exitCode : code === 130 || exitCode === 130 ? 130 : 1);
 
@@ -106,5 +118,9 @@ if (exitCode !== 130 && (only === undefined || only === 'agent')) {
 if (exitCode !== 130 && (only === undefined || only === 'coordinator')) {
   if (only === undefined) process.stdout.write('\n');
   exitCode = worse(exitCode, await coordinatorScale());
+}
+if (exitCode !== 130 && (only === undefined || only === 'gateway')) {
+  if (only === undefined) process.stdout.write('\n');
+  exitCode = worse(exitCode, await gateway());
 }
 process.exit(exitCode);
