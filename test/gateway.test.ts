@@ -94,7 +94,7 @@ async function exoWithInstance(t: TestContext, model: string): Promise<RunningEm
 test('ollama-js and openai through the gateway: Ollama nodes and a model only EXO runs, each in its own protocol', async (t) => {
   const fast = await ollamaNode(t, 'rtx4090-desktop');
   const exo = await exoWithInstance(t, EXO_ONLY_ID);
-  // EXO v1.0.71 has no card pairing this Ollama tag: the config's alias does (as in the design's example).
+  // The pair is built in; the config's alias (the design's example) says the same and changes nothing.
   const { url } = await startGateway(
     t,
     gatewayConfig([backend('ollama-fast', 'ollama', fast.url), backend('exo-cluster', 'exo', exo.url)], {

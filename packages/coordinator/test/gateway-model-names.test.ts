@@ -10,6 +10,8 @@ import { findHardwareProfile, startExoEmulator } from '@kage/emulators';
 import { GatewayError } from '../src/gateway/gateway-error.js';
 import {
   BUILT_IN_MODEL_PAIRS,
+  CARD_MODEL_PAIRS,
+  HUB_MODEL_PAIRS,
   MAX_MODEL_NAME_LENGTH,
   createModelNames,
   normaliseOllamaName,
@@ -18,7 +20,7 @@ import {
 
 const LLAMA33 = 'mlx-community/Llama-3.3-70B-Instruct-4bit';
 
-test("every built-in EXO id is one of EXO v1.0.71's own cards (the EXO emulator's /v1/models)", async (t) => {
+test("built-in EXO ids: EXO v1.0.71's own cards, and the seed's Qwen2.5 builds that EXO adds from the hub", async (t) => {
   const exo = await startExoEmulator({
     listen: { host: '127.0.0.1', port: 0 },
     name: 'srv1',
@@ -29,10 +31,22 @@ test("every built-in EXO id is one of EXO v1.0.71's own cards (the EXO emulator'
   const listed = (await (await fetch(`${exo.url}/v1/models`)).json()) as { data: { id: string; is_custom: boolean }[] };
   const cards = new Set(listed.data.filter((m) => !m.is_custom).map((m) => m.id));
   assert.ok(cards.size > 100, 'the control: the emulator lists the built-in cards');
-  for (const { ollama, exo: id } of BUILT_IN_MODEL_PAIRS) assert.ok(cards.has(id), `${ollama} → ${id} is a card`);
-  // Qwen2.5 builds have no card at v1.0.71: they are not built in (config aliases add them).
-  assert.ok(!cards.has('mlx-community/Qwen2.5-3B-Instruct-4bit'));
-  assert.ok(!BUILT_IN_MODEL_PAIRS.some((p) => p.ollama.startsWith('qwen2.5')));
+  for (const { ollama, exo: id } of CARD_MODEL_PAIRS) assert.ok(cards.has(id), `${ollama} → ${id} is a card`);
+  for (const { ollama, exo: id } of HUB_MODEL_PAIRS) {
+    assert.ok(!cards.has(id), `${id} has no card at v1.0.71`);
+    const added = await fetch(`${exo.url}/models/add`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model_id: id }),
+    });
+    assert.equal(added.status, 200, `${ollama} → ${id} can be added from the hub: ${await added.text()}`);
+  }
+  assert.equal(BUILT_IN_MODEL_PAIRS.length, CARD_MODEL_PAIRS.length + HUB_MODEL_PAIRS.length);
+  assert.deepEqual(createModelNames().resolve('qwen2.5:3b'), {
+    ollama: 'qwen2.5:3b',
+    exo: 'mlx-community/Qwen2.5-3B-Instruct-4bit',
+    canonical: 'qwen2.5:3b',
+  });
 });
 
 test('llama3.3:70b ↔ mlx-community/Llama-3.3-70B-Instruct-4bit from every spelling Ollama accepts and from the id', () => {
@@ -72,8 +86,9 @@ test('Ollama normalisation: default host and library namespace dropped, `:latest
 });
 
 test('config aliases: the DESIGN example pairs qwen2.5:3b with its MLX build, both ways', () => {
+  // Built in already; the same alias in the config changes nothing.
   const bare = createModelNames();
-  assert.deepEqual(bare.resolve('qwen2.5:3b'), { ollama: 'qwen2.5:3b', exo: null, canonical: 'qwen2.5:3b' });
+  assert.equal(bare.resolve('qwen2.5:3b')?.exo, 'mlx-community/Qwen2.5-3B-Instruct-4bit');
 
   const names = createModelNames([
     { name: 'qwen2.5:3b', exo: 'mlx-community/Qwen2.5-3B-Instruct-4bit' },

@@ -48,10 +48,20 @@ export interface ModelNames {
 }
 
 /**
- * Built-in pairs: Ollama library tags whose model EXO v1.0.71 has a card for. Where several tags
- * name one model (`llama3.2` is `llama3.2:3b`), the first pair of an EXO id is the canonical one.
+ * The seed plan's models whose MLX builds EXO v1.0.71 has no card for: EXO serves them once the
+ * card is added from Hugging Face (`POST /models/add`, which `kage bench` does before placing).
+ * Paired here all the same, so `qwen2.5:3b` means the same model on every backend.
  */
-export const BUILT_IN_MODEL_PAIRS: readonly ModelPair[] = [
+export const HUB_MODEL_PAIRS: readonly ModelPair[] = [
+  { ollama: 'qwen2.5:3b', exo: 'mlx-community/Qwen2.5-3B-Instruct-4bit' },
+  { ollama: 'qwen2.5-coder:32b', exo: 'mlx-community/Qwen2.5-Coder-32B-Instruct-4bit' },
+];
+
+/**
+ * Ollama library tags whose model EXO v1.0.71 has a card for. Where several tags name one model
+ * (`llama3.2` is `llama3.2:3b`), the first pair of an EXO id is the canonical one.
+ */
+export const CARD_MODEL_PAIRS: readonly ModelPair[] = [
   { ollama: 'llama3.2:1b', exo: 'mlx-community/Llama-3.2-1B-Instruct-4bit' },
   { ollama: 'llama3.2:3b', exo: 'mlx-community/Llama-3.2-3B-Instruct-4bit' },
   { ollama: 'llama3.2:latest', exo: 'mlx-community/Llama-3.2-3B-Instruct-4bit' },
@@ -72,6 +82,9 @@ export const BUILT_IN_MODEL_PAIRS: readonly ModelPair[] = [
   { ollama: 'gemma4:26b', exo: 'mlx-community/gemma-4-26b-a4b-it-4bit' },
   { ollama: 'gemma4:31b', exo: 'mlx-community/gemma-4-31b-it-4bit' },
 ];
+
+/** Every built-in pair: EXO's own cards, then the seed models it fetches from the hub. */
+export const BUILT_IN_MODEL_PAIRS: readonly ModelPair[] = [...CARD_MODEL_PAIRS, ...HUB_MODEL_PAIRS];
 
 /** Longest name accepted, whatever the grammar (Ollama's own parts stop at 350 + 3×80). */
 export const MAX_MODEL_NAME_LENGTH = 256;
