@@ -36,6 +36,7 @@ export class BackendState {
   #failures = 0;
   #openUntil = 0;
   readonly #rates = new Map<string, ModelRates>();
+  readonly #loadMs = new Map<string, number>();
 
   constructor(config: GatewayBackendConfig) {
     this.config = config;
@@ -70,6 +71,18 @@ export class BackendState {
   recordSuccess(): void {
     this.#failures = 0;
     this.#openUntil = 0;
+  }
+
+  /** How long loading `model` took here when it was last loaded (Ollama's `load_duration`). */
+  loadMs(model: string): number | undefined {
+    return this.#loadMs.get(model);
+  }
+
+  /** A request that found `model` not loaded and loaded it in `ms`. */
+  observeLoad(model: string, ms: number): void {
+    if (!Number.isFinite(ms) || ms <= 0) return;
+    const old = this.#loadMs.get(model);
+    this.#loadMs.set(model, old === undefined ? ms : old + EWMA_WEIGHT * (ms - old));
   }
 
   rates(model: string): ModelRates | undefined {

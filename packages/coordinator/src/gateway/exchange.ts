@@ -19,6 +19,8 @@ export type Outcome = {
   ttftMs: number | null;
   prefillTps: number | null;
   decodeTps: number | null;
+  /** Ollama's `load_duration` of this request, ms, when it says. */
+  loadMs?: number | null;
 };
 
 export interface RelayHooks {
@@ -142,7 +144,7 @@ function measuredRates(
   events: number,
   first: bigint | null,
   last: bigint | null,
-): { prefillTps: number | null; decodeTps: number | null } {
+): { prefillTps: number | null; decodeTps: number | null; loadMs?: number | null } {
   if (protocol === 'openai') {
     // One content event per token, less the role event and the [DONE] marker.
     const tokens = events - 2;
@@ -155,9 +157,11 @@ function measuredRates(
     const final = JSON.parse(lines[lines.length - 1] ?? '') as Record<string, unknown>;
     const rate = (count: unknown, ns: unknown) =>
       typeof count === 'number' && typeof ns === 'number' && ns > 0 ? count / (ns / 1e9) : null;
+    const load = final['load_duration'];
     return {
       prefillTps: rate(final['prompt_eval_count'], final['prompt_eval_duration']),
       decodeTps: rate(final['eval_count'], final['eval_duration']),
+      loadMs: typeof load === 'number' ? load / 1e6 : null,
     };
   } catch {
     return { prefillTps: null, decodeTps: null };

@@ -287,6 +287,8 @@ export function createGateway(o: GatewayOptions): Gateway {
         b.recordSuccess();
         if (outcome.decodeTps !== null) metrics.decodeTps.observe({ backend: b.id }, outcome.decodeTps);
         b.observe(choice.backendModel, outcome.prefillTps, outcome.decodeTps);
+        // A cold start's load time is what the next cold choice will cost.
+        if (!choice.loaded && outcome.loadMs != null) b.observeLoad(choice.backendModel, outcome.loadMs);
       } else if (outcome.kind === 'cut') {
         metrics.errors.inc({ kind: 'stream_cut' });
         b.recordFailure(Date.now(), config.breakerFailures, config.breakerOpenMs);

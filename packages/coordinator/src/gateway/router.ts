@@ -1,14 +1,18 @@
 /**
- * Which backend serves a request, in order of preference. The rules, in order:
- *   1. only backends that have the model (under the name that backend uses), are healthy, whose
- *      circuit is closed, and that no benchmark run is measuring right now;
- *   2. one where the model is already loaded (no load time, no eviction of another model);
- *   3. one with a free slot (it starts now instead of queueing);
- *   4. the least expected completion time: queue, prefill and decode at the rates measured for
- *      that model on that backend (a benchmark's, then the gateway's own);
- * and, when `sticky`, a conversation's next turn goes back to the backend that served the last
- * one while that backend is as good on rules 2-3, so its prompt cache is reused.
- * The caller tries the list in order and moves on only before the first byte reached the client.
+ * Which backend serves a request, in order of preference. Only backends that have the model (under
+ * the name that backend uses), are healthy, whose circuit is closed and that no benchmark run is
+ * measuring right now are eligible. Among them the one expected to finish the request first wins:
+ *
+ *   expected = wait for a slot + load the model (if not loaded) + prefill + decode
+ *
+ * so "loaded first" and "a free slot first" are costs, not absolute rules: a model loaded on a
+ * slow CPU node still wins over a fast node that would spend seconds loading it, but not over one
+ * whose load plus generation is sooner by the measured speeds (a benchmark's, then the gateway's
+ * own, per backend and model; load times from Ollama's `load_duration`). Ties go to a loaded
+ * model, then to a free slot. With `sticky`, a conversation's next turn goes back to the backend
+ * that served its last one while that one is expected within {@link STICKY_SLACK} of the best,
+ * so its prompt cache is reused. The caller tries the list in order and moves on only before the
+ * first byte reached the client.
  */
 import { createHash } from 'node:crypto';
 import type { BackendState } from './backend-state.js';
@@ -21,6 +25,10 @@ const DEFAULT_OUTPUT_TOKENS = 256;
 /** Conversations remembered for stickiness, and for how long. */
 const STICKY_ENTRIES = 10_000;
 const STICKY_TTL_MS = 30 * 60_000;
+/** A conversation stays on its backend while that one is expected at most this much slower. */
+export const STICKY_SLACK = 1.25;
+/** Loading a model's weights, until the gateway has seen that model load on that backend. */
+const DEFAULT_LOAD_MS = 3_000;
 
 /** The names of one model: what each kind of backend calls it. */
 export interface ModelRoute {
@@ -47,6 +55,8 @@ export interface RouteChoice {
   /** Why it was ranked there: `loaded`, `free-slot`, `fastest`, `sticky`, … (metrics, logs). */
   reason: string;
   expectedMs: number;
+  /** The model was loaded there when the route was chosen. */
+  loaded: boolean;
 }
 
 export type RouteResult =
@@ -79,7 +89,7 @@ export function createRouter(backends: readonly BackendState[], options: { stick
         return { kind: 'unknown-model', known: [...known].sort() };
       }
       const reasons: Record<string, string> = {};
-      const ranked: Array<RouteChoice & { key: [number, number, number] }> = [];
+      const ranked: Array<RouteChoice & { free: boolean }> = [];
       for (const { b, name } of having) {
         if (!b.healthy) reasons[b.id] = `down: ${b.healthReason}`;
         else if (b.breakerOpen(now)) reasons[b.id] = 'circuit open after repeated failures';
@@ -89,24 +99,16 @@ export function createRouter(backends: readonly BackendState[], options: { stick
           const free = b.freeSlots() > 0;
           const expectedMs = expectedCompletionMs(b, name, request, loaded);
           const reason = loaded ? (free ? 'loaded' : 'loaded-queued') : free ? 'free-slot' : 'queued';
-          ranked.push({
-            backend: b,
-            backendModel: name,
-            reason,
-            expectedMs,
-            key: [loaded ? 0 : 1, free ? 0 : 1, expectedMs],
-          });
+          ranked.push({ backend: b, backendModel: name, reason, expectedMs, loaded, free });
         }
       }
       if (ranked.length === 0) return { kind: 'unavailable', reasons };
-      ranked.sort((x, y) => x.key[0] - y.key[0] || x.key[1] - y.key[1] || x.key[2] - y.key[2]);
+      ranked.sort(
+        (x, y) => x.expectedMs - y.expectedMs || Number(y.loaded) - Number(x.loaded) || Number(y.free) - Number(x.free),
+      );
       const first = ranked[0];
-      if (
-        first !== undefined &&
-        ranked.length > 1 &&
-        ranked[1]?.key[0] === first.key[0] &&
-        ranked[1]?.key[1] === first.key[1]
-      ) {
+      // Chosen over a loaded model or a free slot elsewhere: it was the speed that decided.
+      if (first !== undefined && ranked.some((r) => (r.loaded && !first.loaded) || (r.free && !first.free))) {
         first.reason = 'fastest';
       }
       if (options.sticky && request.conversation !== null && first !== undefined) {
@@ -116,15 +118,13 @@ export function createRouter(backends: readonly BackendState[], options: { stick
             ? -1
             : ranked.findIndex((r) => r.backend.id === remembered.backend);
         const match = ranked[i];
-        if (i > 0 && match !== undefined && match.key[0] === first.key[0] && match.key[1] === first.key[1]) {
+        if (match !== undefined && match.expectedMs <= first.expectedMs * STICKY_SLACK) {
           ranked.splice(i, 1);
           match.reason = 'sticky';
           ranked.unshift(match);
-        } else if (i === 0) {
-          first.reason = 'sticky';
         }
       }
-      return { kind: 'routes', choices: ranked.map(({ key: _key, ...choice }) => choice) };
+      return { kind: 'routes', choices: ranked.map(({ free: _free, ...choice }) => choice) };
     },
     served(conversation, backendId) {
       if (!options.sticky || conversation === null) return;
@@ -136,7 +136,7 @@ export function createRouter(backends: readonly BackendState[], options: { stick
   };
 }
 
-/** Queue wait, prefill and decode time of `request` on `b`, in milliseconds. */
+/** Wait for a slot, load, prefill and decode time of `request` on `b`, in milliseconds. */
 export function expectedCompletionMs(b: BackendState, model: string, request: RouteRequest, loaded: boolean): number {
   const rates = b.rates(model);
   const prefillMs = (request.promptTokens / (rates?.prefillTps ?? DEFAULT_PREFILL_TPS)) * 1000;
@@ -144,8 +144,7 @@ export function expectedCompletionMs(b: BackendState, model: string, request: Ro
   const own = prefillMs + decodeMs;
   // Requests beyond the free slots wait for one to end: about one request's time each.
   const waiting = Math.max(0, b.inFlight - b.config.numParallel + 1);
-  // Loading weights from disk: seconds; only a tie-break here, rule 2 already prefers loaded models.
-  const loadMs = loaded ? 0 : 5_000;
+  const loadMs = loaded ? 0 : (b.loadMs(model) ?? DEFAULT_LOAD_MS);
   return loadMs + own * (1 + waiting);
 }
 
