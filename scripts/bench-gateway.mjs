@@ -1403,7 +1403,12 @@ function printReport(doc, outFile) {
   const t = doc.targets;
   const mark = (v) => (v === null || v === undefined ? 'n/a' : v ? 'PASS' : 'FAIL');
   const ci = (pair) => (pair ? ` [95 % ${f(pair[0])}…${f(pair[1])}]` : '');
-  if (!t.measured) lines.push(`targets: not measured (the gateway is ${NOT_AVAILABLE})`);
+  if (!t.measured)
+    lines.push(
+      doc.relay === null || doc.relay === undefined
+        ? 'targets: not measured (the relay part did not run)'
+        : `targets: not measured (the gateway is ${NOT_AVAILABLE})`,
+    );
   else
     for (const p of t.per_concurrency.filter((x) => x.measured))
       lines.push(
