@@ -33,6 +33,8 @@ export interface LabState {
   nodes: Map<string, NodeState>;
   runs: RunListEntry[];
   progress: Map<string, RunEvent & { at: number }>;
+  /** `node/service` → the last time it left `running` (state and page time): a restart can be too quick to see. */
+  lastDown: Map<string, { state: string; at: number }>;
 }
 
 function point(s: LatestView): SeriesPoint {
@@ -55,6 +57,7 @@ export function createLabState(snapshot: Snapshot): LabState {
     nodes: new Map(),
     runs: snapshot.runs,
     progress: new Map(),
+    lastDown: new Map(),
   };
   loadSnapshot(state, snapshot);
   return state;
@@ -111,6 +114,8 @@ export function applyEvent(state: LabState, e: FeedEvent): { change: Change; nod
       const service = data['service'] as ServiceView | undefined;
       if (n === undefined || service === undefined) return { change: 'nodes' };
       const i = n.view.services.findIndex((s) => s.name === service.name);
+      const to = typeof data['to_state'] === 'string' ? data['to_state'] : service.state;
+      if (to !== 'running' && to !== 'starting') state.lastDown.set(`${n.view.id}/${service.name}`, { state: to, at: Date.now() });
       if (i === -1) n.view.services.push(service);
       else n.view.services[i] = service;
       return { change: 'node', node: n.view.id };

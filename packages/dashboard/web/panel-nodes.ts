@@ -45,20 +45,27 @@ function buildCard(id: string, hostname: string): Card {
   const root = el(
     'article',
     { class: 'card node-card', 'data-node': id, 'aria-labelledby': headingId },
-    el('h3', { id: headingId }, hostname, ' ', status),
+    el(
+      'h3',
+      { id: headingId },
+      id,
+      hostname === id ? null : el('span', { class: 'muted' }, ` (host ${hostname})`),
+      ' ',
+      status,
+    ),
     el('p', {}, seen),
     el('dl', { class: 'metrics' }, ...rows),
     el(
       'table',
       { class: 'services' },
-      el('caption', { class: 'sr-only' }, `services on ${hostname}`),
+      el('caption', { class: 'sr-only' }, `services on ${id}`),
       el(
         'thead',
         {},
         el(
           'tr',
           {},
-          ...['Service', 'State', 'PID', 'Restarts', 'Health', 'Actions'].map((h) => el('th', { scope: 'col' }, h)),
+          ...['Service', 'State', 'PID', 'Restarts', 'Health', 'Last down', 'Actions'].map((h) => el('th', { scope: 'col' }, h)),
         ),
       ),
       services,
@@ -90,8 +97,9 @@ async function act(card: Card, node: string, service: string, action: string, bu
   }
 }
 
-function serviceRows(card: Card, node: NodeState): void {
+function serviceRows(card: Card, node: NodeState, state: LabState): void {
   const id = node.view.id;
+  const now = Date.now();
   const existing = new Map<string, HTMLTableRowElement>();
   for (const row of Array.from(card.services.rows)) existing.set(row.dataset['service'] ?? '', row);
   for (const s of node.view.services) {
@@ -114,6 +122,7 @@ function serviceRows(card: Card, node: NodeState): void {
         el('td', { 'data-field': 'pid' }),
         el('td', { 'data-field': 'restarts' }),
         el('td', { 'data-field': 'health' }),
+        el('td', { 'data-field': 'down' }),
         el('td', { class: 'actions' }, ...buttons),
       );
       card.services.appendChild(row);
@@ -125,6 +134,9 @@ function serviceRows(card: Card, node: NodeState): void {
     setText(cell('restarts'), String(s.restarts));
     setText(cell('health'), s.healthy ? 'healthy' : s.health);
     row.classList.toggle('down', s.state !== 'running' || !s.healthy);
+    const down = state.lastDown.get(`${id}/${s.name}`);
+    if (down !== undefined) row.dataset['lastDown'] = new Date(down.at).toISOString();
+    setText(cell('down'), down === undefined ? '–' : `${down.state} ${Math.round((now - down.at) / 1000)} s ago`);
   }
 }
 
@@ -173,7 +185,7 @@ export function renderNodeCard(root: HTMLElement, state: LabState, id: string, n
       ),
     );
   }
-  serviceRows(card, node);
+  serviceRows(card, node, state);
 }
 
 export function renderNodeCards(root: HTMLElement, state: LabState): void {

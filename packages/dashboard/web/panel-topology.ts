@@ -1,7 +1,8 @@
 /**
  * Topology: the coordinator, the nodes that report to it, and where EXO runs. The API gives each
  * node's services; the EXO cluster is named by the hostnames whose EXO service is running and
- * healthy (EXO 1.x identifies nodes by hostname, its ids change on every start).
+ * healthy, by the name each node gives EXO (EXO 1.x identifies nodes by that name; its ids change on
+ * every start).
  */
 import { el, replace } from './dom.js';
 import { ago } from './format.js';
@@ -27,7 +28,8 @@ export function renderTopology(root: HTMLElement, state: LabState): void {
           return el(
             'li',
             { class: `topo-node ${stale ? 'stale' : 'online'}`, 'data-node': n.view.id },
-            el('strong', {}, n.view.hostname),
+            el('strong', {}, n.view.id),
+            n.view.hostname === n.view.id ? null : el('span', { class: 'muted' }, ` (host ${n.view.hostname})`),
             ' ',
             el('span', { class: 'badge' }, stale ? 'stale' : 'online'),
             el('span', { class: 'muted' }, ` last seen ${ago(n.view.last_seen, now)}`),
@@ -41,9 +43,9 @@ export function renderTopology(root: HTMLElement, state: LabState): void {
       ),
       el(
         'p',
-        { class: 'topo-exo', 'data-exo-members': exo.map((n) => n.view.hostname).join(',') },
+        { class: 'topo-exo', 'data-exo-members': exo.map((n) => n.view.id).join(',') },
         el('strong', {}, 'EXO cluster: '),
-        exo.length === 0 ? 'no healthy EXO node' : exo.map((n) => n.view.hostname).join(', '),
+        exo.length === 0 ? 'no healthy EXO node' : exo.map((n) => n.view.id).join(', '),
       ),
     ),
   );
