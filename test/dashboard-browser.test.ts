@@ -181,10 +181,7 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
     // the last time the service was down, so the blip stays visible.
     const seen = await page.evaluate(() => (window as unknown as { seenStates: string[] }).seenStates);
     const down = await row.getAttribute('data-last-down');
-    assert.ok(
-      down !== null || seen.some((s) => s !== 'running'),
-      `the page showed it down: ${seen.join(' → ')}`,
-    );
+    assert.ok(down !== null || seen.some((s) => s !== 'running'), `the page showed it down: ${seen.join(' → ')}`);
     assert.match((await row.locator('[data-field="down"]').textContent()) ?? '', /exited|backoff|failed|stopping/);
     await shot('nodes', 'nodes-after-restart');
   });
@@ -206,7 +203,9 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
   });
 
   test('an event-stream drop and reconnect loses and duplicates nothing', async () => {
-    const before = await page.evaluate(() => (window as unknown as DashboardWindow).kageDashboard.feed.status.ids.length);
+    const before = await page.evaluate(
+      () => (window as unknown as DashboardWindow).kageDashboard.feed.status.ids.length,
+    );
     await page.evaluate(() => (window as unknown as DashboardWindow).kageDashboard.feed.drop(1500));
     await page.locator('#feed-state[data-connected="false"]').waitFor({ timeout: 1000 });
     await page.locator('#feed-state[data-connected="true"]').waitFor({ timeout: 5000 });
@@ -244,7 +243,7 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
     await page.locator('#run-detail .verdict-table tbody tr').first().waitFor({ timeout: 90_000 });
     assert.match((await page.locator('#run-detail .verdict-table').textContent()) ?? '', /qwen2\.5:3b/);
     assert.equal(await page.locator('#run-detail .comparison tbody tr').count(), 3);
-    assert.equal(await page.locator('#run-detail .recommendation li').count() > 0, true);
+    assert.equal((await page.locator('#run-detail .recommendation li').count()) > 0, true);
     await page.locator('#models-body table').waitFor({ timeout: 5000 });
     await shot('runs');
     await shot('models');
@@ -268,7 +267,11 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
       // Evaluated through the debugging protocol: the page's CSP allows no script of another origin.
       await page.evaluate(readFileSync(AXE, 'utf8'));
       const violations = await page.evaluate(async () => {
-        const axe = (window as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> } }).axe;
+        const axe = (
+          window as unknown as {
+            axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> };
+          }
+        ).axe;
         const result = await axe.run();
         return result.violations.map((v) => ({ id: v.id, impact: v.impact, count: v.nodes.length }));
       });
@@ -282,7 +285,10 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
           .slice(0, 5)
           .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className.toString()}`),
       }));
-      assert.ok(overflow.px <= 1, `horizontal overflow ${overflow.px}px at ${size.width}px: ${overflow.wide.join(', ')}`);
+      assert.ok(
+        overflow.px <= 1,
+        `horizontal overflow ${overflow.px}px at ${size.width}px: ${overflow.wide.join(', ')}`,
+      );
       await page.screenshot({ path: join(RESULTS, `dashboard-page-${size.width}.png`), fullPage: true });
     }
   });

@@ -115,7 +115,8 @@ export function applyEvent(state: LabState, e: FeedEvent): { change: Change; nod
       if (n === undefined || service === undefined) return { change: 'nodes' };
       const i = n.view.services.findIndex((s) => s.name === service.name);
       const to = typeof data['to_state'] === 'string' ? data['to_state'] : service.state;
-      if (to !== 'running' && to !== 'starting') state.lastDown.set(`${n.view.id}/${service.name}`, { state: to, at: Date.now() });
+      if (to !== 'running' && to !== 'starting')
+        state.lastDown.set(`${n.view.id}/${service.name}`, { state: to, at: Date.now() });
       if (i === -1) n.view.services.push(service);
       else n.view.services[i] = service;
       return { change: 'node', node: n.view.id };

@@ -65,7 +65,7 @@ function buildCard(id: string, hostname: string): Card {
         el(
           'tr',
           {},
-          ...['Service', 'State', 'PID', 'Restarts', 'Health', 'Last down', 'Actions'].map((h) => el('th', { scope: 'col' }, h)),
+          ...['Service', 'State', 'Restarts', 'Health', 'Actions'].map((h) => el('th', { scope: 'col' }, h)),
         ),
       ),
       services,
@@ -118,25 +118,23 @@ function serviceRows(card: Card, node: NodeState, state: LabState): void {
         'tr',
         { 'data-service': s.name },
         el('th', { scope: 'row' }, s.name),
-        el('td', { 'data-field': 'state' }),
-        el('td', { 'data-field': 'pid' }),
+        el('td', {}, el('span', { 'data-field': 'state' }), el('span', { class: 'muted sub', 'data-field': 'pid' })),
         el('td', { 'data-field': 'restarts' }),
-        el('td', { 'data-field': 'health' }),
-        el('td', { 'data-field': 'down' }),
-        el('td', { class: 'actions' }, ...buttons),
+        el('td', {}, el('span', { 'data-field': 'health' }), el('span', { class: 'muted sub', 'data-field': 'down' })),
+        el('td', {}, el('div', { class: 'actions' }, ...buttons)),
       );
       card.services.appendChild(row);
     }
     const cell = (f: string): HTMLElement => row.querySelector(`[data-field="${f}"]`) as HTMLElement;
     setText(cell('state'), s.state);
     row.dataset['state'] = s.state;
-    setText(cell('pid'), s.pid === null ? '–' : String(s.pid));
+    setText(cell('pid'), s.pid === null ? 'no pid' : `pid ${s.pid}`);
     setText(cell('restarts'), String(s.restarts));
     setText(cell('health'), s.healthy ? 'healthy' : s.health);
     row.classList.toggle('down', s.state !== 'running' || !s.healthy);
     const down = state.lastDown.get(`${id}/${s.name}`);
     if (down !== undefined) row.dataset['lastDown'] = new Date(down.at).toISOString();
-    setText(cell('down'), down === undefined ? '–' : `${down.state} ${Math.round((now - down.at) / 1000)} s ago`);
+    setText(cell('down'), down === undefined ? '' : `down (${down.state}) ${Math.round((now - down.at) / 1000)} s ago`);
   }
 }
 
