@@ -47,7 +47,7 @@ export async function post(path: string, body?: unknown): Promise<ActionAnswer> 
   }
   const message =
     typeof parsed === 'object' && parsed !== null && 'message' in parsed
-      ? String((parsed as { message: unknown }).message)
+      ? String(parsed.message)
       : res.ok
         ? 'done'
         : `HTTP ${res.status}`;

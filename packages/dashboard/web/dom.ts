@@ -24,7 +24,7 @@ export function svg(tag: string, attrs: Record<string, string | number> = {}, ..
   const node = document.createElementNS(SVG_NS, tag);
   for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
   append(node, children);
-  return node as SVGElement;
+  return node;
 }
 
 export function append(parent: Node, children: readonly Child[]): void {

@@ -51,7 +51,8 @@ async function main(): Promise<void> {
     dirtyNodes.clear();
     dirty = { all: false, runs: false };
   };
-  const schedule = (what: 'all' | 'runs' | 'progress' | string): void => {
+  // 'all', 'runs', 'progress' or a node id.
+  const schedule = (what: string): void => {
     if (what === 'all') dirty.all = true;
     else if (what === 'runs') dirty.runs = true;
     else if (what !== 'progress') dirtyNodes.add(what);
