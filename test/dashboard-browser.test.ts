@@ -292,4 +292,28 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
       await page.screenshot({ path: join(RESULTS, `dashboard-page-${size.width}.png`), fullPage: true });
     }
   });
+
+  test('the first load transfers at most 150 kB (a run stored, its report read)', async (t) => {
+    const fresh = await browser.context.newPage();
+    try {
+      const cdp = await browser.context.newCDPSession(fresh);
+      await cdp.send('Network.enable');
+      // A first visit: nothing from the cache the earlier tests filled.
+      await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+      // Finished responses only: the event stream never finishes and is not part of the load.
+      const sizes = new Map<string, number>();
+      const urls = new Map<string, string>();
+      cdp.on('Network.responseReceived', (e) => urls.set(e.requestId, e.response.url));
+      cdp.on('Network.loadingFinished', (e) => sizes.set(e.requestId, e.encodedDataLength));
+      await fresh.goto(`${api}/`);
+      await fresh.locator('#run-detail .verdict-table').waitFor({ timeout: 5000 });
+      await fresh.waitForTimeout(500);
+      const total = [...sizes.values()].reduce((a, b) => a + b, 0);
+      const list = [...sizes].map(([id, n]) => `${urls.get(id)?.replace(api, '') ?? id} ${n}`);
+      t.diagnostic(`first load: ${total} bytes on the wire: ${list.join(', ')}`);
+      assert.ok(total <= 150 * 1024, list.join('\n'));
+    } finally {
+      await fresh.close();
+    }
+  });
 });

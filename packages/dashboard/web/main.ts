@@ -94,7 +94,14 @@ async function main(): Promise<void> {
   });
   setupHistory(state);
   draw();
-  void drawHistory();
+  // The history is the largest answer: it is read once its panel comes into view, not on load.
+  const history = byId('history');
+  const seen = new IntersectionObserver((entries) => {
+    if (!entries.some((e) => e.isIntersecting)) return;
+    seen.disconnect();
+    void drawHistory();
+  });
+  seen.observe(history);
 }
 
 main().catch((err: unknown) => showError(`cannot load the lab: ${err instanceof Error ? err.message : String(err)}`));

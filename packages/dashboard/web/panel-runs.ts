@@ -13,8 +13,19 @@ import type { LabState } from './lab-state.js';
 import { ensureToken, forgetToken } from './token-dialog.js';
 
 let selected: string | null = null;
-/** Reports of finished runs never change: fetched once. */
-const reports = new Map<string, KageReport>();
+/** Reports of finished runs never change: fetched once, even when two panels ask at the same time. */
+const reports = new Map<string, Promise<KageReport>>();
+
+function finishedReport(id: string): Promise<KageReport> {
+  let report = reports.get(id);
+  if (report === undefined) {
+    report = getJson<KageReport>(`/api/v1/runs/${encodeURIComponent(id)}/report?format=json`);
+    reports.set(id, report);
+    // A failed read is tried again next time.
+    report.catch(() => reports.delete(id));
+  }
+  return report;
+}
 
 function reportLinks(id: string): HTMLElement {
   const base = `/api/v1/runs/${encodeURIComponent(id)}/report?format=`;
@@ -141,11 +152,7 @@ export async function renderRunDetail(root: HTMLElement, state: LabState): Promi
     );
     return;
   }
-  let report = reports.get(entry.id);
-  if (report === undefined) {
-    report = await getJson<KageReport>(`/api/v1/runs/${encodeURIComponent(entry.id)}/report?format=json`);
-    if (entry.status !== 'running') reports.set(entry.id, report);
-  }
+  const report = await finishedReport(entry.id);
   if (selected !== entry.id) return;
   replace(root, ...reportView(entry, report));
 }
@@ -274,10 +281,5 @@ function reportView(entry: RunListEntry, report: KageReport): HTMLElement[] {
 export async function latestReport(state: LabState): Promise<KageReport | null> {
   const done = state.runs.find((r) => r.status !== 'running');
   if (done === undefined) return null;
-  let report = reports.get(done.id);
-  if (report === undefined) {
-    report = await getJson<KageReport>(`/api/v1/runs/${encodeURIComponent(done.id)}/report?format=json`);
-    reports.set(done.id, report);
-  }
-  return report;
+  return finishedReport(done.id);
 }
