@@ -120,7 +120,7 @@ export interface CoordinatorFiles {
 /** Writes coordinator.yaml and its token files into `dir`. */
 export async function writeCoordinatorConfig(
   dir: string,
-  o: { grpcPort: number; httpPort: number; nodes: readonly string[] },
+  o: { grpcPort: number; httpPort: number; nodes: readonly string[]; emulated?: boolean },
 ): Promise<CoordinatorFiles> {
   const tokens = Object.fromEntries(o.nodes.map((n) => [n, `token-${n}-0123456789abcdef`]));
   const apiToken = 'api-token-0123456789abcdef';
@@ -140,6 +140,7 @@ export async function writeCoordinatorConfig(
       `http: { listen: "127.0.0.1:${o.httpPort}" }`,
       'db: kage.db',
       'auth: { agent_tokens_file: agent-tokens.yaml, api_token_file: api.token }',
+      ...(o.emulated === true ? ['emulated: true'] : []),
       '',
     ].join('\n'),
   );

@@ -637,7 +637,10 @@ test('empty, comment-only, scalar and list files are rejected with a reason', as
   const cases: [content: string, reason: RegExp][] = [
     ['', /the file is empty/],
     ['# nothing\n', /the file is empty/],
-    ['just a string\n', /must be a mapping of keys \(grpc, http, db, auth, retention, gateway\), got a string/],
+    [
+      'just a string\n',
+      /must be a mapping of keys \(grpc, http, db, auth, retention, gateway, emulated\), got a string/,
+    ],
     ['- a\n- b\n', /must be a mapping of keys .*got a list/],
     ['grpc: { listen: "h:1"\n', /^YAML syntax: /],
     ['db: a\ndb: b\n', /YAML syntax: .*unique/i],

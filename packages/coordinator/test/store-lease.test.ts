@@ -150,6 +150,7 @@ function daemonConfig(file: string): CoordinatorConfig {
     apiToken: 'test-api-token-0123456789',
     retention: { rawHours: 24, minuteDays: 30 },
     gateway: null,
+    emulated: false,
   };
 }
 

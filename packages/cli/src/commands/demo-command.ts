@@ -4,6 +4,7 @@
  * seed's benchmark matrix through the coordinator, so every request is sent by the agent on the
  * target's node; prints the comparison table, the verdicts and each node's utilization per cell;
  * writes the reports; and stops everything — also on Ctrl-C, which leaves the run interrupted.
+ * With `--serve` the lab keeps running after the run, for the dashboard, until Ctrl-C.
  * Every figure comes from emulators and is labelled so.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -22,7 +23,8 @@ export function createDemoCommand(): Command {
     .description('run the seed benchmark matrix through a coordinator and three agents on an emulated lab (loopback)')
     .option('--out <dir>', 'where the database, the reports and the lab logs go', 'kage-demo')
     .option('--deterministic', 'no jitter, fixed seeds: the same figures every run')
-    .action(async (flags: { out: string; deterministic?: boolean }) => {
+    .option('--serve', 'keep the lab running after the run and print the dashboard URL (Ctrl-C stops it)')
+    .action(async (flags: { out: string; deterministic?: boolean; serve?: boolean }) => {
       const { renderMarkdown } = await import('@kage/bench');
       const { startDemoLab, waitForExoCluster, waitForLab } = await import('./demo-lab.js');
       const { demoMatrix } = await import('./demo-matrix.js');
@@ -65,10 +67,24 @@ export function createDemoCommand(): Command {
         process.stdout.write(
           `\nReports: ${join(flags.out, 'report.md')}, report.json, report.html · database: ${dbPath} · run ${outcome.id} · lab logs: ${join(flags.out, 'lab')}\n`,
         );
+        if (flags.serve === true) {
+          process.stdout.write(
+            `\nDashboard: ${lab.apiUrl}/ (API token in ${join(flags.out, 'lab', 'api.token')}) · Ctrl-C stops the lab\n`,
+          );
+          await withInterrupt((signal) => untilAborted(signal));
+        }
       } finally {
         await lab.close();
       }
     });
+}
+
+/** Resolves when `signal` aborts (Ctrl-C): the lab serves the dashboard until then. */
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
 
 /** Prints one line when a cell starts and one when it ends; resolves with the run's final status. */

@@ -75,6 +75,8 @@ export async function startDemoLab(outDir: string, options: { deterministic: boo
       `http: { listen: "127.0.0.1:${httpPort}" }`,
       `db: ${yamlString(resolve(outDir, 'kage.db'))}`,
       'auth: { agent_tokens_file: agent-tokens.yaml, api_token_file: api.token }',
+      // The dashboard labels every figure as coming from emulators.
+      'emulated: true',
       '',
     ].join('\n'),
     { mode: 0o600 },

@@ -113,6 +113,8 @@ export const CoordinatorConfigFileSchema = Type.Object(
     retention: Type.Optional(RetentionSchema),
     /** The lab's Ollama/OpenAI-compatible endpoint (gateway-config.ts). */
     gateway: Type.Optional(GatewaySchema),
+    /** The nodes run Kage's emulators (`kage demo`, tests): the dashboard labels every figure so. */
+    emulated: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );

@@ -63,4 +63,6 @@ export interface CoordinatorConfig {
   readonly retention: CoordinatorRetentionConfig;
   /** The gateway (coordinator.yaml `gateway:`), or null when the file has none. */
   readonly gateway: GatewayConfig | null;
+  /** The lab runs on Kage's emulators (coordinator.yaml `emulated: true`); false by default. */
+  readonly emulated: boolean;
 }

@@ -99,7 +99,10 @@ export async function parseCoordinatorConfig(
     add: (problem) => problems.push(problem),
   };
   if (!isRecord(value)) {
-    ctx.problem([], `must be a mapping of keys (grpc, http, db, auth, retention, gateway), got ${describeType(value)}`);
+    ctx.problem(
+      [],
+      `must be a mapping of keys (grpc, http, db, auth, retention, gateway, emulated), got ${describeType(value)}`,
+    );
     throw invalid(file, problems, source);
   }
   for (const v of schemaViolations(CoordinatorConfigFileSchema, value, [])) ctx.problem(v.path, v.reason);
@@ -155,6 +158,7 @@ export async function parseCoordinatorConfig(
       minuteDays: f.retention?.minute_days ?? d.minute_days,
     },
     gateway,
+    emulated: f.emulated ?? false,
   };
   // Not enumerable: `log.info({ config })`, util.inspect or JSON.stringify never print a secret.
   hide(config, 'agentTokens', readonlyMap(auth.agentTokens));

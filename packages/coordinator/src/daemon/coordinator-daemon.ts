@@ -170,6 +170,7 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
         };
       },
       apiToken: config.apiToken,
+      emulated: config.emulated,
       log: root,
       version: o.version,
       ...(gatewayNow === null ? {} : { extraMetrics: () => gatewayNow.metricsText() }),

@@ -81,6 +81,8 @@ export interface ApiDeps {
   log: Logger;
   /** The coordinator's version (semver). */
   version: string;
+  /** The lab runs on Kage's emulators: the dashboard labels every figure as not real. @default false */
+  emulated?: boolean;
   /** More series for `/metrics` in the Prometheus text format (the gateway's), when there are. */
   extraMetrics?: () => Promise<string>;
 }

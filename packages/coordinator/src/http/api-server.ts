@@ -14,6 +14,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { excerpt } from '@kage/common';
+import { DASHBOARD_DIR } from '@kage/dashboard';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -34,6 +35,8 @@ import { registerEventRoutes } from './routes-events.js';
 import { registerHealthRoutes } from './routes-health.js';
 import { registerNodeRoutes } from './routes-nodes.js';
 import { registerRunRoutes } from './routes-runs.js';
+import { registerDashboardRoutes } from './routes-dashboard.js';
+import { registerSnapshotRoutes } from './routes-snapshot.js';
 import { formatSchemaErrors, typeboxValidatorCompiler } from './validation.js';
 
 /** How stale the node list may be: half the agents' default sample interval. */
@@ -48,6 +51,8 @@ export interface ApiServerOptions {
   sseKeepAliveMs?: number;
   /** Bytes an event stream client may fall behind before it is disconnected. @default 4 MiB */
   sseMaxBufferedBytes?: number;
+  /** Where the dashboard's built files are. @default the @kage/dashboard package's build */
+  dashboardDir?: string;
 }
 
 /** Fastify's per-request lines at debug: at info they would drown the coordinator's own log. */
@@ -168,6 +173,8 @@ export async function buildApiServer(deps: ApiDeps, options: ApiServerOptions = 
   registerRunRoutes(app, deps);
   registerEventRoutes(app, streams);
   registerAuthRoutes(app);
+  registerSnapshotRoutes(app, deps);
+  registerDashboardRoutes(app, options.dashboardDir ?? DASHBOARD_DIR, log);
 
   return app;
 }
