@@ -42,6 +42,7 @@ const TAIL_BYTES = 4096;
 export function prepareExchange(
   route: keyof typeof PATHS,
   body: Record<string, unknown>,
+  raw: Buffer,
   kind: 'ollama' | 'exo',
   backendModel: string,
   requested: string,
@@ -50,7 +51,9 @@ export function prepareExchange(
   const protocol = route === 'v1_chat' ? 'openai' : 'ollama';
   return {
     path: PATHS[route],
-    body: Buffer.from(JSON.stringify({ ...body, model: backendModel })),
+    // The client's own bytes when the backend knows the model by the name the client used: nothing
+    // to rewrite, nothing to serialise again on the way to the first token.
+    body: backendModel === requested ? raw : Buffer.from(JSON.stringify({ ...body, model: backendModel })),
     relay: (upstream, client, hooks) => relayAsIs(upstream, client, hooks, protocol),
   };
 }

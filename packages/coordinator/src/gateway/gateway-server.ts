@@ -110,15 +110,16 @@ export function createGateway(o: GatewayOptions): Gateway {
     ),
   );
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (config.clientTokens.size === 0) return;
-    const header = request.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    if (!config.clientTokens.has(token)) {
-      metrics.errors.inc({ kind: 'unauthorized' });
-      await sendError(reply, protocolOf(request.url), 401, 'missing or wrong bearer token', 'invalid_request_error');
-    }
-  });
+  // Only with client tokens: an open gateway pays nothing per request for authentication.
+  if (config.clientTokens.size > 0)
+    app.addHook('onRequest', async (request, reply) => {
+      const header = request.headers.authorization ?? '';
+      const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+      if (!config.clientTokens.has(token)) {
+        metrics.errors.inc({ kind: 'unauthorized' });
+        await sendError(reply, protocolOf(request.url), 401, 'missing or wrong bearer token', 'invalid_request_error');
+      }
+    });
 
   app.get('/', (_req, reply) =>
     reply.header('x-kage-backend', 'gateway').type('text/plain; charset=utf-8').send('Ollama is running'),
@@ -143,8 +144,9 @@ export function createGateway(o: GatewayOptions): Gateway {
     const protocol: ClientProtocol = route === 'v1_chat' ? 'openai' : 'ollama';
     const started = process.hrtime.bigint();
     let body: Record<string, unknown>;
+    const rawBody = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
     try {
-      const parsed: unknown = JSON.parse((request.body as Buffer | undefined)?.toString('utf8') ?? '');
+      const parsed: unknown = JSON.parse(rawBody.toString('utf8'));
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
         throw new Error('the body must be a JSON object');
       body = parsed as Record<string, unknown>;
@@ -229,7 +231,7 @@ export function createGateway(o: GatewayOptions): Gateway {
       const b = choice.backend;
       let exchange: Exchange;
       try {
-        exchange = prepareExchange(route, body, b.config.kind, choice.backendModel, requested);
+        exchange = prepareExchange(route, body, rawBody, b.config.kind, choice.backendModel, requested);
       } catch (err) {
         // The request cannot be said in this backend's protocol (a field EXO does not take).
         if (!(err instanceof GatewayError)) throw err;
