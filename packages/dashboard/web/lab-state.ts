@@ -114,8 +114,9 @@ export function applyEvent(state: LabState, e: FeedEvent): { change: Change; nod
       const service = data['service'] as ServiceView | undefined;
       if (n === undefined || service === undefined) return { change: 'nodes' };
       const i = n.view.services.findIndex((s) => s.name === service.name);
-      const to = typeof data['to_state'] === 'string' ? data['to_state'] : service.state;
-      if (to !== 'running' && to !== 'starting')
+      // A health change carries no state change (an empty to_state): only a real stop counts as down.
+      const to = typeof data['to_state'] === 'string' && data['to_state'] !== '' ? data['to_state'] : service.state;
+      if (to !== '' && to !== 'running' && to !== 'starting')
         state.lastDown.set(`${n.view.id}/${service.name}`, { state: to, at: Date.now() });
       if (i === -1) n.view.services.push(service);
       else n.view.services[i] = service;
