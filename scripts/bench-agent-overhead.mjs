@@ -12,51 +12,39 @@
 //
 // Flags: --seconds N, --warmup N, --out FILE, --strict (exit 1 when a target is missed).
 // Writes bench/results/agent-overhead.json and prints a short table.
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  access,
-  constants as fsConstants,
-  mkdir,
-  mkdtemp,
-  readFile,
-  readdir,
-  rm,
-  unlink,
-  writeFile,
-} from 'node:fs/promises';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { access, mkdir, mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { Agent as HttpAgent, createServer, request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
-import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { delimiter, dirname, join, relative } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createTestCoordinator } from '../packages/agent/dist/test/stream-test-coordinator.js';
+import { flagReader } from './bench/flags.mjs';
+import { describeMachine, machineInfo } from './bench/machine-info.mjs';
+import { freePort } from './bench/ports.mjs';
+import { CLK_TCK, processTree, readStat, rssBytes } from './bench/proc-stat.mjs';
+import { exited, spawnLogged, stopChild, stopOnSignals, tail } from './bench/processes.mjs';
+import { daemonEnv, unitNodeFlags } from './bench/systemd-unit.mjs';
+import { which } from './bench/which.mjs';
 
 const execFileP = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(root, 'packages/cli/dist/src/bin.js');
 const TARGETS = { agent_cpu_pct_of_one_core_max: 0.5, agent_cpu_le_node_exporter: true, agent_rss_max_mb: 70 };
 const MB = 1_000_000;
+/** Where node_exporter and apt-get may be besides PATH. */
+const MORE_BIN_DIRS = ['/usr/bin', '/usr/sbin', '/usr/local/bin'];
 
 // ---------------------------------------------------------------------------------------- flags
 function parseArgs(argv) {
   const opts = { seconds: 120, warmup: 10, out: join(root, 'bench/results/agent-overhead.json'), strict: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--seconds' || a === '--warmup') {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < (a === '--seconds' ? 10 : 0) || n > 3600)
-        throw new Error(`${a}: an integer ${a === '--seconds' ? '10' : '0'}–3600`);
-      opts[a.slice(2)] = n;
-    } else if (a === '--out') opts.out = value();
+  const flags = flagReader(argv);
+  for (let a = flags.next(); a !== undefined; a = flags.next()) {
+    if (a === '--seconds' || a === '--warmup') opts[a.slice(2)] = flags.int(a === '--seconds' ? 10 : 0, 3600);
+    else if (a === '--out') opts.out = flags.value();
     else if (a === '--strict') opts.strict = true;
     else throw new Error(`unknown flag ${a} (flags: --seconds N, --warmup N, --out FILE, --strict)`);
   }
@@ -64,42 +52,6 @@ function parseArgs(argv) {
 }
 
 // --------------------------------------------------------------------------------------- procfs
-const CLK_TCK = await execFileP('getconf', ['CLK_TCK']).then(
-  (r) => Number(r.stdout.trim()) || 100,
-  () => 100,
-);
-
-/** /proc/PID/stat fields after the command name: ppid, utime, stime, cutime, cstime, starttime. */
-async function readStat(pid) {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-  if (text === null) return null;
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const n = (i) => Number(f[i]);
-  return { ppid: n(1), ticks: n(11) + n(12) + n(13) + n(14), starttime: f[19] };
-}
-
-async function readStatusKb(pid, key) {
-  const text = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text);
-  return m ? Number(m[1]) * 1024 : null;
-}
-
-/** The root and every live descendant (one pass over /proc; the benchmark pays for it). */
-async function processTree(rootPid) {
-  const children = new Map();
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const st = await readStat(name);
-    if (st === null) continue;
-    const list = children.get(st.ppid) ?? [];
-    list.push(Number(name));
-    children.set(st.ppid, list);
-  }
-  const tree = [rootPid];
-  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
-  return tree;
-}
-
 /** On-CPU nanoseconds per thread (schedstat field 1), for per-second figures finer than ticks. */
 async function threadRuntimes(pids, into) {
   for (const pid of pids) {
@@ -124,80 +76,21 @@ async function measure(rootPid, seen) {
   for (const pid of pids) {
     const st = await readStat(pid);
     if (st === null) continue;
-    ticks += st.ticks;
-    treeRss += (await readStatusKb(pid, 'VmRSS')) ?? 0;
+    ticks += st.utime + st.stime + st.cutime + st.cstime;
+    treeRss += (await rssBytes(pid)) ?? 0;
     if (pid !== rootPid) seen.set(pid, st.starttime);
   }
   const runtimes = await threadRuntimes(pids, new Map());
-  const rss = await readStatusKb(rootPid, 'VmRSS');
+  const rss = await rssBytes(rootPid);
   return { t, ticks, rss, treeRss, processes: pids.length, runtimes };
 }
 
 // -------------------------------------------------------------------------------------- helpers
-async function which(name) {
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/usr/local/bin']) {
-    if (!dir) continue;
-    const p = join(dir, name);
-    if (
-      await access(p, fsConstants.X_OK).then(
-        () => true,
-        () => false,
-      )
-    )
-      return p;
-  }
-  return null;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function waitUntil(predicate, what, timeoutMs, signal) {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(100, undefined, { signal });
-  }
-}
-
-function exited(child) {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function waitExit(child, ms) {
-  if (exited(child)) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`. */
-async function stopChild(child, graceMs) {
-  if (!child || exited(child)) return;
-  child.kill('SIGTERM');
-  if (!(await waitExit(child, graceMs))) {
-    child.kill('SIGKILL');
-    await waitExit(child, 2000);
-  }
-}
-
-function tail(file, lines = 15) {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
   }
 }
 
@@ -211,11 +104,12 @@ const round = (v, d = 4) => (v === null ? null : Number(v.toFixed(d)));
 
 // ----------------------------------------------------------------------------- node_exporter side
 async function ensureNodeExporter(cleanups) {
-  const found = (await which('prometheus-node-exporter')) ?? (await which('node_exporter'));
+  const found =
+    (await which('prometheus-node-exporter', MORE_BIN_DIRS)) ?? (await which('node_exporter', MORE_BIN_DIRS));
   if (found) return { bin: found, installed: false };
   if (process.getuid?.() !== 0)
     return { skip: 'prometheus-node-exporter is not installed and this is not root, so apt-get cannot install it' };
-  if (!(await which('apt-get')))
+  if (!(await which('apt-get', MORE_BIN_DIRS)))
     return { skip: 'prometheus-node-exporter is not installed and apt-get is not available' };
   // A policy-rc.d that denies service starts keeps the package from starting (and leaving running)
   // the Debian service: this benchmark runs its own instance on a loopback port.
@@ -247,7 +141,7 @@ async function ensureNodeExporter(cleanups) {
   } finally {
     if (ownPolicy) await unlink(policy).catch(() => {});
   }
-  const bin = await which('prometheus-node-exporter');
+  const bin = await which('prometheus-node-exporter', MORE_BIN_DIRS);
   return bin ? { bin, installed: true } : { skip: 'apt-get succeeded but prometheus-node-exporter is not on PATH' };
 }
 
@@ -330,21 +224,6 @@ function summarize(samples) {
   };
 }
 
-async function machineInfo() {
-  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
-  const osRelease = await readFile('/etc/os-release', 'utf8').catch(() => '');
-  return {
-    cpu_model: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown',
-    cpu_cores: cpus().length,
-    total_memory_bytes: totalmem(),
-    free_memory_bytes_at_start: freemem(),
-    kernel: `Linux ${release()}`,
-    distro: /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(osRelease)?.[1] ?? 'unknown',
-    node_version: process.version,
-    clock_ticks_per_s: CLK_TCK,
-  };
-}
-
 // -------------------------------------------------------------------------------------------- run
 async function run(opts, signal, cleanups, children, seenDescendants) {
   await access(CLI).catch(() => {
@@ -385,13 +264,10 @@ async function run(opts, signal, cleanups, children, seenDescendants) {
     ].join('\n'),
     { mode: 0o600 },
   );
-  const agentArgs = [...unitNodeFlags(), CLI, 'agent', '--config', config];
-  const env = { ...process.env, NODE_ENV: 'production', KAGE_LOG_LEVEL: 'info' };
-  for (const k of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'JOURNAL_STREAM', 'NODE_OPTIONS']) delete env[k];
+  // The node flags of the shipped unit's ExecStart, so the benchmark measures what nodes run.
+  const agentArgs = [...unitNodeFlags('agent'), CLI, 'agent', '--config', config];
   const agentLog = join(dir, 'agent.log');
-  const agentFd = openSync(agentLog, 'a');
-  const agentProc = spawn(process.execPath, agentArgs, { env, stdio: ['ignore', agentFd, agentFd] });
-  closeSync(agentFd);
+  const agentProc = spawnLogged(process.execPath, agentArgs, agentLog, daemonEnv());
   children.agent = agentProc;
 
   let neProc = null;
@@ -403,9 +279,7 @@ async function run(opts, signal, cleanups, children, seenDescendants) {
     const v = await execFileP(ne.bin, ['--version']).catch((e) => e);
     neVersion = `${v.stdout ?? ''}${v.stderr ?? ''}`.trim().split('\n')[0] || null;
     nePort = await freePort();
-    const fd = openSync(neLog, 'a');
-    neProc = spawn(ne.bin, [`--web.listen-address=127.0.0.1:${nePort}`], { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
+    neProc = spawnLogged(ne.bin, [`--web.listen-address=127.0.0.1:${nePort}`], neLog);
     children.nodeExporter = neProc;
     scraper = createScraper(nePort);
     cleanups.push(() => scraper.close());
@@ -546,7 +420,7 @@ function printTable(result, outFile) {
     `${name.padEnd(15)} ${f(s.cpu_pct_of_one_core.mean).padStart(8)} % ${f(s.cpu_pct_of_one_core.mean_schedstat).padStart(9)} % ` +
     `${f(s.cpu_pct_of_one_core.per_second_median).padStart(10)} % ${f(s.rss_mb.median, 1).padStart(8)} MB ${f(s.rss_mb.max, 1).padStart(7)} MB`;
   const lines = [
-    `machine: ${m.cpu_model}, ${m.cpu_cores} cores, ${(m.total_memory_bytes / 2 ** 30).toFixed(1)} GiB, ${m.kernel}, ${m.distro}, node ${m.node_version}`,
+    describeMachine(m),
     `window ${result.method.window_s} s after ${result.method.warmup_s} s warm-up; load 1m ${m.load_average_1m.before} → ${m.load_average_1m.after}`,
     `${''.padEnd(15)} ${'CPU mean'.padStart(10)} ${'(schedstat)'.padStart(11)} ${'median/s'.padStart(12)} ${'RSS med'.padStart(11)} ${'RSS max'.padStart(10)}`,
     row('kage agent', a),
@@ -561,13 +435,14 @@ function printTable(result, outFile) {
 
 // ------------------------------------------------------------------------------------------- main
 const opts = parseArgs(process.argv.slice(2));
-const abort = new AbortController();
+const { signal, signalled } = stopOnSignals();
 const cleanups = [];
 const children = {};
 const seenDescendants = new Map();
 
 async function cleanup() {
-  await Promise.all([stopChild(children.agent, 8000), stopChild(children.nodeExporter, 5000)]);
+  // Up to 2 s for each exit after a SIGKILL.
+  await Promise.all([stopChild(children.agent, 8000, 2000), stopChild(children.nodeExporter, 5000, 2000)]);
   // The agent stops its service child itself; anything it left behind (a crash) goes by pid,
   // checked against the start time recorded while it was the agent's descendant.
   for (const [pid, starttime] of seenDescendants) {
@@ -583,28 +458,14 @@ async function cleanup() {
   for (const fn of cleanups.reverse()) await fn();
 }
 
-let signalled = null;
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    if (signalled) return; // cleanup is already running and bounded
-    signalled = sig;
-    process.stderr.write(`\n  ${sig}: stopping…\n`);
-    abort.abort();
-  });
-}
-// Last resort if something throws past cleanup: no process of ours outlives the benchmark.
-process.on('exit', () => {
-  for (const c of Object.values(children)) if (!exited(c)) c.kill('SIGKILL');
-});
-
 process.stderr.write(`kage bench agent-overhead: ${opts.seconds} s window, agent vs prometheus-node-exporter…\n`);
 let result = null;
 try {
-  result = await run(opts, abort.signal, cleanups, children, seenDescendants);
+  result = await run(opts, signal, cleanups, children, seenDescendants);
 } catch (err) {
-  if (!signalled)
+  if (!signalled())
     process.stderr.write(`agent-overhead benchmark failed: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = signalled ? 130 : 1;
+  process.exitCode = signalled() ? 130 : 1;
 } finally {
   await cleanup();
 }
@@ -613,12 +474,4 @@ if (result) {
   await writeFile(opts.out, `${JSON.stringify(result, null, 2)}\n`);
   printTable(result, opts.out);
   if (opts.strict && !result.pass.all) process.exitCode = 1;
-}
-
-/** The node flags of the shipped unit's ExecStart, so the benchmark measures what nodes run. */
-function unitNodeFlags() {
-  const unit = readFileSync(new URL('../systemd/kage-agent.service', import.meta.url), 'utf8');
-  const match = /^ExecStart=\S*node((?: --[^\s]+)*) \S+bin\.js agent /m.exec(unit);
-  if (!match) throw new Error('systemd/kage-agent.service: ExecStart does not run `node … bin.js agent`');
-  return match[1].trim().split(/\s+/).filter(Boolean);
 }

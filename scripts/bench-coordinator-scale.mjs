@@ -46,18 +46,25 @@
 // only acks, measured side by side at every N as the floor), --out FILE, --keep (keep each temp dir: its
 // coordinator log and database), --strict (exit 1 when a target is missed). Writes
 // bench/results/coordinator-scale.json and prints a short table.
-import { execFile, fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
 import { createRequire } from 'node:module';
-import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
+import { flagReader } from './bench/flags.mjs';
+import { gitState } from './bench/git-state.mjs';
+import { describeMachine, machineInfo } from './bench/machine-info.mjs';
+import { CLK_TCK, allProcessTicks, cpuTicks, machineTicks, rssBytes } from './bench/proc-stat.mjs';
+import { exited, live, spawnLogged, stopChild, stopOnSignals, tail, waitExit } from './bench/processes.mjs';
+import { otherCpuPct, waitQuiet } from './bench/quiet-machine.mjs';
+import { round } from './bench/round.mjs';
+import { daemonEnv, unitNodeFlags } from './bench/systemd-unit.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -78,15 +85,11 @@ const TARGETS = {
   linear_r2_min: 0.95,
 };
 /** The node flags of the coordinator unit's ExecStart: the benchmark measures what is deployed. */
-const UNIT_FLAGS = (() => {
-  const unit = readFileSync(join(root, 'systemd/kage-coordinator.service'), 'utf8');
-  const m = /^ExecStart=\S*node((?: --[^\s]+)*) \S+bin\.js coordinator /m.exec(unit);
-  if (!m) throw new Error('systemd/kage-coordinator.service: ExecStart does not run `node … bin.js coordinator`');
-  return m[1].trim().split(/\s+/).filter(Boolean);
-})();
+const UNIT_FLAGS = unitNodeFlags('coordinator');
+/** Lines of a coordinator's log quoted in an error. */
+const LOG_LINES = 12;
 
 // ============================================================================== shared helpers
-const round = (v, d = 3) => (v === null || v === undefined || !Number.isFinite(v) ? null : Number(v.toFixed(d)));
 const fmtInt = (v) => Math.round(v).toLocaleString('en-US');
 
 function mergeCounts(list) {
@@ -593,18 +596,9 @@ function parseArgs(argv) {
   };
   let secondsGiven = false;
   let agentsGiven = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const int = (min, max) => {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${a}: an integer ${min}–${max}`);
-      return n;
-    };
+  const flags = flagReader(argv);
+  const { value, int } = flags;
+  for (let a = flags.next(); a !== undefined; a = flags.next()) {
     if (a === '--seconds') {
       opts.seconds = int(5, 3600);
       secondsGiven = true;
@@ -643,46 +637,10 @@ function parseArgs(argv) {
 }
 
 // --------------------------------------------------------------------------------------- procfs
-const CLK_TCK = await promisify(execFile)('getconf', ['CLK_TCK']).then(
-  (r) => Number(r.stdout.trim()) || 100,
-  () => 100,
-);
-
-/** utime + stime of every thread of the process, in ticks; null once it is gone. */
-async function cpuTicks(pid) {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-  if (text === null) return null;
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
-
-async function rssBytes(pid) {
-  const text = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(text);
-  return m ? Number(m[1]) * 1024 : null;
-}
-
 /** Scheduler state of a process's main thread: R running, S sleeping, D waiting on I/O. */
 async function mainThreadState(pid) {
   const text = await readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8').catch(() => null);
   return text === null ? null : text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3);
-}
-
-/** utime+stime of every live process on the machine, with its name. */
-async function allProcessTicks() {
-  const out = new Map();
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const text = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => null);
-    if (text === null) continue;
-    const close = text.lastIndexOf(')');
-    const f = text
-      .slice(close + 2)
-      .split(' ')
-      .map(Number);
-    out.set(Number(name), { comm: text.slice(text.indexOf('(') + 1, close), ticks: f[11] + f[12] });
-  }
-  return out;
 }
 
 /**
@@ -699,64 +657,9 @@ function otherProcesses(before, after, own, sys0, sys1, wallS) {
     const d = b.ticks - (before.get(pid)?.ticks ?? b.ticks);
     if (d > 0) rows.push({ comm: b.comm, cpu_pct: round((d / CLK_TCK / wallS) * 100, 1) });
   }
-  const busy = sys1.user - sys0.user + (sys1.system - sys0.system);
   return {
-    pctOfAllCores: Math.max(0, ((busy - ownTicks) / (sys1.total - sys0.total)) * 100),
+    pctOfAllCores: otherCpuPct(sys0, sys1, ownTicks, 'user+system'),
     top: rows.sort((x, y) => y.cpu_pct - x.cpu_pct).slice(0, 5),
-  };
-}
-
-/** Jiffies of the whole machine (all cores): busy, total and the parts of busy. */
-async function machineTicks() {
-  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0];
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = user + nice + system + idle + iowait + irq + softirq + steal;
-  return { busy: total - idle - iowait, total, user: user + nice, system, iowait, softirq: softirq + irq, steal };
-}
-
-/**
- * Waits (bounded) until the rest of the machine is quiet: processes other than `own` use less
- * than `maxPct` of all cores over a 2 s sample. Other work on a shared machine takes cores from
- * the coordinator and the generators and shows up as latency; the figure is recorded either way.
- */
-async function waitQuiet(signal, limitS, own, maxPct = 15) {
-  const started = performance.now();
-  let said = false;
-  for (;;) {
-    const sys0 = await machineTicks();
-    const procs0 = await allProcessTicks();
-    await sleep(2000, undefined, { signal });
-    const sys1 = await machineTicks();
-    const procs1 = await allProcessTicks();
-    const otherPct = otherProcesses(procs0, procs1, own, sys0, sys1, 2).pctOfAllCores;
-    const waited = (performance.now() - started) / 1000;
-    const outcome = { other_processes_cpu_pct_of_all_cores: round(otherPct, 1), waited_s: round(waited, 1) };
-    if (otherPct < maxPct) return outcome;
-    if (waited > limitS) {
-      process.stderr.write(`    other processes still use ${otherPct.toFixed(0)} % of all cores; going on\n`);
-      return outcome;
-    }
-    if (!said) {
-      process.stderr.write(
-        `    other processes use ${otherPct.toFixed(0)} % of all cores; waiting up to ${limitS} s for quiet…\n`,
-      );
-      said = true;
-    }
-  }
-}
-
-async function machineInfo() {
-  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
-  const osRelease = await readFile('/etc/os-release', 'utf8').catch(() => '');
-  return {
-    cpu_model: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown',
-    cpu_cores: cpus().length,
-    total_memory_bytes: totalmem(),
-    free_memory_bytes_at_start: freemem(),
-    kernel: `Linux ${release()}`,
-    distro: /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(osRelease)?.[1] ?? 'unknown',
-    node_version: process.version,
-    clock_ticks_per_s: CLK_TCK,
   };
 }
 
@@ -807,71 +710,7 @@ async function snapshotBuild(signal) {
   }
 }
 
-/** The commit and the uncommitted source files of the packages, for the record. */
-async function gitState() {
-  const git = (args) =>
-    promisify(execFile)('git', args, { cwd: root }).then(
-      (r) => r.stdout.trimEnd(),
-      () => null,
-    );
-  const status = await git(['status', '--porcelain', '--', 'packages', 'systemd']);
-  return {
-    commit: await git(['rev-parse', '--short=12', 'HEAD']),
-    uncommitted_files:
-      status === null
-        ? null
-        : status
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => l.slice(3)),
-  };
-}
-
 // ------------------------------------------------------------------------------------ processes
-const live = new Set();
-
-function exited(child) {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function waitExit(child, ms) {
-  if (exited(child)) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`. */
-async function stopChild(child, graceMs) {
-  if (!child) return;
-  if (!exited(child)) {
-    child.kill('SIGTERM');
-    if (!(await waitExit(child, graceMs))) {
-      child.kill('SIGKILL');
-      await waitExit(child, 5000);
-    }
-  }
-  live.delete(child);
-}
-
-function tail(file, lines = 12) {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-function daemonEnv() {
-  const env = { ...process.env, NODE_ENV: 'production', KAGE_LOG_LEVEL: 'info' };
-  for (const k of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'JOURNAL_STREAM', 'NODE_OPTIONS']) delete env[k];
-  return env;
-}
-
 /** Writes coordinator.yaml, its token files and the full token map; the tokens never appear in output. */
 async function writeCoordinatorFiles(dir, nodes) {
   const tokens = nodes.map(() => randomBytes(16).toString('hex'));
@@ -906,10 +745,7 @@ async function writeCoordinatorFiles(dir, nodes) {
 
 /** Starts a coordinator process and waits for its "coordinator started" line. */
 async function spawnCoordinator(args, log, signal) {
-  const fd = openSync(log, 'a');
-  const child = spawn(process.execPath, args, { env: daemonEnv(), stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  live.add(child);
+  const child = spawnLogged(process.execPath, args, log, daemonEnv());
   const deadline = Date.now() + 60_000;
   for (;;) {
     for (const line of readFileSync(log, 'utf8').split('\n')) {
@@ -923,11 +759,11 @@ async function spawnCoordinator(args, log, signal) {
     }
     if (exited(child)) {
       live.delete(child);
-      return { child: null, exitCode: child.exitCode, output: tail(log) };
+      return { child: null, exitCode: child.exitCode, output: tail(log, LOG_LINES) };
     }
     if (Date.now() > deadline) {
       await stopChild(child, 5000);
-      throw new Error(`the coordinator did not start within 60 s:\n${tail(log)}`);
+      throw new Error(`the coordinator did not start within 60 s:\n${tail(log, LOG_LINES)}`);
     }
     await sleep(100, undefined, { signal });
   }
@@ -1071,7 +907,14 @@ async function ingestedSamples(port) {
 async function runScale(n, opts, signal, { rest = false, profile = false, bare = false } = {}) {
   const label = `${fmtInt(n)} agents${profile ? ' (CPU profile run)' : ''}${bare ? ' (bare acking server)' : ''}`;
   process.stderr.write(`  ${label}: starting the coordinator…\n`);
-  const quietBefore = await waitQuiet(signal, opts.quietWait, new Set([process.pid]));
+  // Busy ticks counted as otherProcesses counts them, so that the wait and the windows agree.
+  const quietBefore = await waitQuiet({
+    limitS: opts.quietWait,
+    signal,
+    busy: 'user+system',
+    own: [process.pid],
+    indent: '    ',
+  });
   const dir = await mkdtemp(join(tmpdir(), 'kage-coordinator-scale-'));
   const gens = [];
   let coordinator = null;
@@ -1087,7 +930,7 @@ async function runScale(n, opts, signal, { rest = false, profile = false, bare =
     const pid = coordinator.child.pid;
     const alive = () => {
       if (exited(coordinator.child))
-        throw new Error(`the coordinator exited (${coordinator.child.exitCode}):\n${tail(coordinator.log)}`);
+        throw new Error(`the coordinator exited (${coordinator.child.exitCode}):\n${tail(coordinator.log, LOG_LINES)}`);
       for (const g of gens) if (exited(g.child)) throw new Error(`generator ${g.index} exited (${g.child.exitCode})`);
     };
 
@@ -1289,7 +1132,13 @@ async function runScale(n, opts, signal, { rest = false, profile = false, bare =
     const attempts = [];
     for (let w = 0; w < opts.windows; w++) {
       // Each window starts at a quiet moment if one comes within a minute.
-      const quiet = await waitQuiet(signal, Math.min(60, opts.quietWait), ownPids);
+      const quiet = await waitQuiet({
+        limitS: Math.min(60, opts.quietWait),
+        signal,
+        busy: 'user+system',
+        own: ownPids,
+        indent: '    ',
+      });
       const m = await measureWindow();
       m.result.quiet_wait_before_window = quiet;
       attempts.push(m);
@@ -1604,7 +1453,7 @@ function printTable(doc, outFile) {
   const t = doc.targets;
   const rest = doc.rest_nodes_1000;
   const lines = [
-    `machine: ${m.cpu_model}, ${m.cpu_cores} cores, ${(m.total_memory_bytes / 2 ** 30).toFixed(1)} GiB, ${m.kernel}, ${m.distro}, node ${m.node_version}`,
+    describeMachine(m),
     `window ${doc.params.window_s} s per N after ${doc.params.settle_s} s settle; CPU in % of one core; machine, others: % of all cores`,
     header,
     ...rows,
@@ -1643,20 +1492,7 @@ function printTable(doc, outFile) {
 // ----------------------------------------------------------------------------------------- main
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const abort = new AbortController();
-  let signalled = null;
-  for (const sig of ['SIGINT', 'SIGTERM']) {
-    process.on(sig, () => {
-      if (signalled) return; // cleanup is already running and bounded
-      signalled = sig;
-      process.stderr.write(`\n  ${sig}: stopping…\n`);
-      abort.abort();
-    });
-  }
-  // Last resort if something throws past the cleanup: no process of ours outlives the benchmark.
-  process.on('exit', () => {
-    for (const c of live) if (!exited(c)) c.kill('SIGKILL');
-  });
+  const { signal, signalled } = stopOnSignals();
 
   const restAgents = opts.rest && opts.agents.includes(1000) ? 1000 : null;
   process.stderr.write(
@@ -1665,14 +1501,14 @@ async function main() {
   let doc = null;
   try {
     const machine = await machineInfo();
-    const git = await gitState();
-    const snapshot = await snapshotBuild(abort.signal);
+    const git = await gitState(['packages', 'systemd']);
+    const snapshot = await snapshotBuild(signal);
     build = snapshot.dir;
     const results = [];
     let rest = null;
     let sampleBytes = null;
     for (const n of opts.agents) {
-      const run = await runScale(n, opts, abort.signal, { rest: n === restAgents });
+      const run = await runScale(n, opts, signal, { rest: n === restAgents });
       results.push(run.result);
       sampleBytes ??= run.sampleBytes;
       if (run.rest) rest = run.rest;
@@ -1680,12 +1516,12 @@ async function main() {
     // Side by side in the same run: the floor gRPC, HTTP/2 and protobuf set with this generator.
     const bareResults = [];
     if (opts.bare)
-      for (const n of opts.agents) bareResults.push((await runScale(n, opts, abort.signal, { bare: true })).result);
+      for (const n of opts.agents) bareResults.push((await runScale(n, opts, signal, { bare: true })).result);
     let bareProfile = null;
     if (opts.bare && opts.profile)
-      bareProfile = (await runScale(opts.profileAgents, opts, abort.signal, { profile: true, bare: true })).profile;
+      bareProfile = (await runScale(opts.profileAgents, opts, signal, { profile: true, bare: true })).profile;
     let profile = null;
-    if (opts.profile) profile = (await runScale(opts.profileAgents, opts, abort.signal, { profile: true })).profile;
+    if (opts.profile) profile = (await runScale(opts.profileAgents, opts, signal, { profile: true })).profile;
     const fit = linearFit(results.map((r) => ({ x: r.agents, y: r.coordinator_cpu_pct })));
     // A coordinator that did not keep up used what CPU it got, not what N costs: the fit over
     // the points that kept up is given beside the one over all points.
@@ -1754,9 +1590,9 @@ async function main() {
     };
     doc.targets = evaluateTargets(results, fit, rest);
   } catch (err) {
-    if (!signalled)
+    if (!signalled())
       process.stderr.write(`coordinator-scale benchmark failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = signalled ? 130 : 1;
+    process.exitCode = signalled() ? 130 : 1;
   } finally {
     for (const c of [...live]) await stopChild(c, 10_000);
     if (build !== root && !opts.keep) await rm(build, { recursive: true, force: true });

@@ -38,18 +38,28 @@
 // --nginx PATH, --gateway-settle S, --quiet-wait S (wait up to S for other processes to go
 // quiet), --keep (keep the temp dir), --out FILE, --strict (exit 1 when a measured target is
 // missed). Writes bench/results/gateway.json and prints a short table.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync } from 'node:fs';
-import { access, constants as fsConstants, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
-import { connect, createServer as createNetServer } from 'node:net';
-import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { delimiter, dirname, join, relative } from 'node:path';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { bootstrapTwoSampleCi, percentile as interpolated } from '../packages/bench/dist/src/index.js';
+import { flagReader } from './bench/flags.mjs';
+import { gitState } from './bench/git-state.mjs';
+import { describeMachine, machineInfo } from './bench/machine-info.mjs';
+import { freePort } from './bench/ports.mjs';
+import { CLK_TCK, childPids, machineTicks, ticksOf } from './bench/proc-stat.mjs';
+import { exited, live, spawnLogged, stopChild, stopOnSignals, tail, waitExit } from './bench/processes.mjs';
+import { otherCpuPct, waitQuiet } from './bench/quiet-machine.mjs';
+import { round } from './bench/round.mjs';
+import { daemonEnv, unitNodeFlags } from './bench/systemd-unit.mjs';
+import { which } from './bench/which.mjs';
 
 const execFileP = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -60,12 +70,9 @@ const TARGETS = { added_ttft_p99_ms_max: 1, added_ttft_p99_within_nginx: true, n
 /** A proxy whose share of burst tokens exceeds the direct path's by more than this buffers. */
 const BURST_EXCESS_MAX_PCT = 1;
 /** The node flags of the coordinator unit's ExecStart: the benchmark measures what is deployed. */
-const UNIT_FLAGS = (() => {
-  const unit = readFileSync(join(root, 'systemd/kage-coordinator.service'), 'utf8');
-  const m = /^ExecStart=\S*node((?: --[^\s]+)*) \S+bin\.js coordinator /m.exec(unit);
-  if (!m) throw new Error('systemd/kage-coordinator.service: ExecStart does not run `node … bin.js coordinator`');
-  return m[1].trim().split(/\s+/).filter(Boolean);
-})();
+const UNIT_FLAGS = unitNodeFlags('coordinator');
+/** Where nginx may be besides PATH. */
+const MORE_BIN_DIRS = ['/usr/sbin', '/usr/bin', '/usr/local/sbin'];
 
 /**
  * The emulated nodes of the routing part: a fast, a middling and a slow node, each with a
@@ -84,8 +91,6 @@ const ROUTING_NUM_PARALLEL = 2;
 const ROUTING_NUM_CTX = 4096;
 
 // ============================================================================== small helpers
-const round = (v, d = 3) => (v === null || v === undefined || !Number.isFinite(v) ? null : Number(v.toFixed(d)));
-
 /**
  * Percentiles as the matrix reports compute them (linear interpolation between closest ranks),
  * so that a figure here and one in a Kage report mean the same.
@@ -164,16 +169,11 @@ function parseArgs(argv) {
     apiToken: randomBytes(24).toString('hex'),
   };
   const given = new Set();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
+  const flags = flagReader(argv);
+  const { value } = flags;
+  for (let a = flags.next(); a !== undefined; a = flags.next()) {
     const int = (min, max) => {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${a}: an integer ${min}–${max}`);
+      const n = flags.int(min, max);
       given.add(a);
       return n;
     };
@@ -213,160 +213,7 @@ function parseArgs(argv) {
   return opts;
 }
 
-// ====================================================================================== procfs
-const CLK_TCK = await execFileP('getconf', ['CLK_TCK']).then(
-  (r) => Number(r.stdout.trim()) || 100,
-  () => 100,
-);
-
-/** utime+stime of every thread of a process, in ticks; null once it is gone. */
-async function cpuTicks(pid) {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-  if (text === null) return null;
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
-
-/** The direct children of a process (nginx's workers), from /proc. */
-async function childPids(pid) {
-  const out = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const text = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => null);
-    if (text === null) continue;
-    const ppid = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid === pid) out.push(Number(name));
-  }
-  return out;
-}
-
-async function ticksOf(pids) {
-  let sum = 0;
-  for (const pid of pids) sum += (await cpuTicks(pid)) ?? 0;
-  return sum;
-}
-
-/** Jiffies of the whole machine: busy (not idle, not iowait) and total. */
-async function machineTicks() {
-  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0];
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = user + nice + system + idle + iowait + irq + softirq + steal;
-  return { busy: total - idle - iowait, total };
-}
-
-/**
- * Waits (bounded) until the rest of the machine is quiet: other processes use less than `maxPct`
- * of all cores over a 2 s sample. Sub-millisecond differences drown in other work's scheduling
- * delays; the figure is recorded either way.
- */
-async function waitQuiet(limitS, signal, maxPct = 15) {
-  const started = performance.now();
-  let said = false;
-  for (;;) {
-    const sys0 = await machineTicks();
-    const own0 = await ticksOf([process.pid]);
-    await sleep(2000, undefined, { signal });
-    const sys1 = await machineTicks();
-    const own1 = await ticksOf([process.pid]);
-    const otherPct = Math.max(0, ((sys1.busy - sys0.busy - (own1 - own0)) / (sys1.total - sys0.total)) * 100);
-    const waited = (performance.now() - started) / 1000;
-    const outcome = { other_processes_cpu_pct_of_all_cores: round(otherPct, 1), waited_s: round(waited, 1) };
-    if (otherPct < maxPct || waited >= limitS) {
-      if (otherPct >= maxPct)
-        process.stderr.write(`    other processes still use ${otherPct.toFixed(0)} % of all cores; going on\n`);
-      return outcome;
-    }
-    if (!said) {
-      process.stderr.write(
-        `  other processes use ${otherPct.toFixed(0)} % of all cores; waiting up to ${limitS} s for quiet…\n`,
-      );
-      said = true;
-    }
-  }
-}
-
-async function machineInfo() {
-  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
-  const osRelease = await readFile('/etc/os-release', 'utf8').catch(() => '');
-  return {
-    cpu_model: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown',
-    cpu_cores: cpus().length,
-    total_memory_bytes: totalmem(),
-    free_memory_bytes_at_start: freemem(),
-    kernel: `Linux ${release()}`,
-    distro: /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(osRelease)?.[1] ?? 'unknown',
-    node_version: process.version,
-    clock_ticks_per_s: CLK_TCK,
-    load_average_1m_at_start: round(loadavg()[0], 2),
-  };
-}
-
-/** The commit and the uncommitted source files, for the record. */
-async function gitState() {
-  const git = (args) =>
-    execFileP('git', args, { cwd: root }).then(
-      (r) => r.stdout.trimEnd(),
-      () => null,
-    );
-  const status = await git(['status', '--porcelain', '--', 'packages', 'scripts']);
-  return {
-    commit: await git(['rev-parse', '--short=12', 'HEAD']),
-    uncommitted_files:
-      status === null
-        ? null
-        : status
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => l.slice(3)),
-  };
-}
-
 // =================================================================================== processes
-const live = new Set();
-
-const exited = (child) => child.exitCode !== null || child.signalCode !== null;
-
-function waitExit(child, ms) {
-  if (exited(child)) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`. */
-async function stopChild(child, graceMs = 5000) {
-  if (!child) return;
-  if (!exited(child)) {
-    child.kill('SIGTERM');
-    if (!(await waitExit(child, graceMs))) {
-      child.kill('SIGKILL');
-      await waitExit(child, 5000);
-    }
-  }
-  live.delete(child);
-}
-
-function tail(file, lines = 15) {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-/** Starts a process with stdout and stderr in `log`. */
-function spawnLogged(cmd, args, log, env = process.env) {
-  const fd = openSync(log, 'a');
-  const child = spawn(cmd, args, { env, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  live.add(child);
-  return child;
-}
-
 /**
  * Waits (bounded) until `log` holds a line `match` accepts; returns what it returned, or null
  * when the process exited first.
@@ -383,17 +230,6 @@ async function waitForLine(child, log, match, timeoutMs, what, signal) {
     if (Date.now() > deadline) throw new Error(`${what} did not start within ${timeoutMs / 1000} s:\n${tail(log)}`);
     await sleep(50, undefined, { signal });
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function canConnect(port) {
@@ -416,27 +252,6 @@ async function waitListening(port, timeoutMs, signal, alive = () => true) {
     await sleep(100, undefined, { signal });
   }
   return false;
-}
-
-async function which(name) {
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/bin', '/usr/local/sbin']) {
-    if (!dir) continue;
-    const p = join(dir, name);
-    if (
-      await access(p, fsConstants.X_OK).then(
-        () => true,
-        () => false,
-      )
-    )
-      return p;
-  }
-  return null;
-}
-
-function daemonEnv() {
-  const env = { ...process.env, NODE_ENV: 'production', KAGE_LOG_LEVEL: 'info' };
-  for (const k of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'JOURNAL_STREAM', 'NODE_OPTIONS']) delete env[k];
-  return env;
 }
 
 // ===================================================================================== backends
@@ -470,7 +285,7 @@ async function startScheduleBackend(dir, opts, signal) {
 
 // ======================================================================================== nginx
 async function findNginx(explicit) {
-  const bin = explicit ?? (await which('nginx'));
+  const bin = explicit ?? (await which('nginx', MORE_BIN_DIRS));
   if (bin === null) return { skip: 'nginx is not installed (Debian: apt-get install nginx-light)' };
   const version = await execFileP(bin, ['-v']).then(
     (r) => (r.stderr || r.stdout).trim().replace(/^nginx version: /, ''),
@@ -923,7 +738,7 @@ async function relayAtConcurrency(paths, concurrency, total, opts, ownPids, sign
         const s = state.get(p.name);
         s.records.push(...records);
         for (const r of records) if (r.ok) s.tokens += r.arrivals.length;
-        other.push(Math.max(0, ((sys1.busy - sys0.busy - (own1 - own0)) / (sys1.total - sys0.total)) * 100));
+        other.push(otherCpuPct(sys0, sys1, own1 - own0, 'non-idle'));
       }
     }
   } finally {
@@ -1335,9 +1150,7 @@ function printReport(doc, outFile) {
   const m = doc.machine;
   const f = (v, d = 2) => (v === null || v === undefined ? '—' : v.toFixed(d));
   const w = (s, n) => String(s).padStart(n);
-  const lines = [
-    `machine: ${m.cpu_model}, ${m.cpu_cores} cores, ${(m.total_memory_bytes / 2 ** 30).toFixed(1)} GiB, ${m.kernel}, ${m.distro}, node ${m.node_version}`,
-  ];
+  const lines = [describeMachine(m)];
   const relay = doc.relay;
   if (relay) {
     const s = doc.params.schedule;
@@ -1422,20 +1235,7 @@ function printReport(doc, outFile) {
 // ========================================================================================= main
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const abort = new AbortController();
-  let signalled = null;
-  for (const sig of ['SIGINT', 'SIGTERM']) {
-    process.on(sig, () => {
-      if (signalled) return; // cleanup is already running and bounded
-      signalled = sig;
-      process.stderr.write(`\n  ${sig}: stopping…\n`);
-      abort.abort();
-    });
-  }
-  // Last resort if something throws past the cleanup: no process of ours outlives the benchmark.
-  process.on('exit', () => {
-    for (const c of live) if (!exited(c)) c.kill('SIGKILL');
-  });
+  const { signal, signalled } = stopOnSignals();
 
   process.stderr.write(`kage bench gateway${opts.quick ? ' (quick)' : ''}…\n`);
   const nginxFound = opts.relay ? await findNginx(opts.nginx) : { skip: 'relay part not run' };
@@ -1443,13 +1243,15 @@ async function main() {
   const dir = await mkdtemp(join(tmpdir(), 'kage-bench-gateway-'));
   let doc = null;
   try {
-    const machine = await machineInfo();
-    const code = await gitState();
-    const quiet = opts.relay ? await waitQuiet(opts.quietWaitS, abort.signal) : null;
-    const relay = opts.relay ? await runRelay(opts, dir, nginxFound, abort.signal) : null;
+    const machine = await machineInfo({ loadAverage: true });
+    const code = await gitState(['packages', 'scripts']);
+    // Sub-millisecond differences drown in other work's scheduling delays: the relay starts at a
+    // quiet moment if one comes, and records the figure either way.
+    const quiet = opts.relay ? await waitQuiet({ limitS: opts.quietWaitS, signal, busy: 'non-idle' }) : null;
+    const relay = opts.relay ? await runRelay(opts, dir, nginxFound, signal) : null;
     if (relay) relay.quiet_before = quiet;
     const gatewayInBuild = relay?.gateway ?? null;
-    const routing = opts.routing ? await runRouting(opts, dir, gatewayInBuild, abort.signal) : null;
+    const routing = opts.routing ? await runRouting(opts, dir, gatewayInBuild, signal) : null;
     const at32 = relay?.by_concurrency.find((r) => r.concurrency === 32) ?? null;
     doc = {
       schema: 'kage.bench.gateway/v1',
@@ -1496,9 +1298,9 @@ async function main() {
     };
     doc.targets = evaluateTargets(relay);
   } catch (err) {
-    if (!signalled)
+    if (!signalled())
       process.stderr.write(`gateway benchmark failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = signalled ? 130 : 1;
+    process.exitCode = signalled() ? 130 : 1;
   } finally {
     for (const c of [...live]) await stopChild(c);
     if (opts.keep) process.stderr.write(`  kept ${dir}\n`);

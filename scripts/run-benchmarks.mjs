@@ -77,34 +77,32 @@ function runChild(script, childArgs, what) {
   });
 }
 
+/** The flags every benchmark child gets after its own: its result file (from `outFlag` here) and --strict. */
+function outAndStrict(outFlag) {
+  const childArgs = [];
+  const out = flag(outFlag);
+  if (out !== undefined) childArgs.push('--out', out);
+  if (strict) childArgs.push('--strict');
+  return childArgs;
+}
+
 function agentOverhead() {
   const childArgs = [];
   const seconds = flag('--seconds') ?? (quick ? '20' : undefined);
   if (seconds !== undefined) childArgs.push('--seconds', seconds);
   if (quick) childArgs.push('--warmup', '5');
-  const agentOut = flag('--agent-out');
-  if (agentOut !== undefined) childArgs.push('--out', agentOut);
-  if (strict) childArgs.push('--strict');
-  return runChild('bench-agent-overhead.mjs', childArgs, 'agent overhead');
+  return runChild('bench-agent-overhead.mjs', [...childArgs, ...outAndStrict('--agent-out')], 'agent overhead');
 }
 
-function coordinatorScale() {
-  const childArgs = [];
-  if (quick) childArgs.push('--quick');
-  const coordinatorOut = flag('--coordinator-out');
-  if (coordinatorOut !== undefined) childArgs.push('--out', coordinatorOut);
-  if (strict) childArgs.push('--strict');
-  return runChild('bench-coordinator-scale.mjs', childArgs, 'coordinator scale');
-}
+const coordinatorScale = () =>
+  runChild(
+    'bench-coordinator-scale.mjs',
+    [...(quick ? ['--quick'] : []), ...outAndStrict('--coordinator-out')],
+    'coordinator scale',
+  );
 
-function gateway() {
-  const childArgs = [];
-  if (quick) childArgs.push('--quick');
-  const gatewayOut = flag('--gateway-out');
-  if (gatewayOut !== undefined) childArgs.push('--out', gatewayOut);
-  if (strict) childArgs.push('--strict');
-  return runChild('bench-gateway.mjs', childArgs, 'gateway');
-}
+const gateway = () =>
+  runChild('bench-gateway.mjs', [...(quick ? ['--quick'] : []), ...outAndStrict('--gateway-out')], 'gateway');
 
 /** 130: interrupted (Ctrl-C); anything else non-zero: a missed target under --strict, or an error. */
 const worse = (exitCode, code) => (code === 0 ? exitCode : code === 130 || exitCode === 130 ? 130 : 1);
