@@ -342,6 +342,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     async start() {
       monitor = createBackendMonitor({
         backends,
+        agents,
         intervalMs: config.healthIntervalMs,
         breakerFailures: config.breakerFailures,
         breakerOpenMs: config.breakerOpenMs,
