@@ -1,5 +1,5 @@
 // `pnpm bench` (after `tsc -b`): the harness selftest, then the agent overhead benchmark, the
-// coordinator scale benchmark and the gateway benchmark.
+// coordinator scale benchmark, the gateway benchmark and the dashboard benchmark.
 // Selftest: measures the benchmark client's own TTFT error, decode-rate error and token ingest rate
 // against a scripted server with a known schedule, writes bench/results/selftest.json and prints the
 // figures against their targets. Agent overhead: scripts/bench-agent-overhead.mjs in its own
@@ -8,13 +8,16 @@
 // own process as well (it starts coordinators and load generators of its own), writes
 // bench/results/coordinator-scale.json. Gateway: scripts/bench-gateway.mjs in its own process (it
 // starts a scheduled backend, nginx, coordinators and emulators of its own), writes
-// bench/results/gateway.json.
-// Flags: --only selftest|agent|coordinator|gateway (run one of them), --quick (fewer repetitions, a
-// 20 s agent window, 10 s coordinator windows without 10,000 agents and fewer gateway requests, for
-// a smoke run), --seconds N (agent window, default 120), --strict (exit 1 when a target is missed),
-// --out FILE (another selftest result file), --agent-out FILE (another agent result file),
-// --coordinator-out FILE (another coordinator result file), --gateway-out FILE (another gateway
-// result file).
+// bench/results/gateway.json. Dashboard: scripts/bench-dashboard.mjs in its own process (it starts
+// a coordinator, three agents and headless Chromium of its own), writes bench/results/dashboard.json;
+// without Chromium it prints a line saying it skipped.
+// Flags: --only selftest|agent|coordinator|gateway|dashboard (run one of them), --quick (fewer
+// repetitions, a 20 s agent window, 10 s coordinator windows without 10,000 agents, fewer gateway
+// requests and a 10 s dashboard window after 2 first loads, for a smoke run), --seconds N (agent
+// window, default 120), --dashboard-seconds N (dashboard window, default 60), --strict (exit 1 when a
+// target is missed), --out FILE (another selftest result file), --agent-out FILE (another agent
+// result file), --coordinator-out FILE (another coordinator result file), --gateway-out FILE
+// (another gateway result file), --dashboard-out FILE (another dashboard result file).
 import { spawn } from 'node:child_process';
 import { relative } from 'node:path';
 import { runSelftest } from '../packages/bench/dist/src/index.js';
@@ -29,8 +32,8 @@ const outFile = flag('--out') ?? `${root}bench/results/selftest.json`;
 const quick = args.includes('--quick');
 const strict = args.includes('--strict');
 const only = flag('--only');
-if (only !== undefined && !['selftest', 'agent', 'coordinator', 'gateway'].includes(only)) {
-  process.stderr.write(`--only: selftest, agent, coordinator or gateway (got ${only})\n`);
+if (only !== undefined && !['selftest', 'agent', 'coordinator', 'gateway', 'dashboard'].includes(only)) {
+  process.stderr.write(`--only: selftest, agent, coordinator, gateway or dashboard (got ${only})\n`);
   process.exit(2);
 }
 
@@ -104,6 +107,17 @@ const coordinatorScale = () =>
 const gateway = () =>
   runChild('bench-gateway.mjs', [...(quick ? ['--quick'] : []), ...outAndStrict('--gateway-out')], 'gateway');
 
+function dashboard() {
+  const childArgs = [];
+  const seconds = flag('--dashboard-seconds') ?? (quick ? '10' : undefined);
+  if (seconds !== undefined) childArgs.push('--seconds', seconds);
+  if (quick) childArgs.push('--warmup', '3', '--repeats', '2');
+  const dashboardOut = flag('--dashboard-out');
+  if (dashboardOut !== undefined) childArgs.push('--out', dashboardOut);
+  if (strict) childArgs.push('--strict');
+  return runChild('bench-dashboard.mjs', childArgs, 'dashboard');
+}
+
 /** 130: interrupted (Ctrl-C); anything else non-zero: a missed target under --strict, or an error. */
 const worse = (exitCode, code) => (code === 0 ? exitCode : code === 130 || exitCode === 130 ? 130 : 1);
 
@@ -120,5 +134,9 @@ if (exitCode !== 130 && (only === undefined || only === 'coordinator')) {
 if (exitCode !== 130 && (only === undefined || only === 'gateway')) {
   if (only === undefined) process.stdout.write('\n');
   exitCode = worse(exitCode, await gateway());
+}
+if (exitCode !== 130 && (only === undefined || only === 'dashboard')) {
+  if (only === undefined) process.stdout.write('\n');
+  exitCode = worse(exitCode, await dashboard());
 }
 process.exit(exitCode);
