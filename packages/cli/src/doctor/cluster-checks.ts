@@ -51,7 +51,12 @@ function serviceCheck(node: NodeView, service: ServiceView, label: string): Chec
   const version = service.version ?? null; // absent when the coordinator predates the field
   const what = `${label}${version === null ? '' : ` ${version}`}`;
   if (service.healthy) {
-    const unknown = version === null ? ' (version unknown: give the service a version source in agent.yaml)' : '';
+    // Unknown either because agent.yaml names no version source, or because the source gave
+    // nothing (for EXO: /opt/exo not a git checkout at a tag, or no git on the node).
+    const unknown =
+      version === null
+        ? ` (version unknown: the agent has no version_url/version_git for it in agent.yaml, or ${service.name === 'exo' ? 'its checkout is not a git clone at a tag or git is missing' : 'the version source did not answer'})`
+        : '';
     return { ...pass(service.name, `${what} is running and healthy${unknown}`), node: node.id };
   }
   const reason = service.reason === null ? '' : `: ${service.reason}`;
