@@ -166,6 +166,11 @@ test(
           assert.deepEqual(p, { ActiveState: 'active', NRestarts: '0' }, node);
           const journal = await L.nodes[node].execOk(['journalctl', '-u', 'kage-agent', '--no-pager', '-o', 'cat']);
           assert.doesNotMatch(journal, /[Ww]atchdog timeout/, node);
+          assert.doesNotMatch(
+            journal,
+            /Warning: disabling flag/,
+            `${node}: Node's flag warning is kept out of the journal`,
+          );
         }
       });
 
