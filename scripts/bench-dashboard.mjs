@@ -29,10 +29,11 @@
 // without playwright-core) it prints a line saying it skipped and exits 0.
 /* global document, window, MutationObserver -- the functions given to page.evaluate run in the page */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { machineInfo } from './bench/machine-info.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const NODES = ['srv1', 'srv2', 'rog'];
@@ -78,20 +79,6 @@ const max = (xs) => {
   return s.length ? Math.max(...s) : null;
 };
 const round = (v, d = 3) => (v === null || v === undefined ? null : Number(v.toFixed(d)));
-
-async function machineInfo() {
-  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
-  const osRelease = await readFile('/etc/os-release', 'utf8').catch(() => '');
-  return {
-    cpu_model: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown',
-    cpu_cores: cpus().length,
-    total_memory_bytes: totalmem(),
-    free_memory_bytes_at_start: freemem(),
-    kernel: `Linux ${release()}`,
-    distro: /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(osRelease)?.[1] ?? 'unknown',
-    node_version: process.version,
-  };
-}
 
 /** VmRSS, and PSS when asked (it shares Chromium's common pages out fairly between its processes). */
 async function memoryOf(pid, withPss = false) {
