@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { translateOllamaRequest } from './ollama-over-openai.js';
+import { ollamaFinalRates } from './ollama-response.js';
 import { OPENAI_SSE_DONE, ollamaErrorLine, openAIErrorEvent } from './protocol-errors.js';
 
 export type Outcome = {
@@ -157,15 +158,7 @@ function measuredRates(
   }
   const lines = tail.trim().split('\n');
   try {
-    const final = JSON.parse(lines[lines.length - 1] ?? '') as Record<string, unknown>;
-    const rate = (count: unknown, ns: unknown) =>
-      typeof count === 'number' && typeof ns === 'number' && ns > 0 ? count / (ns / 1e9) : null;
-    const load = final['load_duration'];
-    return {
-      prefillTps: rate(final['prompt_eval_count'], final['prompt_eval_duration']),
-      decodeTps: rate(final['eval_count'], final['eval_duration']),
-      loadMs: typeof load === 'number' ? load / 1e6 : null,
-    };
+    return ollamaFinalRates(JSON.parse(lines[lines.length - 1] ?? '') as Record<string, unknown>);
   } catch {
     return { prefillTps: null, decodeTps: null };
   }

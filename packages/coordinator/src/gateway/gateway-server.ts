@@ -222,7 +222,7 @@ export function createGateway(o: GatewayOptions): Gateway {
       reply.hijack();
       raw.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-kage-backend': first.backend.id });
       raw.end(JSON.stringify(ollamaLoadReply(endpoint, requested, loadOnly)));
-      return finish(route, first.backend.id, 200, started);
+      return finish(route, first.backend.id, 200);
     }
     reply.hijack();
 
@@ -239,7 +239,7 @@ export function createGateway(o: GatewayOptions): Gateway {
         metrics.errors.inc({ kind: 'bad_request' });
         raw.writeHead(err.status, { 'content-type': 'application/json; charset=utf-8', 'x-kage-backend': b.id });
         raw.end(JSON.stringify(errorBody(protocol, err.message, openAIErrorType(err.status), err.field ?? null)));
-        return finish(route, b.id, err.status, started);
+        return finish(route, b.id, err.status);
       }
       b.inFlight += 1;
       metrics.inFlight.set({ backend: b.id }, b.inFlight);
@@ -256,7 +256,7 @@ export function createGateway(o: GatewayOptions): Gateway {
         });
       } catch (err) {
         done(b);
-        if (abort.signal.aborted) return finish(route, b.id, 499, started);
+        if (abort.signal.aborted) return finish(route, b.id, 499);
         const phase = err instanceof UpstreamError ? err.phase : 'network';
         metrics.errors.inc({ kind: phase === 'first-byte' ? 'upstream_first_byte' : 'upstream_connect' });
         b.recordFailure(Date.now(), config.breakerFailures, config.breakerOpenMs);
@@ -308,7 +308,7 @@ export function createGateway(o: GatewayOptions): Gateway {
         },
         'relayed',
       );
-      return finish(route, b.id, outcome.status, started);
+      return finish(route, b.id, outcome.status);
     }
     raw.off('close', onClose);
     metrics.errors.inc({ kind: 'unavailable' });
@@ -316,7 +316,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     const body503 = errorBody(protocol, `every backend that has '${requested}' failed before answering`, 'api_error');
     raw.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-kage-backend': 'gateway' });
     raw.end(JSON.stringify(body503));
-    return finish(route, 'none', status, started);
+    return finish(route, 'none', status);
   }
 
   function done(b: BackendState): void {
@@ -324,7 +324,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     metrics.inFlight.set({ backend: b.id }, b.inFlight);
   }
 
-  function finish(route: Route, backend: string, status: number, _started: bigint): void {
+  function finish(route: Route, backend: string, status: number): void {
     metrics.requests.inc({ route, backend, status: String(status) });
   }
 

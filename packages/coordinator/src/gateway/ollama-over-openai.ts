@@ -9,7 +9,12 @@ import { createParser } from 'eventsource-parser';
 import type { Exchange, Outcome, RelayHooks } from './exchange.js';
 import { GatewayError } from './gateway-error.js';
 import { ndjsonLine } from './ollama-json.js';
-import { OllamaStreamConverter, openAICompletionToOllama, type OllamaStreamLine } from './ollama-response.js';
+import {
+  OllamaStreamConverter,
+  ollamaFinalRates,
+  openAICompletionToOllama,
+  type OllamaStreamLine,
+} from './ollama-response.js';
 import { ollamaChatToOpenAI, ollamaGenerateToOpenAI } from './protocol-translate.js';
 
 type Rates = { prefillTps: number | null; decodeTps: number | null };
@@ -103,7 +108,7 @@ function relayOllamaOverOpenAI(
       client.end();
       const last = final as Record<string, unknown> | undefined;
       if (last === undefined || 'error' in last) settle('cut', NO_RATES);
-      else settle('ok', ratesOf(last));
+      else settle('ok', ollamaFinalRates(last));
     });
     const cut = (): void => {
       if (settled || client.writableEnded) return;
@@ -155,16 +160,6 @@ function relayWhole(
       settle('cut', NO_RATES);
     }
   });
-}
-
-/** Prefill and decode speed from Ollama's final line (counts, and durations in nanoseconds). */
-function ratesOf(last: Record<string, unknown>): Rates {
-  const rate = (count: unknown, ns: unknown): number | null =>
-    typeof count === 'number' && typeof ns === 'number' && ns > 0 ? count / (ns / 1e9) : null;
-  return {
-    prefillTps: rate(last['prompt_eval_count'], last['prompt_eval_duration']),
-    decodeTps: rate(last['eval_count'], last['eval_duration']),
-  };
 }
 
 /** EXO's error body (`{"detail": …}` from FastAPI, or OpenAI's `{"error": {"message"}}`) as one line. */

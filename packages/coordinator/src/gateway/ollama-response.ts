@@ -282,3 +282,23 @@ export function ollamaLoadReply<E extends OllamaEndpoint>(
   const reply = line(endpoint, model, goTimestamp(clock.epochMs()), { content: '', thinking: '' }, true, doneReason);
   return reply as OllamaLineFor<E>;
 }
+
+/**
+ * Prefill and decode speed and load time from Ollama's final line (`done: true`): counts, and
+ * durations in nanoseconds. The line is an Ollama backend's own, or the one the gateway made from
+ * EXO's stream (ollama-over-openai.ts), which carries the same fields.
+ */
+export function ollamaFinalRates(final: Record<string, unknown>): {
+  prefillTps: number | null;
+  decodeTps: number | null;
+  loadMs: number | null;
+} {
+  const rate = (count: unknown, ns: unknown): number | null =>
+    typeof count === 'number' && typeof ns === 'number' && ns > 0 ? count / (ns / 1e9) : null;
+  const load = final['load_duration'];
+  return {
+    prefillTps: rate(final['prompt_eval_count'], final['prompt_eval_duration']),
+    decodeTps: rate(final['eval_count'], final['eval_duration']),
+    loadMs: typeof load === 'number' ? load / 1e6 : null,
+  };
+}
