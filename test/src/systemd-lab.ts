@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SEED_NODE_PROFILES } from '@kage/emulators';
 import { bootContainer, ensureDebianRoot, type CommandResult, type Container } from './nspawn.js';
-import { createNetnsLab, type NetnsLab } from './netns.js';
+import { createNetnsLab } from './netns.js';
 
 export const LAB_NODES = ['srv1', 'srv2', 'rog'] as const;
 export type LabNode = (typeof LAB_NODES)[number];
@@ -123,7 +123,7 @@ export async function startSystemdLab(options: SystemdLabOptions): Promise<Syste
         return { status: Number(result.stdout.slice(cut + 1)), body: result.stdout.slice(0, cut) };
       },
       async setLink(node, up) {
-        await net.ipIn(lanName(net), ['link', 'set', `to-${node}`, up ? 'up' : 'down']);
+        await net.ipIn(lan, ['link', 'set', `to-${node}`, up ? 'up' : 'down']);
       },
       async journals(unit) {
         const parts = await Promise.all(
@@ -143,10 +143,6 @@ export async function startSystemdLab(options: SystemdLabOptions): Promise<Syste
     await close();
     throw err;
   }
-}
-
-function lanName(net: NetnsLab): string {
-  return `kage-lan-${net.id}`;
 }
 
 function randomHex(): string {

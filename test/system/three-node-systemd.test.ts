@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '../src/kage-process.js';
 import { containersUnavailable } from '../src/nspawn.js';
 import { INVENTORY, LAB_NODES, startSystemdLab, type LabNode, type SystemdLab } from '../src/systemd-lab.js';
 
@@ -36,24 +37,8 @@ interface MetricPoint {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` until it returns a value (not undefined), at most `timeoutMs`. */
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(500);
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
-  );
-}
+/** Every check runs commands in a container: twice a second is often enough and keeps them cheap. */
+const POLL_MS = 500;
 
 /** Steps build on each other: after a failed one the rest are skipped, not failed again. */
 let failedStep: string | null = null;
@@ -130,7 +115,7 @@ test(
         assert.match(again.stdout, /nothing to change/);
         const secret = await L.nodes.rog.execOk(['stat', '-c', '%a %U', '/etc/kage/agent.token']);
         assert.equal(secret.trim(), '600 kage');
-        await until('every node online with ollama and exo running', 60_000, () => allUp(L));
+        await waitFor('every node online with ollama and exo running', () => allUp(L), 60_000, POLL_MS);
       });
 
       await step(t, 'READY, STATUS and the watchdog under the real unit', async () => {
@@ -255,10 +240,15 @@ test(
         const good = await readFile(file, 'utf8');
         await writeFile(file, `${good}sample_interval_ms: fast\n`);
         await srv2.exec(['systemctl', 'restart', 'kage-agent.service']);
-        const failed = await until('kage-agent failed on srv2', 30_000, async () => {
-          const p = await srv2.unitProperties('kage-agent.service', ['ActiveState', 'ExecMainStatus', 'NRestarts']);
-          return p['ActiveState'] === 'failed' ? p : undefined;
-        });
+        const failed = await waitFor(
+          'kage-agent failed on srv2',
+          async () => {
+            const p = await srv2.unitProperties('kage-agent.service', ['ActiveState', 'ExecMainStatus', 'NRestarts']);
+            return p['ActiveState'] === 'failed' ? p : undefined;
+          },
+          30_000,
+          POLL_MS,
+        );
         assert.equal(failed['ExecMainStatus'], '78');
         await sleep(5000); // RestartSec is 2 s: a restart loop would have shown by now
         const still = await srv2.unitProperties('kage-agent.service', ['ActiveState', 'NRestarts']);
@@ -268,7 +258,7 @@ test(
         const repair = await L.deploy('srv2', 'install-agent.sh', ['--inventory', INVENTORY, '--node', 'srv2']);
         assert.equal(repair.code, 0, repair.stdout + repair.stderr);
         assert.match(repair.stdout, /installed \(changed\): \/etc\/kage\/agent.yaml/);
-        await until('srv2 back with every service', 60_000, () => allUp(L));
+        await waitFor('srv2 back with every service', () => allUp(L), 60_000, POLL_MS);
       });
 
       await step(t, 'the seed matrix through the coordinator, with faults mid-run', async () => {
@@ -278,47 +268,77 @@ test(
         const run = (): Promise<RunDetail> => json<RunDetail>(L, 'GET', `/api/v1/runs/${id}`);
 
         // 1. EXO on rog killed while an EXO cell runs: systemd restarts it, the cluster re-forms.
-        await until('an exo-cluster cell running', 240_000, async () => {
-          const r = await run();
-          assert.notEqual(r.status, 'completed', 'the run ended before any EXO cell was seen');
-          return r.progress.current?.target === 'exo-cluster' ? r : undefined;
-        });
+        await waitFor(
+          'an exo-cluster cell running',
+          async () => {
+            const r = await run();
+            assert.notEqual(r.status, 'completed', 'the run ended before any EXO cell was seen');
+            return r.progress.current?.target === 'exo-cluster' ? r : undefined;
+          },
+          240_000,
+          POLL_MS,
+        );
         const exoBefore = await L.nodes.rog.unitProperties('exo.service', ['NRestarts']);
         await L.nodes.rog.execOk(['systemctl', 'kill', '--kill-whom=main', '--signal=SIGKILL', 'exo.service']);
-        await until('exo.service restarted by systemd on rog', 30_000, async () => {
-          const p = await L.nodes.rog.unitProperties('exo.service', ['ActiveState', 'NRestarts']);
-          return p['ActiveState'] === 'active' && Number(p['NRestarts']) > Number(exoBefore['NRestarts'])
-            ? p
-            : undefined;
-        });
-        await until('the EXO cluster re-formed with rog', 90_000, async () => {
-          const names = await exoClusterNames(L);
-          return names.includes('rog') && names.length === 3 ? names : undefined;
-        });
+        await waitFor(
+          'exo.service restarted by systemd on rog',
+          async () => {
+            const p = await L.nodes.rog.unitProperties('exo.service', ['ActiveState', 'NRestarts']);
+            return p['ActiveState'] === 'active' && Number(p['NRestarts']) > Number(exoBefore['NRestarts'])
+              ? p
+              : undefined;
+          },
+          30_000,
+          POLL_MS,
+        );
+        await waitFor(
+          'the EXO cluster re-formed with rog',
+          async () => {
+            const names = await exoClusterNames(L);
+            return names.includes('rog') && names.length === 3 ? names : undefined;
+          },
+          90_000,
+          POLL_MS,
+        );
 
         // 2. srv2's link cut for 20 s: offline, then online again, and no sample lost.
         const cutAt = Date.now();
         await L.setLink('srv2', false);
-        const offline = await until('srv2 offline', 20_000, async () => {
-          const n = (await nodes(L)).find((v) => v.id === 'srv2');
-          return n?.status === 'offline' ? n : undefined;
-        });
+        const offline = await waitFor(
+          'srv2 offline',
+          async () => {
+            const n = (await nodes(L)).find((v) => v.id === 'srv2');
+            return n?.status === 'offline' ? n : undefined;
+          },
+          20_000,
+          POLL_MS,
+        );
         assert.equal(offline.status, 'offline');
         await sleep(Math.max(0, 20_000 - (Date.now() - cutAt)));
         await L.setLink('srv2', true);
-        await until('srv2 online again', 90_000, async () => {
-          const n = (await nodes(L)).find((v) => v.id === 'srv2');
-          return n?.status === 'online' ? n : undefined;
-        });
+        await waitFor(
+          'srv2 online again',
+          async () => {
+            const n = (await nodes(L)).find((v) => v.id === 'srv2');
+            return n?.status === 'online' ? n : undefined;
+          },
+          90_000,
+          POLL_MS,
+        );
 
         // 3. The coordinator restarted mid-run: the run is resumed and completes.
         const beforeRestart = await run();
         assert.equal(beforeRestart.status, 'running', 'the run outlived the EXO kill and the link cut');
         await L.nodes.srv1.execOk(['systemctl', 'restart', 'kage-coordinator.service']);
-        const done = await until('the run completed after the coordinator restart', 600_000, async () => {
-          const r = await run();
-          return ['completed', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
-        });
+        const done = await waitFor(
+          'the run completed after the coordinator restart',
+          async () => {
+            const r = await run();
+            return ['completed', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
+          },
+          600_000,
+          POLL_MS,
+        );
         assert.equal(done.status, 'completed', JSON.stringify(done));
         const coordinatorLog = await L.nodes.srv1.execOk(['journalctl', '-u', 'kage-coordinator', '-o', 'cat']);
         assert.ok(
