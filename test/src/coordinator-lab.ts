@@ -182,6 +182,7 @@ export async function writeAgentConfig(
             ...(o.exo.peers.length > 0 ? ['--peers', o.exo.peers.map((p) => `127.0.0.1:${p}`).join(',')] : []),
           ])}`,
           `    health: "http://127.0.0.1:${o.exo.port}/node_id"`,
+          `    loaded_models: { api: exo, url: "http://127.0.0.1:${o.exo.port}/state", interval_ms: 500 }`,
         ];
   const file = join(dir, `agent-${o.node}.yaml`);
   await writeFile(
@@ -196,6 +197,7 @@ export async function writeAgentConfig(
       '    driver: process',
       `    command: ["${process.execPath}", "${KAGE_BIN}", "emulate", "ollama", "--listen", "127.0.0.1:${o.ollamaPort}"]`,
       `    health: "http://127.0.0.1:${o.ollamaPort}/"`,
+      `    loaded_models: { api: ollama, url: "http://127.0.0.1:${o.ollamaPort}/api/ps", interval_ms: 500 }`,
       '    restart: { initial_delay_ms: 200, max_delay_ms: 1000, max_restarts: 5, window_s: 60 }',
       ...exo,
       '',

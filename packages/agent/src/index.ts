@@ -84,3 +84,16 @@ export { toWireInventory, toWireSample, toWireServiceEvent, toWireServiceStatus 
 // Daemon: `kage agent` builds one daemon from the loaded config and closes it on SIGTERM.
 export { createAgentDaemon } from './daemon/agent-daemon.js';
 export type { AgentDaemon, AgentDaemonOptions } from './daemon/agent-daemon.js';
+// Loaded models: what the node's Ollama and EXO hold now, sent to the coordinator as it changes.
+export {
+  createLoadedModelsWatcher,
+  DEFAULT_LOADED_MODELS_INTERVAL_MS,
+} from './models/loaded-models-watcher.js';
+export type {
+  LoadedModelsSource,
+  LoadedModelsWatcher,
+  LoadedModelsWatcherOptions,
+} from './models/loaded-models-watcher.js';
+export { readExoInstances } from './models/read-exo-instances.js';
+export { readOllamaPs } from './models/read-ollama-ps.js';
+export type { LiveMessages } from './stream/live-messages.js';

@@ -13,12 +13,30 @@ export interface ExoRunnerView {
   errorMessage: string | null;
 }
 
+/** One runner's share of a model (`runnerToShard[runner]`); layer numbers are null when not given. */
+export interface ExoShardView {
+  /** `PipelineShardMetadata` or `TensorShardMetadata`. */
+  kind: string;
+  /** The layers held: [startLayer, endLayer) of nLayers. */
+  startLayer: number | null;
+  endLayer: number | null;
+  nLayers: number | null;
+  /** How many runners share the model (a tensor shard holds 1/worldSize of every layer). */
+  worldSize: number | null;
+  /** The model card's `storageSize`: the whole model's weights on disk. */
+  modelBytes: number | null;
+}
+
 /** One model instance and the nodes/runners it spans. */
 export interface ExoInstanceView {
   instanceId: string;
   modelId: string;
+  /** The instance's tag, e.g. `MlxRingInstance`. */
+  kind: string;
   /** Node id → runner id. */
   nodeToRunner: Record<string, string>;
+  /** Runner id → its shard. */
+  shards: Map<string, ExoShardView>;
 }
 
 /**
@@ -72,16 +90,26 @@ export function readExoState(body: unknown): ExoStateView {
 
   const instances: ExoInstanceView[] = [];
   for (const [key, wrapped] of Object.entries(asRecord(root['instances']))) {
-    const inst = unwrapTagged(wrapped).value;
-    const shards = asRecord(pick(inst, 'shardAssignments', 'shard_assignments'));
-    const modelId = pick(shards, 'modelId', 'model_id');
+    const { tag: kind, value: inst } = unwrapTagged(wrapped);
+    const shardsOf = asRecord(pick(inst, 'shardAssignments', 'shard_assignments'));
+    const modelId = pick(shardsOf, 'modelId', 'model_id');
     const instanceId = pick(inst, 'instanceId', 'instance_id');
     const nodeToRunner: Record<string, string> = {};
-    for (const [node, runner] of Object.entries(asRecord(pick(shards, 'nodeToRunner', 'node_to_runner')))) {
+    for (const [node, runner] of Object.entries(asRecord(pick(shardsOf, 'nodeToRunner', 'node_to_runner')))) {
       if (typeof runner === 'string') nodeToRunner[node] = runner;
     }
     if (typeof modelId !== 'string') continue;
-    instances.push({ instanceId: typeof instanceId === 'string' ? instanceId : key, modelId, nodeToRunner });
+    const shards = new Map<string, ExoShardView>();
+    for (const [runner, shard] of Object.entries(asRecord(pick(shardsOf, 'runnerToShard', 'runner_to_shard')))) {
+      shards.set(runner, readShard(shard));
+    }
+    instances.push({
+      instanceId: typeof instanceId === 'string' ? instanceId : key,
+      modelId,
+      kind,
+      nodeToRunner,
+      shards,
+    });
   }
 
   const runners = new Map<string, ExoRunnerView>();
@@ -100,6 +128,23 @@ export function readExoState(body: unknown): ExoStateView {
     });
   }
   return { nodeNames, instances, runners, downloads: readDownloads(asRecord(root['downloads'])) };
+}
+
+function readShard(wrapped: unknown): ExoShardView {
+  const { tag, value } = unwrapTagged(wrapped);
+  const int = (a: string, b: string): number | null => {
+    const v = pick(value, a, b);
+    return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : null;
+  };
+  const card = asRecord(pick(value, 'modelCard', 'model_card'));
+  return {
+    kind: tag,
+    startLayer: int('startLayer', 'start_layer'),
+    endLayer: int('endLayer', 'end_layer'),
+    nLayers: int('nLayers', 'n_layers'),
+    worldSize: int('worldSize', 'world_size'),
+    modelBytes: memoryBytes(pick(card, 'storageSize', 'storage_size')),
+  };
 }
 
 function readDownloads(byNode: Record<string, unknown>): ExoDownloadView[] {

@@ -58,6 +58,7 @@ export {
   READY_RUNNER_STATES,
   type ExoInstanceView,
   type ExoRunnerView,
+  type ExoShardView,
   type ExoStateView,
 } from './exo-state.js';
 export {

@@ -415,14 +415,40 @@ void describe('exo client: preparation', () => {
       topology: { nodes: ['a', 'b'] },
       instances: {
         i: {
-          MlxRingInstance: { instance_id: 'i', shard_assignments: { model_id: 'm/x', node_to_runner: { a: 'r' } } },
+          MlxRingInstance: {
+            instance_id: 'i',
+            shard_assignments: {
+              model_id: 'm/x',
+              node_to_runner: { a: 'r' },
+              runner_to_shard: {
+                r: {
+                  PipelineShardMetadata: {
+                    model_card: { model_id: 'm/x', storage_size: { in_bytes: 4096 } },
+                    start_layer: 0,
+                    end_layer: 7,
+                    n_layers: 28,
+                  },
+                },
+              },
+            },
+          },
         },
       },
       runners: { r: { RunnerLoading: { layers_loaded: 1, total_layers: 4 } } },
     });
     assert.equal(s.nodeNames.get('a'), 'srv1');
     assert.equal(s.nodeNames.get('b'), 'b');
-    assert.deepEqual(s.instances, [{ instanceId: 'i', modelId: 'm/x', nodeToRunner: { a: 'r' } }]);
+    assert.deepEqual(s.instances, [
+      {
+        instanceId: 'i',
+        modelId: 'm/x',
+        kind: 'MlxRingInstance',
+        nodeToRunner: { a: 'r' },
+        shards: new Map([
+          ['r', { kind: 'PipelineShardMetadata', startLayer: 0, endLayer: 7, nLayers: 28, worldSize: null, modelBytes: 4096 }],
+        ]),
+      },
+    ]);
     assert.deepEqual(s.runners.get('r'), {
       status: 'RunnerLoading',
       layersLoaded: 1,

@@ -54,6 +54,48 @@ export interface Snapshot {
   event_id: number;
   nodes: NodeView[];
   runs: RunListEntry[];
+  models: ModelsView;
+}
+
+/** `GET /api/v1/models`, the snapshot's `models` and the `models` event. */
+export interface ModelsView {
+  sources: { node: string; service: string; api: string; read_at: string; error: string | null }[];
+  ollama: OllamaModelView[];
+  exo: ExoInstanceView[];
+}
+
+export interface OllamaModelView {
+  node: string;
+  service: string;
+  model: string;
+  size_bytes: number | null;
+  vram_bytes: number | null;
+  expires_at: string | null;
+  context_length: number | null;
+  parameter_size: string | null;
+  quantization: string | null;
+}
+
+export interface ExoRunnerView {
+  host: string;
+  node: string | null;
+  state: string;
+  layers_loaded: number | null;
+  total_layers: number | null;
+  start_layer: number | null;
+  end_layer: number | null;
+  n_layers: number | null;
+  weights_bytes: number | null;
+  error: string | null;
+}
+
+export interface ExoInstanceView {
+  instance_id: string;
+  model: string;
+  kind: string;
+  state: 'ready' | 'loading' | 'failed';
+  runners: ExoRunnerView[];
+  reported_by: string;
 }
 
 export interface MetricPoint {

@@ -4,7 +4,7 @@
  * reconnect is ours rather than EventSource's own (which waits seconds and, after a `reset`,
  * would resume from a stale id). A `reset` means the missed events are gone: reload the snapshot.
  */
-export type FeedEvent = { id: number; type: 'sample' | 'service' | 'node' | 'run'; data: unknown };
+export type FeedEvent = { id: number; type: 'sample' | 'service' | 'node' | 'run' | 'models'; data: unknown };
 
 export interface FeedStatus {
   connected: boolean;
@@ -19,7 +19,7 @@ export interface EventFeed {
   close(): void;
 }
 
-const TYPES = ['sample', 'service', 'node', 'run'] as const;
+const TYPES = ['sample', 'service', 'node', 'run', 'models'] as const;
 /** Ids are kept for checking, bounded: a tab left open for days must not grow without end. */
 const MAX_IDS = 20_000;
 

@@ -3,7 +3,7 @@
  * kept per node for the last five minutes (the sparklines); the panels read this and redraw when
  * told something changed.
  */
-import type { LatestView, NodeView, RunEvent, RunListEntry, ServiceView, Snapshot } from './api-types.js';
+import type { LatestView, ModelsView, NodeView, RunEvent, RunListEntry, ServiceView, Snapshot } from './api-types.js';
 import type { FeedEvent } from './event-feed.js';
 
 export const SPARK_WINDOW_MS = 5 * 60_000;
@@ -25,13 +25,15 @@ export interface NodeState {
   heardAt: number;
 }
 
-export type Change = 'nodes' | 'node' | 'runs' | 'run-progress';
+export type Change = 'nodes' | 'node' | 'runs' | 'run-progress' | 'models';
 
 export interface LabState {
   emulated: boolean;
   version: string;
   nodes: Map<string, NodeState>;
   runs: RunListEntry[];
+  /** What each node's model servers hold now. */
+  models: ModelsView;
   progress: Map<string, RunEvent & { at: number }>;
   /** `node/service` → the last time it left `running` (state and page time): a restart can be too quick to see. */
   lastDown: Map<string, { state: string; at: number }>;
@@ -56,6 +58,7 @@ export function createLabState(snapshot: Snapshot): LabState {
     version: snapshot.version,
     nodes: new Map(),
     runs: snapshot.runs,
+    models: snapshot.models,
     progress: new Map(),
     lastDown: new Map(),
   };
@@ -67,6 +70,7 @@ export function createLabState(snapshot: Snapshot): LabState {
 export function loadSnapshot(state: LabState, snapshot: Snapshot): void {
   state.emulated = snapshot.emulated;
   state.runs = snapshot.runs;
+  state.models = snapshot.models;
   const now = Date.now();
   for (const view of snapshot.nodes) {
     const known = state.nodes.get(view.id);
@@ -141,6 +145,9 @@ export function applyEvent(state: LabState, e: FeedEvent): { change: Change; nod
       }
       return { change: r.type === 'finished' || entry === undefined ? 'runs' : 'run-progress' };
     }
+    case 'models':
+      state.models = e.data as ModelsView;
+      return { change: 'models' };
   }
 }
 

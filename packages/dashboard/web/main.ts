@@ -10,7 +10,7 @@ import { applyEvent, createLabState, loadSnapshot, type LabState } from './lab-s
 import { renderModels } from './panel-models.js';
 import { renderNodeCard, renderNodeCards } from './panel-nodes.js';
 import { drawHistory, setupHistory } from './panel-history.js';
-import { latestReport, renderRunDetail, renderRunList, selectRun, setupRunForm } from './panel-runs.js';
+import { renderRunDetail, renderRunList, selectRun, setupRunForm } from './panel-runs.js';
 import { renderTopology } from './panel-topology.js';
 import { forgetToken, updateTokenState } from './token-dialog.js';
 
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   if (state.emulated) document.title = `[EMULATED] ${document.title}`;
 
   const dirtyNodes = new Set<string>();
-  let dirty = { all: true, runs: true };
+  let dirty = { all: true, runs: true, models: true };
   let scheduled = false;
   const draw = (): void => {
     scheduled = false;
@@ -40,21 +40,17 @@ async function main(): Promise<void> {
     if (dirty.all) renderNodeCards(nodesRoot, state);
     else for (const id of dirtyNodes) renderNodeCard(nodesRoot, state, id);
     renderTopology(byId('topology-body'), state);
-    if (dirty.runs) {
-      renderRunList(byId('run-list'), state, () => schedule('runs'));
-      void latestReport(state).then(
-        (r) => renderModels(byId('models-body'), r),
-        (e: unknown) => showError(String(e)),
-      );
-    }
+    if (dirty.runs) renderRunList(byId('run-list'), state, () => schedule('runs'));
+    if (dirty.models) renderModels(byId('models-body'), state);
     void renderRunDetail(byId('run-detail'), state).catch((e: unknown) => showError(String(e)));
     dirtyNodes.clear();
-    dirty = { all: false, runs: false };
+    dirty = { all: false, runs: false, models: false };
   };
-  // 'all', 'runs', 'progress' or a node id.
+  // 'all', 'runs', 'models', 'progress' or a node id.
   const schedule = (what: string): void => {
     if (what === 'all') dirty.all = true;
     else if (what === 'runs') dirty.runs = true;
+    else if (what === 'models') dirty.models = true;
     else if (what !== 'progress') dirtyNodes.add(what);
     if (!scheduled) {
       scheduled = true;
@@ -66,6 +62,7 @@ async function main(): Promise<void> {
     loadSnapshot(state, await getJson<Snapshot>('/api/v1/snapshot'));
     schedule('all');
     schedule('runs');
+    schedule('models');
   };
 
   const feed = openEventFeed(snapshot.event_id, {
@@ -73,8 +70,12 @@ async function main(): Promise<void> {
       const changed = applyEvent(state, e);
       if (changed === null) return;
       if (changed.change === 'nodes' || changed.change === 'runs') void reload();
-      else if (changed.change === 'node' && changed.node !== undefined) schedule(changed.node);
-      else schedule('progress');
+      else if (changed.change === 'models') schedule('models');
+      else if (changed.change === 'node' && changed.node !== undefined) {
+        schedule(changed.node);
+        // A node going quiet marks its models as last read.
+        if (e.type === 'node') schedule('models');
+      } else schedule('progress');
     },
     reset: () => void reload(),
     connection(connected) {

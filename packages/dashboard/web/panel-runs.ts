@@ -277,9 +277,3 @@ function reportView(entry: RunListEntry, report: KageReport): HTMLElement[] {
   return out;
 }
 
-/** The latest finished report, for the Models panel. */
-export async function latestReport(state: LabState): Promise<KageReport | null> {
-  const done = state.runs.find((r) => r.status !== 'running');
-  if (done === undefined) return null;
-  return finishedReport(done.id);
-}

@@ -25,6 +25,11 @@ export type { ConfiguredService, ConfiguredService__Output } from './generated/k
 export type { CoordinatorMessage, CoordinatorMessage__Output } from './generated/kage/v1/CoordinatorMessage.js';
 export type { CoreLoad, CoreLoad__Output } from './generated/kage/v1/CoreLoad.js';
 export type { Error as WireError, Error__Output as WireError__Output } from './generated/kage/v1/Error.js';
+export type { ExoInstance, ExoInstance__Output } from './generated/kage/v1/ExoInstance.js';
+export type { ExoRunner, ExoRunner__Output } from './generated/kage/v1/ExoRunner.js';
+export type { LoadedModels, LoadedModels__Output } from './generated/kage/v1/LoadedModels.js';
+export type { OllamaModel, OllamaModel__Output } from './generated/kage/v1/OllamaModel.js';
+export type { ServiceModels, ServiceModels__Output } from './generated/kage/v1/ServiceModels.js';
 export type { GpuInfo, GpuInfo__Output } from './generated/kage/v1/GpuInfo.js';
 export type { GpuReading, GpuReading__Output } from './generated/kage/v1/GpuReading.js';
 export type { Heartbeat, Heartbeat__Output } from './generated/kage/v1/Heartbeat.js';

@@ -84,6 +84,21 @@ const Health = Str('must be an http(s) URL, e.g. "http://127.0.0.1:11434/"');
 // that `kage doctor --all` can compare versions across the nodes.
 const VersionUrl = Str('must be an http(s) URL answering {"version": "…"}, e.g. "http://127.0.0.1:11434/api/version"');
 
+/**
+ * `services.<name>.loaded_models`: where the agent reads what the service holds in memory, for the
+ * dashboard's Models panel. Reading never loads a model.
+ */
+export const LoadedModelsSchema = Type.Object(
+  {
+    api: Type.Union([Type.Literal('ollama'), Type.Literal('exo')], {
+      [ERROR_MESSAGE]: 'must be "ollama" (url is its /api/ps) or "exo" (url is its /state)',
+    }),
+    url: Str('must be an http(s) URL, e.g. "http://127.0.0.1:11434/api/ps"'),
+    interval_ms: Type.Optional(Int(500, 600_000, 'milliseconds between reads')),
+  },
+  { additionalProperties: false },
+);
+
 /** A service that is an existing systemd unit (ollama's own `ollama.service`, an `exo.service`). */
 export const SystemdServiceSchema = Type.Object(
   {
@@ -92,6 +107,7 @@ export const SystemdServiceSchema = Type.Object(
     health: Type.Optional(Health),
     version_url: Type.Optional(VersionUrl),
     version_git: Type.Optional(Path),
+    loaded_models: Type.Optional(LoadedModelsSchema),
   },
   { additionalProperties: false },
 );
@@ -113,6 +129,7 @@ export const ProcessServiceSchema = Type.Object(
     health: Type.Optional(Health),
     version_url: Type.Optional(VersionUrl),
     version_git: Type.Optional(Path),
+    loaded_models: Type.Optional(LoadedModelsSchema),
     restart: Type.Optional(RestartSchema),
     grace_ms: Type.Optional(Int(0, MAX_GRACE_MS, 'milliseconds between SIGTERM and SIGKILL')),
   },

@@ -3,7 +3,14 @@
  * deep-frozen. Top-level keys are camelCase with units in their names; `services` entries keep the
  * file's snake_case key names because they are handed unchanged to `createServiceRegistry`.
  */
+import type { LoadedModelsSource } from '../models/loaded-models-watcher.js';
 import type { RestartPolicy, SystemdServiceConfig, VersionSource } from '../supervision/types.js';
+
+/** What every resolved service may carry beside its driver's keys. */
+export interface ServiceExtras extends VersionSource {
+  /** Where its loaded models are read, with the interval filled in. */
+  loaded_models?: Readonly<LoadedModelsSource>;
+}
 
 /** TLS material for the coordinator connection, read from the files named in `coordinator.tls`. */
 export interface CoordinatorTlsConfig {
@@ -49,7 +56,7 @@ export interface BufferConfig {
 }
 
 /** A process-driver service with every default filled in and `cwd`/`command[0]` made absolute. */
-export interface ResolvedProcessServiceConfig extends VersionSource {
+export interface ResolvedProcessServiceConfig extends ServiceExtras {
   driver: 'process';
   command: readonly string[];
   cwd?: string;
@@ -61,7 +68,7 @@ export interface ResolvedProcessServiceConfig extends VersionSource {
 }
 
 /** One entry of {@link AgentConfig.services}; assignable to the supervision's `ServiceConfig`. */
-export type ResolvedServiceConfig = ResolvedProcessServiceConfig | Readonly<SystemdServiceConfig>;
+export type ResolvedServiceConfig = ResolvedProcessServiceConfig | Readonly<SystemdServiceConfig & ServiceExtras>;
 
 /** What `loadAgentConfig` returns. Deep-frozen. */
 export interface AgentConfig {

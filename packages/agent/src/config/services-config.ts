@@ -10,6 +10,7 @@ import { SupervisionError } from '../supervision/errors.js';
 import { checkServiceName } from '../supervision/service-options.js';
 import { isValidUnitName } from '../supervision/systemctl.js';
 import type { VersionSource } from '../supervision/types.js';
+import { DEFAULT_LOADED_MODELS_INTERVAL_MS, type LoadedModelsSource } from '../models/loaded-models-watcher.js';
 import type { ResolvedProcessServiceConfig, ResolvedServiceConfig } from './agent-config-types.js';
 import {
   AGENT_CONFIG_DEFAULTS,
@@ -94,6 +95,9 @@ async function resolveService(
   if (!checkUrl(ctx, [...base, 'health'], entry['health'])) ok = false;
   const version = resolveVersionSource(ctx, base, entry);
   if (version === null) ok = false;
+  const models = resolveLoadedModels(ctx, base, entry['loaded_models']);
+  if (models === null) ok = false;
+  const extras = { ...version, ...models };
   if (d === 'systemd') {
     const unit = entry['unit'];
     if (typeof unit === 'string' && !(isValidUnitName(unit) && unit.endsWith('.service'))) {
@@ -102,11 +106,30 @@ async function resolveService(
     }
     if (!ok) return null;
     const e = entry as SystemdServiceFile;
-    return { driver: 'systemd', unit: e.unit, ...(e.health === undefined ? {} : { health: e.health }), ...version };
+    return { driver: 'systemd', unit: e.unit, ...(e.health === undefined ? {} : { health: e.health }), ...extras };
   }
   // Cross-key rules run even when the schema found problems: every violation is reported at once.
   const resolved = await resolveProcess(ctx, base, entry);
-  return ok && resolved !== null ? { ...resolved, ...version } : null;
+  return ok && resolved !== null ? { ...resolved, ...extras } : null;
+}
+
+/** `loaded_models` with its interval filled in ({} when absent); null when its URL is wrong. */
+function resolveLoadedModels(
+  ctx: ConfigContext,
+  base: Segment[],
+  raw: unknown,
+): { loaded_models?: LoadedModelsSource } | null {
+  if (!isRecord(raw)) return {}; // absent, or the schema reported it
+  const { api, url, interval_ms: interval } = raw;
+  if (!checkUrl(ctx, [...base, 'loaded_models', 'url'], url)) return null;
+  if ((api !== 'ollama' && api !== 'exo') || typeof url !== 'string' || url === '') return {};
+  return {
+    loaded_models: {
+      api,
+      url,
+      interval_ms: typeof interval === 'number' ? interval : DEFAULT_LOADED_MODELS_INTERVAL_MS,
+    },
+  };
 }
 
 /** `version_url` (checked like `health`) or `version_git` (made absolute); null when wrong. */

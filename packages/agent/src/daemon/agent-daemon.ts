@@ -15,6 +15,7 @@ import { readBootId } from '../stream/boot-id.js';
 import { createSdNotifier, type SdNotifier } from '@kage/common';
 import { createFreshnessCheck, createWatchdog, type Watchdog } from '@kage/common';
 import { createProbeHandler } from './probe-handler.js';
+import { createLoadedModelsWatcher, type LoadedModelsSource, type LoadedModelsWatcher } from '../models/loaded-models-watcher.js';
 
 export interface AgentDaemonOptions {
   config: AgentConfig;
@@ -49,6 +50,7 @@ export function createAgentDaemon(o: AgentDaemonOptions): AgentDaemon {
   let registry: ServiceRegistry | undefined;
   let sampler: Sampler | undefined;
   let stream: AgentStream | undefined;
+  let models: LoadedModelsWatcher | undefined;
   let watchdog: Watchdog | undefined;
   let statusTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
@@ -67,6 +69,15 @@ export function createAgentDaemon(o: AgentDaemonOptions): AgentDaemon {
       ...(o.systemctlPath !== undefined && { systemctlPath: o.systemctlPath }),
     });
     const services = registry;
+    const modelSources: Record<string, LoadedModelsSource> = {};
+    for (const [name, service] of Object.entries(config.services)) {
+      if (service.loaded_models !== undefined) modelSources[name] = service.loaded_models;
+    }
+    models = createLoadedModelsWatcher({
+      sources: modelSources,
+      serviceState: (name) => services.statuses().find((s) => s.name === name)?.state,
+      log,
+    });
     const tls = config.coordinator.tls;
     stream = createAgentStream({
       url: config.coordinator.address,
@@ -81,6 +92,7 @@ export function createAgentDaemon(o: AgentDaemonOptions): AgentDaemon {
       agentVersion: o.agentVersion,
       inventory,
       services: () => services.statuses(),
+      live: models,
       commands: {
         service: (name, action) => services.command(name, action),
         probe: createProbeHandler(log),
@@ -113,6 +125,7 @@ export function createAgentDaemon(o: AgentDaemonOptions): AgentDaemon {
     await stream.open();
     await registry.open();
     sampler.start();
+    models.start();
 
     const watched = sampler;
     watchdog = createWatchdog({ notifier, log, watchdogUsec: o.env.watchdogUsec });
@@ -154,6 +167,7 @@ export function createAgentDaemon(o: AgentDaemonOptions): AgentDaemon {
     // Sampling stops first; then the services (their stop events still reach the buffer); the
     // stream last, so it can flush what was buffered.
     await sampler?.close();
+    await models?.close();
     await registry?.close();
     await stream?.close();
     await notifier.close();

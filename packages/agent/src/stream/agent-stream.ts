@@ -22,6 +22,7 @@ import { createDiskBuffer, type DiskBuffer, type DiskBufferStats } from './disk-
 import { StreamError, errorMessage } from './errors.js';
 import { ReconnectBackoff, type ReconnectBackoffOptions } from './reconnect-backoff.js';
 import { runSession, type SessionOutcome } from './stream-session.js';
+import type { LiveMessages } from './live-messages.js';
 import { epochMs, toWireInventory, toWireSample, toWireServiceEvent, toWireServiceStatus } from './wire-convert.js';
 
 /** PEM contents (not paths) for TLS to the coordinator. */
@@ -52,6 +53,8 @@ export interface AgentStreamOptions {
   services: () => readonly ServiceStatus[];
   /** What to do with coordinator commands. */
   commands: CommandHandlers;
+  /** Unbuffered current state (the loaded models), sent after each Welcome and on change. */
+  live?: LiveMessages;
   /** `buffer` from the config. */
   buffer: {
     dir: string;
@@ -281,6 +284,7 @@ class AgentStreamClient implements AgentStream {
           hello: () => this.#hello(),
           heartbeat: () => this.#heartbeat(),
           heartbeatIntervalMs: this.#options.heartbeatIntervalMs ?? 15_000,
+          ...(this.#options.live !== undefined && { live: this.#options.live }),
           welcomeTimeoutMs: this.#options.welcomeTimeoutMs ?? 15_000,
           maxBatchRecords: this.#options.maxBatchRecords ?? 100,
           signal,

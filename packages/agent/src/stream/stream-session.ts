@@ -15,6 +15,7 @@ import type {
 import type { CommandDispatcher } from './command-dispatcher.js';
 import type { BufferRecord, DiskBuffer } from './disk-buffer.js';
 import { errorMessage } from './errors.js';
+import type { LiveMessages } from './live-messages.js';
 
 /** How a session ended. */
 export interface SessionOutcome {
@@ -40,6 +41,8 @@ export interface SessionOptions {
   hello: () => AgentMessage;
   heartbeat: () => AgentMessage;
   heartbeatIntervalMs: number;
+  /** Unbuffered current state, sent after Welcome and on every change. */
+  live?: LiveMessages;
   welcomeTimeoutMs: number;
   maxBatchRecords: number;
   /** Aborted when the stream client closes. */
@@ -64,6 +67,7 @@ export function runSession(options: SessionOptions): Promise<SessionOutcome> {
     let welcomedAt: number | null = null;
     let wake: () => void = () => undefined;
     let heartbeat: NodeJS.Timeout | undefined;
+    let unsubscribeLive: () => void = () => undefined;
     let closeTimer: NodeJS.Timeout | undefined;
 
     const finish = (code: string, details: string): void => {
@@ -72,6 +76,7 @@ export function runSession(options: SessionOptions): Promise<SessionOutcome> {
       clearTimeout(welcomeTimer);
       clearInterval(heartbeat);
       unsubscribe();
+      unsubscribeLive();
       options.signal.removeEventListener('abort', onAbort);
       clearTimeout(closeTimer);
       wake();
@@ -146,6 +151,12 @@ export function runSession(options: SessionOptions): Promise<SessionOutcome> {
           const intervalMs = welcome.heartbeat_interval_ms || options.heartbeatIntervalMs;
           heartbeat = setInterval(() => void write(options.heartbeat()), intervalMs);
           heartbeat.unref();
+          const live = options.live;
+          if (live !== undefined) {
+            const now = live.current();
+            if (now !== null) void write(now);
+            unsubscribeLive = live.subscribe((m) => void write(m));
+          }
           pump(welcome.last_acked_seq).catch((err: unknown) => {
             log.error({ err }, 'cannot read the buffer; ending the stream');
             finish('INTERNAL', errorMessage(err));

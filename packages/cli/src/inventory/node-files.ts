@@ -39,12 +39,14 @@ export async function renderNodeFiles(inv: Inventory, node: InventoryNode): Prom
 
   // Each service names where its version is read, so the coordinator (and `kage doctor --all`) can
   // compare versions across nodes: Ollama says it on its API, EXO only through its checkout's tag.
+  // And where its loaded models are read, for the dashboard's Models panel.
   const services: Record<string, unknown> = {
     ollama: {
       driver: 'systemd',
       unit: 'ollama.service',
       health: 'http://127.0.0.1:11434/',
       version_url: 'http://127.0.0.1:11434/api/version',
+      loaded_models: { api: 'ollama', url: 'http://127.0.0.1:11434/api/ps' },
     },
   };
   if (node.exo) {
@@ -53,6 +55,7 @@ export async function renderNodeFiles(inv: Inventory, node: InventoryNode): Prom
       unit: 'exo.service',
       health: `http://127.0.0.1:${inv.exo.apiPort}/node_id`,
       version_git: INSTALL_PATHS.exoRoot,
+      loaded_models: { api: 'exo', url: `http://127.0.0.1:${inv.exo.apiPort}/state` },
     };
   }
   const agent = {

@@ -25,6 +25,7 @@ import { createAgentGatewayServer, type AgentGatewayServer } from '../grpc/agent
 import { buildApiServer } from '../http/api-server.js';
 import { createIngestBatcher, type IngestBatcher } from '../ingest/ingest-batcher.js';
 import { createNodeRegistry, type NodeRegistry } from '../registry/node-registry.js';
+import { createLoadedModelsBoard } from '../registry/loaded-models-board.js';
 import { createRunService, type RunService } from '../runs/run-service.js';
 import { leaseLostError } from '../store/db-lease.js';
 import { openTelemetryStore, type TelemetryStore } from '../store/telemetry-store.js';
@@ -107,6 +108,11 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
     events = createEventHub();
     registry = createNodeRegistry({ store: db, events, log: root });
     const reg = registry;
+    const models = createLoadedModelsBoard({
+      events,
+      isOnline: (id) => reg.get(id)?.status === 'online',
+      hostnames: () => new Map(reg.list().map((n) => [n.id, n.hostname])),
+    });
     batcher = createIngestBatcher({
       store: db,
       log: root,
@@ -121,6 +127,7 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
       store: db,
       batcher,
       registry: reg,
+      models,
       log: root,
       version: o.version,
     });
@@ -144,6 +151,7 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
     const gatewayNow = gateway;
     http = await buildApiServer({
       nodes: reg,
+      models,
       commander: gw,
       events,
       runs: runService,

@@ -1,6 +1,6 @@
 /**
  * The coordinator's live event feed behind `GET /api/v1/events` (Server-Sent Events): node
- * samples, service changes, node online/offline and run progress. Every event gets the next id of
+ * samples, service changes, node online/offline, run progress and loaded models. Every event gets the next id of
  * one process-wide counter and is held in a bounded ring, so a client that reconnects with
  * `Last-Event-ID` gets exactly the events it missed (no gap, no duplicate) while they are held,
  * and is told plainly when they are not.
@@ -17,7 +17,7 @@
  * restart.
  */
 
-export type HubEventType = 'sample' | 'service' | 'node' | 'run';
+export type HubEventType = 'sample' | 'service' | 'node' | 'run' | 'models';
 
 export interface HubEvent {
   id: number;

@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { CoordinatorError } from '../coordinator-error.js';
 import type { IngestBatcher } from '../ingest/ingest-batcher.js';
 import { toServiceView, type NodeRegistry } from '../registry/node-registry.js';
+import type { LoadedModelsBoard } from '../registry/loaded-models-board.js';
 import type { TelemetryStore } from '../store/telemetry-store.js';
 import type { AgentCommander, ProbeRequest, ServiceActionResult } from './agent-commander.js';
 import { AgentSession, type AgentCall } from './agent-session.js';
@@ -47,6 +48,8 @@ export interface AgentGatewayServerOptions {
   store: TelemetryStore;
   batcher: IngestBatcher;
   registry: NodeRegistry;
+  /** Where the agents' loaded-models reports go. */
+  models: LoadedModelsBoard;
   log: Logger;
   version: string;
   /** Heartbeat interval asked of agents. @default 5000 */
@@ -72,6 +75,7 @@ export function createAgentGatewayServer(options: AgentGatewayServerOptions): Ag
     store: options.store,
     batcher: options.batcher,
     registry: options.registry,
+    models: options.models,
     log,
     version: options.version,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 5000,

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { CoordinatorError } from '../coordinator-error.js';
 import type { IngestBatcher } from '../ingest/ingest-batcher.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
+import type { LoadedModelsBoard } from '../registry/loaded-models-board.js';
 import { toSampleRow, validTimestamp } from '../store/sample-row.js';
 import type { ServiceEventRow, TelemetryStore } from '../store/telemetry-store.js';
 
@@ -42,6 +43,7 @@ export interface SessionContext {
   store: TelemetryStore;
   batcher: IngestBatcher;
   registry: NodeRegistry;
+  models: LoadedModelsBoard;
   log: Logger;
   version: string;
   heartbeatIntervalMs: number;
@@ -217,6 +219,9 @@ export class AgentSession {
         return;
       case 'heartbeat':
         return; // counted by `heard` above
+      case 'loaded_models':
+        if (m.loaded_models) this.#ctx.models.report(this.nodeId, m.loaded_models);
+        return;
       case undefined:
         return; // a kind a newer agent sends
     }

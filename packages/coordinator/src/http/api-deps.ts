@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { EventHub } from '../events/event-hub.js';
 import type { AgentCommander } from '../grpc/agent-commander.js';
 import type { MetricPoint, NodeView } from '../registry/node-view.js';
+import type { ModelsView } from '../registry/models-view.js';
 
 export interface NodesReadModel {
   list(): NodeView[];
@@ -70,6 +71,8 @@ export interface CoordinatorStats {
 
 export interface ApiDeps {
   nodes: NodesReadModel;
+  /** What each node's model servers hold now. */
+  models: { view(): ModelsView };
   commander: AgentCommander;
   events: EventHub;
   runs: RunsApi;

@@ -37,6 +37,7 @@ import { registerNodeRoutes } from './routes-nodes.js';
 import { registerRunRoutes } from './routes-runs.js';
 import { registerDashboardRoutes } from './routes-dashboard.js';
 import { registerSnapshotRoutes } from './routes-snapshot.js';
+import { registerModelRoutes } from './routes-models.js';
 import { formatSchemaErrors, typeboxValidatorCompiler } from './validation.js';
 
 /** How stale the node list may be: half the agents' default sample interval. */
@@ -170,6 +171,7 @@ export async function buildApiServer(deps: ApiDeps, options: ApiServerOptions = 
 
   registerHealthRoutes(app, deps, exporter);
   registerNodeRoutes(app, deps, { listMaxAgeMs: options.nodesListMaxAgeMs ?? NODES_LIST_MAX_AGE_MS });
+  registerModelRoutes(app, deps);
   registerRunRoutes(app, deps);
   registerEventRoutes(app, streams);
   registerAuthRoutes(app);

@@ -12,7 +12,7 @@ export function registerEventRoutes(app: ApiApp, streams: EventStreams): void {
       exposeHeadRoute: false,
       schema: {
         tags: ['events'],
-        summary: 'Live events (sample, service, node, run) as Server-Sent Events',
+        summary: 'Live events (sample, service, node, run, models) as Server-Sent Events',
         description:
           'Each event is `id: N`, `event: TYPE`, `data: JSON`. Reconnect with `Last-Event-ID` (or ' +
           '`?last_event_id=`) to get exactly the missed events first; when they are no longer held, ' +

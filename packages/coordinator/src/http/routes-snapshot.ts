@@ -1,13 +1,13 @@
 /**
  * `GET /api/v1/snapshot`: everything the dashboard's first paint needs in one answer (nodes, runs,
- * whether the lab is emulated) and the id of the newest event it already reflects. A client opens
+ * loaded models, whether the lab is emulated) and the id of the newest event it already reflects. A client opens
  * the event stream with that id as `Last-Event-ID`, so the events that happen while it loads are
  * replayed exactly once: none lost between the snapshot and the stream, none applied twice.
  */
 import { Type } from '@sinclair/typebox';
 import type { ApiApp } from './api-app.js';
 import type { ApiDeps } from './api-deps.js';
-import { ERROR_RESPONSES, NodeViewSchema, RunListEntrySchema } from './schemas.js';
+import { ERROR_RESPONSES, ModelsViewSchema, NodeViewSchema, RunListEntrySchema } from './schemas.js';
 
 export const SnapshotSchema = Type.Object({
   version: Type.String({ description: "the coordinator's version" }),
@@ -17,6 +17,7 @@ export const SnapshotSchema = Type.Object({
   event_id: Type.Number({ description: 'the newest event this snapshot includes; resume the event stream after it' }),
   nodes: Type.Array(NodeViewSchema),
   runs: Type.Array(RunListEntrySchema),
+  models: ModelsViewSchema,
 });
 
 export function registerSnapshotRoutes(app: ApiApp, deps: ApiDeps): void {
@@ -25,7 +26,7 @@ export function registerSnapshotRoutes(app: ApiApp, deps: ApiDeps): void {
     {
       schema: {
         tags: ['events'],
-        summary: 'Nodes and runs in one answer, with the event id to resume the event stream from',
+        summary: 'Nodes, runs and loaded models in one answer, with the event id to resume the event stream from',
         response: { 200: SnapshotSchema, ...ERROR_RESPONSES },
       },
     },
@@ -40,6 +41,7 @@ export function registerSnapshotRoutes(app: ApiApp, deps: ApiDeps): void {
         event_id: eventId,
         nodes: deps.nodes.list(),
         runs: deps.runs.list(),
+        models: deps.models.view(),
       };
     },
   );

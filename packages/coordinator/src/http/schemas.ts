@@ -247,3 +247,53 @@ export const EventsQuerySchema = Type.Object({
 export const EventsHeadersSchema = Type.Object({
   'last-event-id': Type.Optional(EventId),
 });
+
+const Bytes = Nullable(Type.Number({ description: 'bytes' }));
+
+export const ModelsViewSchema = Type.Object({
+  sources: Type.Array(
+    Type.Object({
+      node: Type.String(),
+      service: Type.String({ description: 'the service’s name in the agent’s config' }),
+      api: Type.String({ description: '`ollama` (its /api/ps) or `exo` (its /state)' }),
+      read_at: Type.String({ description: 'when the agent read it (agent clock), ISO 8601' }),
+      error: Nullable(Type.String({ description: 'why it could not be read; its models are then unknown' })),
+    }),
+  ),
+  ollama: Type.Array(
+    Type.Object({
+      node: Type.String(),
+      service: Type.String(),
+      model: Type.String({ description: 'the Ollama tag' }),
+      size_bytes: Bytes,
+      vram_bytes: Nullable(Type.Number({ description: 'the part of size_bytes in GPU memory' })),
+      expires_at: Nullable(Type.String({ description: 'when Ollama unloads it if unused; null for never' })),
+      context_length: Nullable(Type.Integer()),
+      parameter_size: Nullable(Type.String()),
+      quantization: Nullable(Type.String()),
+    }),
+  ),
+  exo: Type.Array(
+    Type.Object({
+      instance_id: Type.String(),
+      model: Type.String({ description: 'the Hugging Face id' }),
+      kind: Type.String(),
+      state: Type.Union([Type.Literal('ready'), Type.Literal('loading'), Type.Literal('failed')]),
+      reported_by: Type.String({ description: 'the node whose agent read it from its EXO' }),
+      runners: Type.Array(
+        Type.Object({
+          host: Type.String({ description: 'EXO’s name for the node (its hostname)' }),
+          node: Nullable(Type.String({ description: 'the Kage node with that hostname or id' })),
+          state: Type.String({ description: 'EXO’s runner tag, e.g. RunnerReady, RunnerLoading' }),
+          layers_loaded: Nullable(Type.Integer()),
+          total_layers: Nullable(Type.Integer()),
+          start_layer: Nullable(Type.Integer()),
+          end_layer: Nullable(Type.Integer({ description: 'exclusive' })),
+          n_layers: Nullable(Type.Integer()),
+          weights_bytes: Nullable(Type.Number({ description: 'its share of the model’s weights, bytes' })),
+          error: Nullable(Type.String()),
+        }),
+      ),
+    }),
+  ),
+});

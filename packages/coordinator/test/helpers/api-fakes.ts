@@ -11,6 +11,7 @@ import { createEventHub, type EventHub } from '../../src/events/event-hub.js';
 import type { AgentCommander, ServiceActionName, ServiceActionResult } from '../../src/grpc/agent-commander.js';
 import type { ApiDeps, CoordinatorStats, ReadinessCheck, RunDetail } from '../../src/http/api-deps.js';
 import { buildApiServer, type ApiServerOptions } from '../../src/http/api-server.js';
+import type { ModelsView } from '../../src/registry/models-view.js';
 import type { MetricPoint, NodeView, ServiceView } from '../../src/registry/node-view.js';
 
 export const TOKEN = 'test-api-token-0123456789';
@@ -81,6 +82,8 @@ export interface FakeWorld {
   /** Every `nodes.metrics` call, in order. */
   metricsCalls: { id: string; since: number; until: number }[];
   metricPoints: MetricPoint[];
+  /** What `GET /api/v1/models` answers. */
+  models: ModelsView;
   /** Replace to change what the agent answers (or throws). */
   serviceAction: ServiceActionImpl;
   serviceCalls: { node: string; service: string; action: ServiceActionName }[];
@@ -121,6 +124,7 @@ export function createFakeWorld(options: { hub?: EventHub } = {}): FakeWorld {
     nodes: new Map(),
     metricsCalls: [],
     metricPoints: [],
+    models: { sources: [], ollama: [], exo: [] },
     serviceCalls: [],
     serviceAction: async (node, service) => {
       const view = world.nodes.get(node);
@@ -155,6 +159,7 @@ export function createFakeWorld(options: { hub?: EventHub } = {}): FakeWorld {
   };
   const log = pino({ level: 'debug' }, { write: (line: string) => void world.log.push(JSON.parse(line) as LogEntry) });
   world.deps = {
+    models: { view: () => world.models },
     nodes: {
       list: () => [...world.nodes.values()],
       get: (id) => world.nodes.get(id) ?? null,

@@ -40,7 +40,7 @@ import {
 } from '@kage/wire';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
-import { createEventHub } from '../../src/events/event-hub.js';
+import { createEventHub, type EventHub } from '../../src/events/event-hub.js';
 import {
   createAgentGatewayServer,
   type AgentGatewayServer,
@@ -48,6 +48,7 @@ import {
 } from '../../src/grpc/agent-gateway-server.js';
 import { createIngestBatcher, type IngestBatcher } from '../../src/ingest/ingest-batcher.js';
 import { createNodeRegistry, type NodeRegistry } from '../../src/registry/node-registry.js';
+import { createLoadedModelsBoard, type LoadedModelsBoard } from '../../src/registry/loaded-models-board.js';
 import { openTelemetryStore, type TelemetryStore } from '../../src/store/telemetry-store.js';
 
 export const CONNECT_PATH = '/kage.v1.AgentGateway/Connect';
@@ -71,6 +72,8 @@ export interface GatewayLabOptions {
 export interface GatewayLab {
   readonly gateway: AgentGatewayServer;
   readonly registry: NodeRegistry;
+  readonly models: LoadedModelsBoard;
+  readonly events: EventHub;
   readonly batcher: IngestBatcher;
   readonly store: TelemetryStore;
   readonly port: number;
@@ -184,6 +187,11 @@ export async function startGatewayLab(t: TestContext, o: GatewayLabOptions = {})
   const store = openTelemetryStore({ path: file, log });
   const events = createEventHub();
   const registry = createNodeRegistry({ store, events, log });
+  const models = createLoadedModelsBoard({
+    events,
+    isOnline: (id) => registry.get(id)?.status === 'online',
+    hostnames: () => new Map(registry.list().map((n) => [n.id, n.hostname])),
+  });
   // A short commit window: acknowledgements come quickly and the tests stay fast.
   const batcher = createIngestBatcher({ store, log, maxDelayMs: 10 });
   const host = o.host ?? '127.0.0.1';
@@ -200,6 +208,7 @@ export async function startGatewayLab(t: TestContext, o: GatewayLabOptions = {})
     store,
     batcher,
     registry,
+    models,
     log,
     version: '0.1.0-test',
   });
@@ -235,6 +244,8 @@ export async function startGatewayLab(t: TestContext, o: GatewayLabOptions = {})
   const lab: GatewayLab = {
     gateway,
     registry,
+    models,
+    events,
     batcher,
     store,
     port,

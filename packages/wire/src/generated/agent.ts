@@ -34,6 +34,14 @@ import type {
   CoreLoad__Output as _kage_v1_CoreLoad__Output,
 } from './kage/v1/CoreLoad.js';
 import type { Error as _kage_v1_Error, Error__Output as _kage_v1_Error__Output } from './kage/v1/Error.js';
+import type {
+  ExoInstance as _kage_v1_ExoInstance,
+  ExoInstance__Output as _kage_v1_ExoInstance__Output,
+} from './kage/v1/ExoInstance.js';
+import type {
+  ExoRunner as _kage_v1_ExoRunner,
+  ExoRunner__Output as _kage_v1_ExoRunner__Output,
+} from './kage/v1/ExoRunner.js';
 import type { GpuInfo as _kage_v1_GpuInfo, GpuInfo__Output as _kage_v1_GpuInfo__Output } from './kage/v1/GpuInfo.js';
 import type {
   GpuReading as _kage_v1_GpuReading,
@@ -53,6 +61,10 @@ import type {
   LastExit__Output as _kage_v1_LastExit__Output,
 } from './kage/v1/LastExit.js';
 import type {
+  LoadedModels as _kage_v1_LoadedModels,
+  LoadedModels__Output as _kage_v1_LoadedModels__Output,
+} from './kage/v1/LoadedModels.js';
+import type {
   NetInterface as _kage_v1_NetInterface,
   NetInterface__Output as _kage_v1_NetInterface__Output,
 } from './kage/v1/NetInterface.js';
@@ -60,6 +72,10 @@ import type {
   NetReading as _kage_v1_NetReading,
   NetReading__Output as _kage_v1_NetReading__Output,
 } from './kage/v1/NetReading.js';
+import type {
+  OllamaModel as _kage_v1_OllamaModel,
+  OllamaModel__Output as _kage_v1_OllamaModel__Output,
+} from './kage/v1/OllamaModel.js';
 import type {
   ProbeResult as _kage_v1_ProbeResult,
   ProbeResult__Output as _kage_v1_ProbeResult__Output,
@@ -81,6 +97,10 @@ import type {
   ServiceEvent as _kage_v1_ServiceEvent,
   ServiceEvent__Output as _kage_v1_ServiceEvent__Output,
 } from './kage/v1/ServiceEvent.js';
+import type {
+  ServiceModels as _kage_v1_ServiceModels,
+  ServiceModels__Output as _kage_v1_ServiceModels__Output,
+} from './kage/v1/ServiceModels.js';
 import type {
   ServiceStatus as _kage_v1_ServiceStatus,
   ServiceStatus__Output as _kage_v1_ServiceStatus__Output,
@@ -119,20 +139,25 @@ export interface ProtoGrpcType {
       CoordinatorMessage: MessageTypeDefinition<_kage_v1_CoordinatorMessage, _kage_v1_CoordinatorMessage__Output>;
       CoreLoad: MessageTypeDefinition<_kage_v1_CoreLoad, _kage_v1_CoreLoad__Output>;
       Error: MessageTypeDefinition<_kage_v1_Error, _kage_v1_Error__Output>;
+      ExoInstance: MessageTypeDefinition<_kage_v1_ExoInstance, _kage_v1_ExoInstance__Output>;
+      ExoRunner: MessageTypeDefinition<_kage_v1_ExoRunner, _kage_v1_ExoRunner__Output>;
       GpuInfo: MessageTypeDefinition<_kage_v1_GpuInfo, _kage_v1_GpuInfo__Output>;
       GpuReading: MessageTypeDefinition<_kage_v1_GpuReading, _kage_v1_GpuReading__Output>;
       Heartbeat: MessageTypeDefinition<_kage_v1_Heartbeat, _kage_v1_Heartbeat__Output>;
       Hello: MessageTypeDefinition<_kage_v1_Hello, _kage_v1_Hello__Output>;
       Inventory: MessageTypeDefinition<_kage_v1_Inventory, _kage_v1_Inventory__Output>;
       LastExit: MessageTypeDefinition<_kage_v1_LastExit, _kage_v1_LastExit__Output>;
+      LoadedModels: MessageTypeDefinition<_kage_v1_LoadedModels, _kage_v1_LoadedModels__Output>;
       NetInterface: MessageTypeDefinition<_kage_v1_NetInterface, _kage_v1_NetInterface__Output>;
       NetReading: MessageTypeDefinition<_kage_v1_NetReading, _kage_v1_NetReading__Output>;
+      OllamaModel: MessageTypeDefinition<_kage_v1_OllamaModel, _kage_v1_OllamaModel__Output>;
       ProbeResult: MessageTypeDefinition<_kage_v1_ProbeResult, _kage_v1_ProbeResult__Output>;
       RunProbe: MessageTypeDefinition<_kage_v1_RunProbe, _kage_v1_RunProbe__Output>;
       Sample: MessageTypeDefinition<_kage_v1_Sample, _kage_v1_Sample__Output>;
       SampleBatch: MessageTypeDefinition<_kage_v1_SampleBatch, _kage_v1_SampleBatch__Output>;
       ServiceAction: MessageTypeDefinition<_kage_v1_ServiceAction, _kage_v1_ServiceAction__Output>;
       ServiceEvent: MessageTypeDefinition<_kage_v1_ServiceEvent, _kage_v1_ServiceEvent__Output>;
+      ServiceModels: MessageTypeDefinition<_kage_v1_ServiceModels, _kage_v1_ServiceModels__Output>;
       ServiceStatus: MessageTypeDefinition<_kage_v1_ServiceStatus, _kage_v1_ServiceStatus__Output>;
       ServiceUsage: MessageTypeDefinition<_kage_v1_ServiceUsage, _kage_v1_ServiceUsage__Output>;
       TempReading: MessageTypeDefinition<_kage_v1_TempReading, _kage_v1_TempReading__Output>;

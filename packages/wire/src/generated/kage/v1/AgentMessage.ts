@@ -23,6 +23,10 @@ import type {
   Heartbeat as _kage_v1_Heartbeat,
   Heartbeat__Output as _kage_v1_Heartbeat__Output,
 } from '../../kage/v1/Heartbeat.js';
+import type {
+  LoadedModels as _kage_v1_LoadedModels,
+  LoadedModels__Output as _kage_v1_LoadedModels__Output,
+} from '../../kage/v1/LoadedModels.js';
 
 /**
  * Agent → coordinator.
@@ -52,7 +56,13 @@ export interface AgentMessage {
    * Application-level liveness, sent every Welcome.heartbeat_interval_ms.
    */
   heartbeat?: _kage_v1_Heartbeat | null;
-  body?: 'hello' | 'sample_batch' | 'service_event' | 'command_result' | 'probe_result' | 'heartbeat';
+  /**
+   * What the node's model servers hold in memory now. Not buffered: sent after Welcome and
+   * whenever it changes; each one replaces the last. Added after protocol_version 1 shipped:
+   * older agents never send it, and older coordinators ignore it.
+   */
+  loaded_models?: _kage_v1_LoadedModels | null;
+  body?: 'hello' | 'sample_batch' | 'service_event' | 'command_result' | 'probe_result' | 'heartbeat' | 'loaded_models';
 }
 
 /**
@@ -83,5 +93,11 @@ export interface AgentMessage__Output {
    * Application-level liveness, sent every Welcome.heartbeat_interval_ms.
    */
   heartbeat?: _kage_v1_Heartbeat__Output | null;
-  body?: 'hello' | 'sample_batch' | 'service_event' | 'command_result' | 'probe_result' | 'heartbeat';
+  /**
+   * What the node's model servers hold in memory now. Not buffered: sent after Welcome and
+   * whenever it changes; each one replaces the last. Added after protocol_version 1 shipped:
+   * older agents never send it, and older coordinators ignore it.
+   */
+  loaded_models?: _kage_v1_LoadedModels__Output | null;
+  body?: 'hello' | 'sample_batch' | 'service_event' | 'command_result' | 'probe_result' | 'heartbeat' | 'loaded_models';
 }

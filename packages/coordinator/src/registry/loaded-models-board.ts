@@ -1,0 +1,109 @@
+/**
+ * The lab's loaded models, from the agents' live `LoadedModels` reports (each replaces that
+ * node's previous one). Ollama answers for its own node; any EXO member answers for the whole
+ * cluster, so EXO instances come from one report: the newest readable one of an online node (an
+ * older report from another node may still list an instance that has since been deleted).
+ * Held in memory only: agents send their report again after every Welcome, so a restarted
+ * coordinator has it back within seconds. A change is published as a `models` event with the
+ * whole view (a few kilobytes).
+ */
+import type { LoadedModels__Output } from '@kage/wire';
+import type { EventHub } from '../events/event-hub.js';
+import type { ExoInstanceView, ModelsView, OllamaModelView } from './models-view.js';
+
+const READY_RUNNER_STATES: ReadonlySet<string> = new Set(['RunnerReady', 'RunnerRunning']);
+
+export interface LoadedModelsBoard {
+  /** A node's agent reported; publishes a `models` event when the lab's view changed. */
+  report(nodeId: string, report: LoadedModels__Output): void;
+  view(): ModelsView;
+}
+
+export interface LoadedModelsBoardOptions {
+  events: EventHub;
+  /** Whether the node is online now: a stale node's EXO view is used only when no online node has one. */
+  isOnline(nodeId: string): boolean;
+  /** Node id → hostname of every known node, to name EXO's hosts by their Kage node. */
+  hostnames(): ReadonlyMap<string, string>;
+}
+
+export function createLoadedModelsBoard(options: LoadedModelsBoardOptions): LoadedModelsBoard {
+  const reports = new Map<string, LoadedModels__Output>();
+  let publishedKey = '';
+
+  const view = (): ModelsView => {
+    const out: ModelsView = { sources: [], ollama: [], exo: [] };
+    let exoFrom: { node: string; ts: number; online: boolean; instances: LoadedModels__Output['services'][number]['instances'] } | null = null;
+    for (const node of [...reports.keys()].sort()) {
+      const report = reports.get(node) as LoadedModels__Output;
+      const readAt = new Date(report.ts_ms).toISOString();
+      const online = options.isOnline(node);
+      for (const s of report.services) {
+        const error = s.error ?? null;
+        out.sources.push({ node, service: s.service, api: s.api, read_at: readAt, error });
+        if (error !== null) continue;
+        for (const m of s.models) out.ollama.push(ollamaView(node, s.service, m));
+        if (s.api === 'exo') {
+          const better = exoFrom === null || (online && !exoFrom.online) || (online === exoFrom.online && report.ts_ms > exoFrom.ts);
+          if (better) exoFrom = { node, ts: report.ts_ms, online, instances: s.instances };
+        }
+      }
+    }
+    if (exoFrom !== null) {
+      const byHost = new Map<string, string>();
+      for (const [id, host] of options.hostnames()) {
+        byHost.set(id, id);
+        if (!byHost.has(host)) byHost.set(host, id);
+      }
+      const from = exoFrom.node;
+      out.exo = exoFrom.instances.map((i): ExoInstanceView => {
+        const runners = i.runners.map((r) => ({
+          host: r.host,
+          node: byHost.get(r.host) ?? null,
+          state: r.state,
+          layers_loaded: r.layers_loaded ?? null,
+          total_layers: r.total_layers ?? null,
+          start_layer: r.start_layer ?? null,
+          end_layer: r.end_layer ?? null,
+          n_layers: r.n_layers ?? null,
+          weights_bytes: r.weights_bytes ?? null,
+          error: r.error ?? null,
+        }));
+        const state = runners.some((r) => r.state === 'RunnerFailed')
+          ? 'failed'
+          : runners.length > 0 && runners.every((r) => READY_RUNNER_STATES.has(r.state))
+            ? 'ready'
+            : 'loading';
+        return { instance_id: i.instance_id, model: i.model, kind: i.kind, state, runners, reported_by: from };
+      });
+    }
+    return out;
+  };
+
+  return {
+    report(nodeId, report) {
+      reports.set(nodeId, report);
+      const current = view();
+      // read_at moves with every report; only what is loaded, and whether it could be read, counts.
+      const key = JSON.stringify({ ...current, sources: current.sources.map((s) => ({ ...s, read_at: '' })) });
+      if (key === publishedKey) return;
+      publishedKey = key;
+      options.events.publish('models', current);
+    },
+    view,
+  };
+}
+
+function ollamaView(node: string, service: string, m: LoadedModels__Output['services'][number]['models'][number]): OllamaModelView {
+  return {
+    node,
+    service,
+    model: m.name,
+    size_bytes: m.size_bytes ?? null,
+    vram_bytes: m.vram_bytes ?? null,
+    expires_at: m.expires_at_ms === undefined ? null : new Date(m.expires_at_ms).toISOString(),
+    context_length: m.context_length ?? null,
+    parameter_size: m.parameter_size === '' ? null : m.parameter_size,
+    quantization: m.quantization === '' ? null : m.quantization,
+  };
+}
