@@ -55,6 +55,7 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
   let coordinator: DaemonProcess;
   const agents = new Map<string, { process: DaemonProcess; config: string }>();
   const ollamaPorts = new Map<string, number>();
+  const exoUrls = new Map<string, string>();
   let api: string;
   let browser: Browser;
   let page: Page;
@@ -87,6 +88,7 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
         exo: { port: exoPort, peers: [...exoPorts] },
       });
       exoPorts.push(exoPort);
+      exoUrls.set(node, `http://127.0.0.1:${exoPort}`);
       agents.set(node, { process: startAgent(node, config), config });
     }
     await waitFor('three online nodes with ollama and exo running', async () => {
@@ -244,8 +246,64 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
     assert.match((await page.locator('#run-detail .verdict-table').textContent()) ?? '', /qwen2\.5:3b/);
     assert.equal(await page.locator('#run-detail .comparison tbody tr').count(), 3);
     assert.equal((await page.locator('#run-detail .recommendation li').count()) > 0, true);
-    await page.locator('#models-body table').waitFor({ timeout: 5000 });
     await shot('runs');
+  });
+
+  test('the Models panel shows what each server holds now: Ollama per node, an EXO instance per runner', async () => {
+    // The run above loaded qwen2.5:3b on every node's Ollama; it stays loaded for its keep-alive.
+    const models = page.locator('#models-body');
+    for (const node of NODES) {
+      const row = models.locator(`tr[data-server="ollama"][data-model="qwen2.5:3b"][data-node="${node}"]`);
+      await row.waitFor({ timeout: 5000 });
+      const ps = (await (await fetch(`http://127.0.0.1:${ollamaPorts.get(node)}/api/ps`)).json()) as {
+        models: { name: string; size: number }[];
+      };
+      const size = ps.models.find((m) => m.name === 'qwen2.5:3b')?.size ?? 0;
+      assert.match(
+        (await row.locator('td').last().textContent()) ?? '',
+        new RegExp(`^${(size / 1024 ** 3).toFixed(1)} GiB`),
+      );
+    }
+
+    const model = 'mlx-community/Llama-3.2-3B-Instruct-4bit';
+    const query = new URLSearchParams({
+      model_id: model,
+      sharding: 'Pipeline',
+      instance_meta: 'MlxRing',
+      min_nodes: '3',
+    });
+    const srv1 = exoUrls.get('srv1') ?? '';
+    await waitFor(
+      'a placement over the three nodes',
+      async () => ((await fetch(`${srv1}/instance/placement?${query.toString()}`)).status === 200 ? true : undefined),
+      30_000,
+    );
+    const exoRow = models.locator(`tr[data-server="exo"][data-model="${model}"][data-state="ready"]`);
+    // A cluster still settling may drop a placement (EXO answers before its master acts): place again.
+    for (let attempt = 0; attempt < 3 && (await exoRow.count()) === 0; attempt++) {
+      const placed = await fetch(`${srv1}/place_instance`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model_id: model, sharding: 'Pipeline', instance_meta: 'MlxRing', min_nodes: 3 }),
+      });
+      assert.equal(placed.status, 200);
+      await exoRow.waitFor({ timeout: 10_000 }).catch(() => undefined);
+    }
+    assert.equal(await exoRow.count(), 1, 'the instance shows ready');
+    assert.deepEqual(
+      (await exoRow.locator('li[data-host]').evaluateAll((li) => li.map((x) => x.getAttribute('data-host')))).sort(),
+      [...NODES].sort(),
+    );
+    assert.match((await exoRow.textContent()) ?? '', /layers 0–/);
+
+    // Unloading on rog takes its row away; the other nodes keep theirs.
+    const unload = await fetch(`http://127.0.0.1:${ollamaPorts.get('rog')}/api/generate`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'qwen2.5:3b', prompt: '', keep_alive: 0, stream: false }),
+    });
+    assert.equal(unload.status, 200);
+    await models.locator('tr[data-server="ollama"][data-node="rog"]').waitFor({ state: 'detached', timeout: 5000 });
+    assert.equal(await models.locator('tr[data-server="ollama"]').count(), 2);
     await shot('models');
   });
 

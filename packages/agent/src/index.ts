@@ -85,10 +85,7 @@ export { toWireInventory, toWireSample, toWireServiceEvent, toWireServiceStatus 
 export { createAgentDaemon } from './daemon/agent-daemon.js';
 export type { AgentDaemon, AgentDaemonOptions } from './daemon/agent-daemon.js';
 // Loaded models: what the node's Ollama and EXO hold now, sent to the coordinator as it changes.
-export {
-  createLoadedModelsWatcher,
-  DEFAULT_LOADED_MODELS_INTERVAL_MS,
-} from './models/loaded-models-watcher.js';
+export { createLoadedModelsWatcher, DEFAULT_LOADED_MODELS_INTERVAL_MS } from './models/loaded-models-watcher.js';
 export type {
   LoadedModelsSource,
   LoadedModelsWatcher,

@@ -67,7 +67,14 @@ test('readOllamaPs: every field of /api/ps; "kept for ever" and missing fields a
 function exoState(): unknown {
   const card = (id: string) => ({ modelId: id, storageSize: { inBytes: 2_800_000_000 }, nLayers: 28 });
   const shard = (id: string, start: number, end: number) => ({
-    PipelineShardMetadata: { modelCard: card(id), deviceRank: 0, worldSize: 2, startLayer: start, endLayer: end, nLayers: 28 },
+    PipelineShardMetadata: {
+      modelCard: card(id),
+      deviceRank: 0,
+      worldSize: 2,
+      startLayer: start,
+      endLayer: end,
+      nLayers: 28,
+    },
   });
   return {
     topology: { nodes: ['n1', 'n2', 'n3'], connections: {} },
@@ -91,7 +98,9 @@ function exoState(): unknown {
             modelId: 'mlx-community/Llama-3.2-1B-Instruct-4bit',
             nodeToRunner: { n3: 'r3', n1: 'r4' },
             runnerToShard: {
-              r3: { TensorShardMetadata: { modelCard: card('l'), worldSize: 2, startLayer: 0, endLayer: 28, nLayers: 28 } },
+              r3: {
+                TensorShardMetadata: { modelCard: card('l'), worldSize: 2, startLayer: 0, endLayer: 28, nLayers: 28 },
+              },
             },
           },
         },
@@ -128,7 +137,15 @@ test('readExoInstances: runners in pipeline order, by friendly name, with their 
   // A node without an identity keeps EXO's id; a runner EXO has not listed is pending; a tensor
   // shard holds 1/worldSize of every layer.
   assert.deepEqual(llama?.runners, [
-    { host: 'n3', state: 'RunnerFailed', start_layer: 0, end_layer: 28, n_layers: 28, weights_bytes: 1_400_000_000, error: 'Node n3 has insufficient memory' },
+    {
+      host: 'n3',
+      state: 'RunnerFailed',
+      start_layer: 0,
+      end_layer: 28,
+      n_layers: 28,
+      weights_bytes: 1_400_000_000,
+      error: 'Node n3 has insufficient memory',
+    },
     { host: 'srv1', state: 'pending' },
   ]);
   assert.deepEqual(readExoInstances({ topology: { nodes: [] } }), []);
@@ -205,7 +222,10 @@ test('agent.yaml loaded_models: the interval defaults; a bad api, URL, key or in
   await writeFile(join(dir, 'agent.token'), 'tok-0123456789abcdef\n', { mode: 0o600 });
   const file = join(dir, 'agent.yaml');
   const write = async (services: string) => {
-    await writeFile(file, `node: srv1\ncoordinator: { url: "127.0.0.1:1", token_file: agent.token }\nservices:\n${services}`);
+    await writeFile(
+      file,
+      `node: srv1\ncoordinator: { url: "127.0.0.1:1", token_file: agent.token }\nservices:\n${services}`,
+    );
     await chmod(file, 0o600);
   };
   await write(

@@ -445,7 +445,17 @@ void describe('exo client: preparation', () => {
         kind: 'MlxRingInstance',
         nodeToRunner: { a: 'r' },
         shards: new Map([
-          ['r', { kind: 'PipelineShardMetadata', startLayer: 0, endLayer: 7, nLayers: 28, worldSize: null, modelBytes: 4096 }],
+          [
+            'r',
+            {
+              kind: 'PipelineShardMetadata',
+              startLayer: 0,
+              endLayer: 7,
+              nLayers: 28,
+              worldSize: null,
+              modelBytes: 4096,
+            },
+          ],
         ]),
       },
     ]);

@@ -29,7 +29,12 @@ export function renderModels(root: HTMLElement, state: LabState): void {
   }
   const rows = [
     ...models.ollama.map((m) => ollamaRow(m, stale(m.node))),
-    ...models.exo.map((i) => exoRow(i, i.runners.some((r) => stale(r.node)))),
+    ...models.exo.map((i) =>
+      exoRow(
+        i,
+        i.runners.some((r) => stale(r.node)),
+      ),
+    ),
   ];
   const errors = models.sources.filter((s) => s.error !== null);
   replace(

@@ -276,4 +276,3 @@ function reportView(entry: RunListEntry, report: KageReport): HTMLElement[] {
   }
   return out;
 }
-

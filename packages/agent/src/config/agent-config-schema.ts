@@ -96,7 +96,10 @@ export const LoadedModelsSchema = Type.Object(
     url: Str('must be an http(s) URL, e.g. "http://127.0.0.1:11434/api/ps"'),
     interval_ms: Type.Optional(Int(500, 600_000, 'milliseconds between reads')),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    [ERROR_MESSAGE]: 'must be a mapping, e.g. { api: ollama, url: "http://127.0.0.1:11434/api/ps" }',
+  },
 );
 
 /** A service that is an existing systemd unit (ollama's own `ollama.service`, an `exo.service`). */

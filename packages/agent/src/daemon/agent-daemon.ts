@@ -15,7 +15,11 @@ import { readBootId } from '../stream/boot-id.js';
 import { createSdNotifier, type SdNotifier } from '@kage/common';
 import { createFreshnessCheck, createWatchdog, type Watchdog } from '@kage/common';
 import { createProbeHandler } from './probe-handler.js';
-import { createLoadedModelsWatcher, type LoadedModelsSource, type LoadedModelsWatcher } from '../models/loaded-models-watcher.js';
+import {
+  createLoadedModelsWatcher,
+  type LoadedModelsSource,
+  type LoadedModelsWatcher,
+} from '../models/loaded-models-watcher.js';
 
 export interface AgentDaemonOptions {
   config: AgentConfig;

@@ -33,7 +33,12 @@ export function createLoadedModelsBoard(options: LoadedModelsBoardOptions): Load
 
   const view = (): ModelsView => {
     const out: ModelsView = { sources: [], ollama: [], exo: [] };
-    let exoFrom: { node: string; ts: number; online: boolean; instances: LoadedModels__Output['services'][number]['instances'] } | null = null;
+    let exoFrom: {
+      node: string;
+      ts: number;
+      online: boolean;
+      instances: LoadedModels__Output['services'][number]['instances'];
+    } | null = null;
     for (const node of [...reports.keys()].sort()) {
       const report = reports.get(node) as LoadedModels__Output;
       const readAt = new Date(report.ts_ms).toISOString();
@@ -44,7 +49,8 @@ export function createLoadedModelsBoard(options: LoadedModelsBoardOptions): Load
         if (error !== null) continue;
         for (const m of s.models) out.ollama.push(ollamaView(node, s.service, m));
         if (s.api === 'exo') {
-          const better = exoFrom === null || (online && !exoFrom.online) || (online === exoFrom.online && report.ts_ms > exoFrom.ts);
+          const better =
+            exoFrom === null || (online && !exoFrom.online) || (online === exoFrom.online && report.ts_ms > exoFrom.ts);
           if (better) exoFrom = { node, ts: report.ts_ms, online, instances: s.instances };
         }
       }
@@ -94,7 +100,11 @@ export function createLoadedModelsBoard(options: LoadedModelsBoardOptions): Load
   };
 }
 
-function ollamaView(node: string, service: string, m: LoadedModels__Output['services'][number]['models'][number]): OllamaModelView {
+function ollamaView(
+  node: string,
+  service: string,
+  m: LoadedModels__Output['services'][number]['models'][number],
+): OllamaModelView {
   return {
     node,
     service,
