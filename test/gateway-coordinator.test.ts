@@ -112,4 +112,71 @@ test('coordinator.yaml gateway: started with the daemon, in /metrics, and a run 
   const metrics = await (await fetch(`${api}/metrics`)).text();
   assert.match(metrics, /^kage_gateway_requests_total\{route="api_generate",backend="slow",status="200"\} 1$/m);
   assert.match(metrics, /^kage_gateway_requests_total\{route="api_generate",backend="fast",status="200"\} 2$/m);
+
+  // The same decisions, readable: GET /api/v1/gateway (what the dashboard shows).
+  const unknown = await fetch(`${gateway}/api/generate`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'nope:1b', prompt: 'x' }),
+  });
+  assert.equal(unknown.status, 404);
+  type View = {
+    enabled: boolean;
+    listen: string;
+    backends: {
+      id: string;
+      healthy: boolean;
+      loaded: string[];
+      in_flight: number;
+      rates: { model: string; source: string; decode_tps: number | null }[];
+    }[];
+    routes: {
+      totals: { backend: string; reason: string; count: number }[];
+      recent: {
+        backend: string;
+        model: string;
+        reason: string;
+        status: number;
+        outcome: string;
+        ttft_ms: number | null;
+      }[];
+    };
+  };
+  const gatewayView = async (): Promise<View> => (await (await fetch(`${api}/api/v1/gateway`)).json()) as View;
+  // The monitor reads /api/ps every 200 ms: the last answer's load shows within a few reads.
+  const loadedBy = Date.now() + 5000;
+  let view = await gatewayView();
+  while (!(view.backends.find((b) => b.id === 'fast')?.loaded.includes(MODEL) ?? false)) {
+    if (Date.now() > loadedBy) assert.fail(`fast never showed ${MODEL} loaded: ${JSON.stringify(view.backends)}`);
+    await new Promise((r) => setTimeout(r, 100));
+    view = await gatewayView();
+  }
+  assert.equal(view.enabled, true);
+  assert.equal(view.listen, `127.0.0.1:${gatewayPort}`);
+  assert.deepEqual(
+    view.backends.map((b) => [b.id, b.healthy, b.in_flight]),
+    [
+      ['fast', true, 0],
+      ['slow', true, 0],
+    ],
+  );
+  const fastRate = view.backends.find((b) => b.id === 'fast')?.rates.find((r) => r.model === MODEL);
+  assert.equal(fastRate?.source, 'live', 'measured by the gateway itself');
+  assert.ok((fastRate?.decode_tps ?? 0) > 0);
+  // Newest first: the refused name, then fast (after the run), slow (during it), fast (first).
+  assert.deepEqual(
+    view.routes.recent.map((r) => [r.backend, r.model, r.status, r.outcome]),
+    [
+      ['none', 'nope:1b', 404, 'unknown-model'],
+      ['fast', MODEL, 200, 'ok'],
+      ['slow', MODEL, 200, 'ok'],
+      ['fast', MODEL, 200, 'ok'],
+    ],
+  );
+  assert.ok(view.routes.recent.slice(1).every((r) => r.ttft_ms !== null && r.ttft_ms > 0));
+  assert.equal(
+    view.routes.totals.filter((c) => c.backend === 'fast').reduce((n, c) => n + c.count, 0),
+    2,
+  );
+  const snapshot = (await (await fetch(`${api}/api/v1/snapshot`)).json()) as { gateway: unknown };
+  assert.deepEqual(snapshot.gateway, { enabled: true, listen: `127.0.0.1:${gatewayPort}` });
 });

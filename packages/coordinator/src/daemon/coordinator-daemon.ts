@@ -181,7 +181,7 @@ export function createCoordinatorDaemon(o: CoordinatorDaemonOptions): Coordinato
       emulated: config.emulated,
       log: root,
       version: o.version,
-      ...(gatewayNow === null ? {} : { extraMetrics: () => gatewayNow.metricsText() }),
+      ...(gatewayNow === null ? {} : { extraMetrics: () => gatewayNow.metricsText(), gateway: gatewayNow }),
     });
     let httpPort: number;
     try {

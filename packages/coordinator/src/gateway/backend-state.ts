@@ -89,6 +89,11 @@ export class BackendState {
     return this.#rates.get(model);
   }
 
+  /** Every model's rates, by model name. */
+  allRates(): Array<[string, ModelRates]> {
+    return [...this.#rates.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
   /** A benchmark's figures: used until the gateway has measured the model itself. */
   seedRates(model: string, rates: { prefillTps: number | null; decodeTps: number | null }): void {
     const known = this.#rates.get(model);

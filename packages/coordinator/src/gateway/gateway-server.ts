@@ -25,6 +25,8 @@ import { ollamaLoadReply } from './ollama-response.js';
 import { ollamaErrorBody, openAIErrorBody, openAIErrorType } from './protocol-errors.js';
 import { ollamaLoadOnly } from './protocol-translate.js';
 import { conversationKey, createRouter, type ModelRoute, type Router } from './router.js';
+import { createRecentRoutes, type RecentRoutes } from './recent-routes.js';
+import { GATEWAY_OFF, gatewayView, type GatewayView } from './gateway-view.js';
 import { UpstreamError, createUpstreamAgents, upstreamRequest, type UpstreamAgents } from './upstream-request.js';
 
 export interface GatewayOptions {
@@ -46,6 +48,8 @@ export interface Gateway {
   metricsText(): Promise<string>;
   /** What the gateway knows of each backend (the dashboard, tests). */
   backends(): readonly BackendState[];
+  /** Backends and recent routing decisions, as `GET /api/v1/gateway` answers. */
+  status(): GatewayView;
   close(): Promise<void>;
 }
 
@@ -58,6 +62,8 @@ export function createGateway(o: GatewayOptions): Gateway {
   const router: Router = createRouter(backends, { sticky: config.sticky });
   const names: ModelNames = createModelNames(config.models);
   const metrics: GatewayMetrics = createGatewayMetrics();
+  const routes: RecentRoutes = createRecentRoutes();
+  let listening: string | null = null;
   const agents: UpstreamAgents = createUpstreamAgents();
   const urlOf = new Map(backends.map((b) => [normalUrl(b.config.url), b.id]));
   let monitor: BackendMonitor | null = null;
@@ -181,7 +187,20 @@ export function createGateway(o: GatewayOptions): Gateway {
       },
       busyBackends(),
     );
+    const record = (backend: string, reason: string, status: number, outcome: string, ttftMs: number | null): void =>
+      routes.record({
+        at: new Date().toISOString(),
+        route,
+        model: requested,
+        backend,
+        reason,
+        status,
+        outcome,
+        ttft_ms: ttftMs,
+        duration_ms: Number(process.hrtime.bigint() - started) / 1e6,
+      });
     if (result.kind === 'unknown-model') {
+      record('none', 'unknown-model', 404, 'unknown-model', null);
       metrics.errors.inc({ kind: 'unknown_model' });
       metrics.requests.inc({ route, backend: 'none', status: '404' });
       return sendError(
@@ -194,6 +213,7 @@ export function createGateway(o: GatewayOptions): Gateway {
       );
     }
     if (result.kind === 'unavailable') {
+      record('none', 'unavailable', 503, 'unavailable', null);
       metrics.errors.inc({ kind: 'unavailable' });
       metrics.requests.inc({ route, backend: 'none', status: '503' });
       const why = Object.entries(result.reasons)
@@ -222,6 +242,7 @@ export function createGateway(o: GatewayOptions): Gateway {
       reply.hijack();
       raw.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-kage-backend': first.backend.id });
       raw.end(JSON.stringify(ollamaLoadReply(endpoint, requested, loadOnly)));
+      record(first.backend.id, first.reason, 200, 'load-only', null);
       return finish(route, first.backend.id, 200);
     }
     reply.hijack();
@@ -256,7 +277,10 @@ export function createGateway(o: GatewayOptions): Gateway {
         });
       } catch (err) {
         done(b);
-        if (abort.signal.aborted) return finish(route, b.id, 499);
+        if (abort.signal.aborted) {
+          record(b.id, attempt === 0 ? choice.reason : 'retry', 499, 'client-gone', null);
+          return finish(route, b.id, 499);
+        }
         const phase = err instanceof UpstreamError ? err.phase : 'network';
         metrics.errors.inc({ kind: phase === 'first-byte' ? 'upstream_first_byte' : 'upstream_connect' });
         b.recordFailure(Date.now(), config.breakerFailures, config.breakerOpenMs);
@@ -308,6 +332,7 @@ export function createGateway(o: GatewayOptions): Gateway {
         },
         'relayed',
       );
+      record(b.id, attempt === 0 ? choice.reason : 'retry', outcome.status, outcome.kind, outcome.ttftMs);
       return finish(route, b.id, outcome.status);
     }
     raw.off('close', onClose);
@@ -316,6 +341,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     const body503 = errorBody(protocol, `every backend that has '${requested}' failed before answering`, 'api_error');
     raw.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-kage-backend': 'gateway' });
     raw.end(JSON.stringify(body503));
+    record('none', 'all-failed', status, 'unavailable', null);
     return finish(route, 'none', status);
   }
 
@@ -355,10 +381,12 @@ export function createGateway(o: GatewayOptions): Gateway {
       const address = app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : config.port;
       log.info({ port, backends: backends.map((b) => `${b.id} ${b.healthy ? 'up' : 'down'}`) }, 'gateway listening');
+      listening = config.host.includes(':') ? `[${config.host}]:${port}` : `${config.host}:${port}`;
       return port;
     },
     metricsText: () => metrics.registry.metrics(),
     backends: () => backends,
+    status: () => (listening === null ? GATEWAY_OFF : gatewayView(listening, backends, routes, Date.now())),
     async close() {
       monitor?.close();
       clearInterval(ratesTimer);

@@ -9,6 +9,7 @@ import type { EventHub } from '../events/event-hub.js';
 import type { AgentCommander } from '../grpc/agent-commander.js';
 import type { MetricPoint, NodeView } from '../registry/node-view.js';
 import type { ModelsView } from '../registry/models-view.js';
+import type { GatewayView } from '../gateway/gateway-view.js';
 
 export interface NodesReadModel {
   list(): NodeView[];
@@ -86,6 +87,8 @@ export interface ApiDeps {
   version: string;
   /** The lab runs on Kage's emulators: the dashboard labels every figure as not real. @default false */
   emulated?: boolean;
+  /** The gateway, when coordinator.yaml has one. */
+  gateway?: { status(): GatewayView };
   /** More series for `/metrics` in the Prometheus text format (the gateway's), when there are. */
   extraMetrics?: () => Promise<string>;
 }

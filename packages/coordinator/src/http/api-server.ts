@@ -38,6 +38,7 @@ import { registerRunRoutes } from './routes-runs.js';
 import { registerDashboardRoutes } from './routes-dashboard.js';
 import { registerSnapshotRoutes } from './routes-snapshot.js';
 import { registerModelRoutes } from './routes-models.js';
+import { registerGatewayRoutes } from './routes-gateway.js';
 import { formatSchemaErrors, typeboxValidatorCompiler } from './validation.js';
 
 /** How stale the node list may be: half the agents' default sample interval. */
@@ -160,6 +161,7 @@ export async function buildApiServer(deps: ApiDeps, options: ApiServerOptions = 
         { name: 'nodes', description: 'Nodes, their metrics and their services' },
         { name: 'runs', description: 'Benchmark runs' },
         { name: 'events', description: 'Live event feed' },
+        { name: 'gateway', description: 'The gateway: backends and routing decisions' },
         { name: 'auth', description: 'The API token' },
         { name: 'health', description: 'Liveness, readiness, Prometheus metrics' },
       ],
@@ -172,6 +174,7 @@ export async function buildApiServer(deps: ApiDeps, options: ApiServerOptions = 
   registerHealthRoutes(app, deps, exporter);
   registerNodeRoutes(app, deps, { listMaxAgeMs: options.nodesListMaxAgeMs ?? NODES_LIST_MAX_AGE_MS });
   registerModelRoutes(app, deps);
+  registerGatewayRoutes(app, deps);
   registerRunRoutes(app, deps);
   registerEventRoutes(app, streams);
   registerAuthRoutes(app);

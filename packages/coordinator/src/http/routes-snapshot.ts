@@ -18,6 +18,10 @@ export const SnapshotSchema = Type.Object({
   nodes: Type.Array(NodeViewSchema),
   runs: Type.Array(RunListEntrySchema),
   models: ModelsViewSchema,
+  gateway: Type.Object(
+    { enabled: Type.Boolean(), listen: Type.Union([Type.String(), Type.Null()]) },
+    { description: 'whether the gateway runs, and where clients connect (its state: GET /api/v1/gateway)' },
+  ),
 });
 
 export function registerSnapshotRoutes(app: ApiApp, deps: ApiDeps): void {
@@ -42,6 +46,7 @@ export function registerSnapshotRoutes(app: ApiApp, deps: ApiDeps): void {
         nodes: deps.nodes.list(),
         runs: deps.runs.list(),
         models: deps.models.view(),
+        gateway: { enabled: deps.gateway !== undefined, listen: deps.gateway?.status().listen ?? null },
       };
     },
   );

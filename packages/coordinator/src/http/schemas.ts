@@ -297,3 +297,49 @@ export const ModelsViewSchema = Type.Object({
     }),
   ),
 });
+
+export const GatewayViewSchema = Type.Object({
+  enabled: Type.Boolean({ description: 'false when coordinator.yaml has no gateway section' }),
+  listen: Nullable(Type.String({ description: 'where clients connect, host:port' })),
+  backends: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      kind: OneOf(['ollama', 'exo']),
+      url: Type.String(),
+      nodes: Type.Array(Type.String()),
+      healthy: Type.Boolean(),
+      health_reason: Nullable(Type.String()),
+      circuit_open: Type.Boolean({ description: 'after repeated failures: nothing is sent there until it closes' }),
+      in_flight: Type.Integer(),
+      slots: Type.Integer({ description: 'requests it serves at once (num_parallel)' }),
+      version: Nullable(Type.String()),
+      loaded: Type.Array(Type.String(), { description: 'models loaded in memory now, by the backend’s names' }),
+      models: Type.Integer({ description: 'models it can serve' }),
+      rates: Type.Array(
+        Type.Object({
+          model: Type.String(),
+          prefill_tps: Nullable(Type.Number()),
+          decode_tps: Nullable(Type.Number()),
+          source: OneOf(['bench', 'live']),
+        }),
+      ),
+    }),
+  ),
+  routes: Type.Object({
+    totals: Type.Array(Type.Object({ backend: Type.String(), reason: Type.String(), count: Type.Integer() })),
+    recent: Type.Array(
+      Type.Object({
+        at: IsoTime,
+        route: Type.String(),
+        model: Type.String(),
+        backend: Type.String({ description: '`none` when no backend could answer' }),
+        reason: Type.String(),
+        status: Type.Integer(),
+        outcome: Type.String(),
+        ttft_ms: Nullable(Type.Number()),
+        duration_ms: Type.Number(),
+      }),
+      { description: 'the latest requests, newest first' },
+    ),
+  }),
+});
