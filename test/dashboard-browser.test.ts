@@ -8,7 +8,7 @@
 /// <reference lib="dom.iterable" />
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +56,7 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
   const agents = new Map<string, { process: DaemonProcess; config: string }>();
   const ollamaPorts = new Map<string, number>();
   const exoUrls = new Map<string, string>();
+  let gatewayPort = 0;
   let api: string;
   let browser: Browser;
   let page: Page;
@@ -73,22 +74,40 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
     const httpPort = await freePort();
     api = `http://127.0.0.1:${httpPort}`;
     files = await writeCoordinatorConfig(dir, { grpcPort, httpPort, nodes: NODES, emulated: true });
+    // The ports first: the coordinator's gateway names every node's Ollama and srv1's EXO.
+    for (const node of NODES) {
+      ollamaPorts.set(node, await freePort());
+      exoUrls.set(node, `http://127.0.0.1:${await freePort()}`);
+    }
+    gatewayPort = await freePort();
+    await appendFile(
+      files.config,
+      [
+        'gateway:',
+        `  listen: "127.0.0.1:${gatewayPort}"`,
+        '  health_interval_ms: 250',
+        '  backends:',
+        ...NODES.map(
+          (n) =>
+            `    - { id: ollama-${n}, kind: ollama, url: "http://127.0.0.1:${ollamaPorts.get(n)}", nodes: [${n}] }`,
+        ),
+        `    - { id: exo, kind: exo, url: "${exoUrls.get('srv1')}", nodes: [${NODES.join(', ')}] }`,
+        '',
+      ].join('\n'),
+    );
     coordinator = spawnDaemon(['coordinator', '--config', files.config]);
     await coordinator.waitForLog((l) => l['msg'] === 'coordinator started', 'coordinator started');
     const exoPorts: number[] = [];
     for (const node of NODES) {
-      const ollamaPort = await freePort();
-      ollamaPorts.set(node, ollamaPort);
-      const exoPort = await freePort();
+      const exoPort = Number(new URL(exoUrls.get(node) ?? '').port);
       const config = await writeAgentConfig(dir, {
         node,
         grpcPort,
         token: files.tokens[node] ?? '',
-        ollamaPort,
+        ollamaPort: ollamaPorts.get(node) ?? 0,
         exo: { port: exoPort, peers: [...exoPorts] },
       });
       exoPorts.push(exoPort);
-      exoUrls.set(node, `http://127.0.0.1:${exoPort}`);
       agents.set(node, { process: startAgent(node, config), config });
     }
     await waitFor('three online nodes with ollama and exo running', async () => {
@@ -305,6 +324,38 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
     await models.locator('tr[data-server="ollama"][data-node="rog"]').waitFor({ state: 'detached', timeout: 5000 });
     assert.equal(await models.locator('tr[data-server="ollama"]').count(), 2);
     await shot('models');
+  });
+
+  test('the Gateway panel shows the backends and where each request went, and why', async () => {
+    const section = page.locator('#gateway');
+    await section.waitFor({ state: 'visible', timeout: 5000 });
+    assert.match(
+      (await page.locator('#gateway-listen').textContent()) ?? '',
+      new RegExp(`127\\.0\\.0\\.1:${gatewayPort}`),
+    );
+    const ask = await fetch(`http://127.0.0.1:${gatewayPort}/api/chat`, {
+      method: 'POST',
+      body: JSON.stringify({
+        model: 'qwen2.5:3b',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: false,
+        options: { num_predict: 3 },
+      }),
+    });
+    assert.equal(ask.status, 200, await ask.clone().text());
+    const backend = ask.headers.get('x-kage-backend') ?? '';
+    assert.match(backend, /^ollama-(srv1|srv2)$/, 'a node that still has the model loaded (rog unloaded it)');
+    await section.scrollIntoViewIfNeeded();
+    const row = page.locator(`#gateway-body .gateway-routes tr[data-backend="${backend}"][data-model="qwen2.5:3b"]`);
+    await row.first().waitFor({ timeout: 8000 });
+    assert.match((await row.first().textContent()) ?? '', /qwen2\.5:3b.*(loaded|fastest|free-slot).*200 ok/);
+    for (const id of ['ollama-srv1', 'ollama-srv2', 'ollama-rog', 'exo']) {
+      assert.equal(
+        await page.locator(`#gateway-body .gateway-backends tr[data-backend="${id}"]`).getAttribute('data-healthy'),
+        'true',
+      );
+    }
+    await shot('gateway');
   });
 
   test('history draws a node’s metrics with uPlot', async () => {

@@ -1,7 +1,7 @@
 // What the node's model servers hold: Ollama's /api/ps and EXO's /state read into the wire's
 // shapes, polled while the service is up, published once per change; the agent.yaml key checked
 // like every other.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { chmod, writeFile } from 'node:fs/promises';
@@ -154,7 +154,7 @@ test('readExoInstances: runners in pipeline order, by friendly name, with their 
 });
 
 /** A server whose answer the test sets; counts the requests. */
-async function fakeServer(t: import('node:test').TestContext) {
+async function fakeServer(t: TestContext) {
   const server = createServer((req, res) => {
     s.requests++;
     if (s.status !== 200) {
@@ -183,7 +183,7 @@ test('the watcher publishes once per change, says why a server cannot be read, a
   t.after(() => watcher.close());
   const sent: LoadedModels[] = [];
   watcher.subscribe((m: AgentMessage) => {
-    if (m.loaded_models) sent.push(m.loaded_models as LoadedModels);
+    if (m.loaded_models) sent.push(m.loaded_models);
   });
   assert.equal(watcher.current(), null, 'nothing to say before the first read');
   watcher.start();

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Logger } from 'pino';
-import { createAgentStream, SupervisionError, type AgentStreamOptions, type CommandHandlers } from '../src/index.js';
-import type { CommandResult__Output, ProbeResult__Output } from '@kage/wire';
+import {
+  createAgentStream,
+  SupervisionError,
+  type AgentStreamOptions,
+  type CommandHandlers,
+  type LiveMessages,
+} from '../src/index.js';
+import type { AgentMessage, CommandResult__Output, ProbeResult__Output } from '@kage/wire';
 import {
   createStore,
   createTestCoordinator,
@@ -304,6 +310,54 @@ describe('agent stream', () => {
     await c.sendCommand({ id: 'c1', service_action: { service: 'ollama', action: 'START' } });
     await waitFor(() => c.store.results.length === before + 1, 'the repeated answer');
     assert.deepEqual(calls, ['ollama:start', 'ollama:stop']);
+  });
+
+  test('live state (loaded models) is sent after Welcome and on each change, never buffered, and again after a reconnect', async (t) => {
+    const dir = await tempDir(t);
+    const store = createStore();
+    const { c: first, port } = await coordinator(t, { store });
+    let current: AgentMessage | null = null;
+    const listeners = new Set<(m: AgentMessage) => void>();
+    const live: LiveMessages = {
+      current: () => current,
+      subscribe(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const say = (names: string[]): void => {
+      current = {
+        loaded_models: {
+          ts_ms: Date.now(),
+          services: [{ service: 'ollama', api: 'ollama', models: names.map((name) => ({ name })) }],
+        },
+      };
+      for (const listener of listeners) listener(current);
+    };
+    say(['qwen2.5:3b']);
+    const stream = createAgentStream(streamOptions(port, dir, captureLogger().log, { live }));
+    closeLater(t, () => stream.close());
+    await stream.open();
+    await waitFor(() => store.loadedModels.length === 1, 'the state after Welcome');
+    const names = (i: number) => store.loadedModels[i]?.services[0]?.models.map((m) => m.name);
+    assert.deepEqual(names(0), ['qwen2.5:3b']);
+    say(['qwen2.5:3b', 'llama3.2:1b']);
+    await waitFor(() => store.loadedModels.length === 2, 'the change');
+    assert.deepEqual(names(1), ['qwen2.5:3b', 'llama3.2:1b']);
+
+    // Changes while the coordinator is away are not queued: the reconnect sends the state as it is then.
+    first.stop();
+    await waitFor(() => stream.status().state !== 'connected', 'the stream to notice');
+    say([]);
+    say(['llama3.2:1b']);
+    const second = createTestCoordinator({ token: TOKEN, store });
+    closeLater(t, () => second.close());
+    await second.start(port);
+    await waitFor(() => store.loadedModels.length === 3, 'the state after the reconnect');
+    assert.deepEqual(names(2), ['llama3.2:1b']);
+    assert.equal(store.loadedModels.length, 3, 'nothing buffered from the time away');
+    assert.equal(receivedSeqs(store).length, 0, 'live state takes no buffer seq');
+    assert.equal(listeners.size, 1, 'the ended session unsubscribed');
   });
 
   test('records buffered while the coordinator is away survive an agent restart and replay once', async (t) => {

@@ -55,6 +55,42 @@ export interface Snapshot {
   nodes: NodeView[];
   runs: RunListEntry[];
   models: ModelsView;
+  gateway: { enabled: boolean; listen: string | null };
+}
+
+/** `GET /api/v1/gateway`. */
+export interface GatewayView {
+  enabled: boolean;
+  listen: string | null;
+  backends: {
+    id: string;
+    kind: string;
+    url: string;
+    nodes: string[];
+    healthy: boolean;
+    health_reason: string | null;
+    circuit_open: boolean;
+    in_flight: number;
+    slots: number;
+    version: string | null;
+    loaded: string[];
+    models: number;
+    rates: { model: string; prefill_tps: number | null; decode_tps: number | null; source: string }[];
+  }[];
+  routes: {
+    totals: { backend: string; reason: string; count: number }[];
+    recent: {
+      at: string;
+      route: string;
+      model: string;
+      backend: string;
+      reason: string;
+      status: number;
+      outcome: string;
+      ttft_ms: number | null;
+      duration_ms: number;
+    }[];
+  };
 }
 
 /** `GET /api/v1/models`, the snapshot's `models` and the `models` event. */

@@ -8,6 +8,7 @@ import { byId, setText } from './dom.js';
 import { openEventFeed, type EventFeed } from './event-feed.js';
 import { applyEvent, createLabState, loadSnapshot, type LabState } from './lab-state.js';
 import { renderModels } from './panel-models.js';
+import { setupGateway } from './panel-gateway.js';
 import { renderNodeCard, renderNodeCards } from './panel-nodes.js';
 import { drawHistory, setupHistory } from './panel-history.js';
 import { renderRunDetail, renderRunList, selectRun, setupRunForm } from './panel-runs.js';
@@ -94,6 +95,7 @@ async function main(): Promise<void> {
     void reload();
   });
   setupHistory(state);
+  setupGateway(snapshot.gateway);
   draw();
   // The history is the largest answer: it is read once its panel comes into view, not on load.
   const history = byId('history');

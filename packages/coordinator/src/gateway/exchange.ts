@@ -5,8 +5,9 @@
  * arrive, only the model name rewritten in the request; an Ollama client reaching EXO gets EXO's
  * OpenAI stream converted to Ollama's NDJSON (ollama-over-openai.ts).
  *
- * While relaying, the exchange also measures what the router learns from: the time to the first
- * byte, and prefill and decode speed (from Ollama's final chunk, or counted SSE events).
+ * While relaying, the exchange also measures what the router learns from: prefill and decode
+ * speed (from Ollama's final chunk, or counted SSE events). The first byte is reported through
+ * `onFirstByte`, so the caller times it from the request's arrival.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { translateOllamaRequest } from './ollama-over-openai.js';
@@ -17,7 +18,6 @@ export type Outcome = {
   /** `ok`: the backend's answer was relayed whole; `cut`: it failed mid-answer; `client-gone`: the client left. */
   kind: 'ok' | 'cut' | 'client-gone';
   status: number;
-  ttftMs: number | null;
   prefillTps: number | null;
   decodeTps: number | null;
   /** Ollama's `load_duration` of this request, ms, when it says. */
@@ -67,7 +67,6 @@ export function relayAsIs(
   protocol: 'ollama' | 'openai',
 ): Promise<Outcome> {
   const status = upstream.statusCode ?? 502;
-  const started = process.hrtime.bigint();
   client.writeHead(status, {
     'content-type': upstream.headers['content-type'] ?? 'application/json; charset=utf-8',
     'x-kage-backend': hooks.backendId,
@@ -87,7 +86,7 @@ export function relayAsIs(
       settled = true;
       const rates =
         kind === 'ok' ? measuredRates(protocol, tail, events, first, last) : { prefillTps: null, decodeTps: null };
-      resolve({ kind, status, ttftMs: first === null ? null : Number(first - started) / 1e6, ...rates });
+      resolve({ kind, status, ...rates });
     };
     upstream.on('data', (chunk: Buffer) => {
       const now = process.hrtime.bigint();

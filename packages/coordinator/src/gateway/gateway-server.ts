@@ -304,9 +304,15 @@ export function createGateway(o: GatewayOptions): Gateway {
         continue;
       }
       router.served(conversationKey(requested, opening.start), b.id);
+      // From the request reaching the gateway, as the client sees it (the relay's own figure
+      // starts at the backend's headers).
+      let ttftMs: number | null = null;
       const outcome = await exchange.relay(upstream, raw, {
         backendId: b.id,
-        onFirstByte: () => metrics.ttft.observe({ backend: b.id }, Number(process.hrtime.bigint() - started) / 1e9),
+        onFirstByte: () => {
+          ttftMs = Number(process.hrtime.bigint() - started) / 1e6;
+          metrics.ttft.observe({ backend: b.id }, ttftMs / 1000);
+        },
       });
       done(b);
       if (outcome.kind === 'ok') {
@@ -327,12 +333,12 @@ export function createGateway(o: GatewayOptions): Gateway {
           reason: attempt === 0 ? choice.reason : 'retry',
           status: outcome.status,
           outcome: outcome.kind,
-          ttft_ms: outcome.ttftMs,
+          ttft_ms: ttftMs,
           duration_ms: Number(process.hrtime.bigint() - started) / 1e6,
         },
         'relayed',
       );
-      record(b.id, attempt === 0 ? choice.reason : 'retry', outcome.status, outcome.kind, outcome.ttftMs);
+      record(b.id, attempt === 0 ? choice.reason : 'retry', outcome.status, outcome.kind, ttftMs);
       return finish(route, b.id, outcome.status);
     }
     raw.off('close', onClose);

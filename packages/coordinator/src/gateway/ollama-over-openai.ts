@@ -47,17 +47,17 @@ function relayOllamaOverOpenAI(
   o: { endpoint: 'chat' | 'generate'; requested: string; stream: boolean; startedNs: bigint },
 ): Promise<Outcome> {
   const status = upstream.statusCode ?? 502;
-  let first: bigint | null = null;
+  let first = false;
   return new Promise((resolve) => {
     let settled = false;
     const settle = (kind: Outcome['kind'], rates: Rates): void => {
       if (settled) return;
       settled = true;
-      resolve({ kind, status, ttftMs: first === null ? null : Number(first - o.startedNs) / 1e6, ...rates });
+      resolve({ kind, status, ...rates });
     };
     const mark = (): void => {
-      if (first !== null) return;
-      first = process.hrtime.bigint();
+      if (first) return;
+      first = true;
       hooks.onFirstByte();
     };
     client.on('close', () => {

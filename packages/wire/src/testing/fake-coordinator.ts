@@ -13,6 +13,7 @@ import type {
   CoordinatorMessage,
   Hello__Output,
   Heartbeat__Output,
+  LoadedModels__Output,
   ProbeResult__Output,
   Sample__Output,
   ServiceEvent__Output,
@@ -29,6 +30,8 @@ export interface CoordinatorStore {
   samples: Sample__Output[];
   events: ServiceEvent__Output[];
   heartbeats: Heartbeat__Output[];
+  /** Every LoadedModels, in arrival order. */
+  loadedModels: LoadedModels__Output[];
   results: Array<CommandResult__Output | ProbeResult__Output>;
   /** Calls refused for a wrong token, with the time of each. */
   authFailures: number[];
@@ -45,6 +48,7 @@ export function createStore(): CoordinatorStore {
     samples: [],
     events: [],
     heartbeats: [],
+    loadedModels: [],
     results: [],
     authFailures: [],
     accepted: 0,
@@ -148,6 +152,9 @@ export function createTestCoordinator(options: TestCoordinatorOptions): TestCoor
           return;
         case 'heartbeat':
           store.heartbeats.push(message.heartbeat as Heartbeat__Output);
+          return;
+        case 'loaded_models':
+          store.loadedModels.push(message.loaded_models as LoadedModels__Output);
           return;
         case 'command_result':
           store.results.push(message.command_result as CommandResult__Output);
