@@ -69,7 +69,8 @@ export function createDemoCommand(): Command {
         );
         if (flags.serve === true) {
           process.stdout.write(
-            `\nDashboard: ${lab.apiUrl}/ (API token in ${join(flags.out, 'lab', 'api.token')}) · Ctrl-C stops the lab\n`,
+            `\nDashboard: ${lab.apiUrl}/ (API token in ${join(flags.out, 'lab', 'api.token')})\n` +
+              `Gateway: ${lab.gatewayUrl} (OLLAMA_HOST=${lab.gatewayUrl} ollama run qwen2.5:3b) · Ctrl-C stops the lab\n`,
           );
           await withInterrupt((signal) => untilAborted(signal));
         }

@@ -34,6 +34,8 @@ export interface DemoLab {
   readonly nodes: readonly DemoNode[];
   readonly client: CoordinatorClient;
   readonly apiUrl: string;
+  /** The gateway: one Ollama/OpenAI endpoint over every node's Ollama and the EXO cluster. */
+  readonly gatewayUrl: string;
   close(): Promise<void>;
 }
 
@@ -59,6 +61,15 @@ export async function startDemoLab(outDir: string, options: { deterministic: boo
   await mkdir(labDir, { recursive: true, mode: 0o700 });
   const grpcPort = await freePort();
   const httpPort = await freePort();
+  const gatewayPort = await freePort();
+  // Every port before the coordinator's config: its gateway names each node's servers.
+  const ports = new Map<string, { ollama: number; exo: number }>();
+  for (const hostname of HOSTNAMES) ports.set(hostname, { ollama: await freePort(), exo: await freePort() });
+  const portsOf = (hostname: string): { ollama: number; exo: number } => {
+    const p = ports.get(hostname);
+    if (p === undefined) throw new TypeError(`no ports for ${hostname}`);
+    return p;
+  };
   const tokens = Object.fromEntries(HOSTNAMES.map((h) => [h, `demo-${h}-${randomHex()}`]));
   const apiToken = `demo-api-${randomHex()}`;
   await writeFile(
@@ -77,6 +88,14 @@ export async function startDemoLab(outDir: string, options: { deterministic: boo
       'auth: { agent_tokens_file: agent-tokens.yaml, api_token_file: api.token }',
       // The dashboard labels every figure as coming from emulators.
       'emulated: true',
+      // The dashboard shows where the gateway sends each request; a run's cell locks its backend.
+      'gateway:',
+      `  listen: "127.0.0.1:${gatewayPort}"`,
+      '  backends:',
+      ...HOSTNAMES.map(
+        (h) => `    - { id: ollama-${h}, kind: ollama, url: "http://127.0.0.1:${portsOf(h).ollama}", nodes: [${h}] }`,
+      ),
+      `    - { id: exo, kind: exo, url: "http://127.0.0.1:${portsOf('srv1').exo}", nodes: [${HOSTNAMES.join(', ')}] }`,
       '',
     ].join('\n'),
     { mode: 0o600 },
@@ -106,8 +125,7 @@ export async function startDemoLab(outDir: string, options: { deterministic: boo
     const nodes: DemoNode[] = [];
     const exoPorts: number[] = [];
     for (const [i, hostname] of HOSTNAMES.entries()) {
-      const ollamaPort = await freePort();
-      const exoPort = await freePort();
+      const { ollama: ollamaPort, exo: exoPort } = portsOf(hostname);
       const profile = SEED_NODE_PROFILES[hostname];
       const common = [
         '--hardware',
@@ -173,7 +191,7 @@ export async function startDemoLab(outDir: string, options: { deterministic: boo
     }
     const apiUrl = `http://127.0.0.1:${httpPort}`;
     const client = new CoordinatorClient({ url: new URL(apiUrl), token: apiToken });
-    return { nodes, client, apiUrl, close: () => (closing ??= close()) };
+    return { nodes, client, apiUrl, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, close: () => (closing ??= close()) };
   } catch (err) {
     await close();
     throw err;
