@@ -407,3 +407,40 @@ test("bad input: each answered in the protocol's own error shape, with nothing s
   );
   assert.equal(allowed.status, 200, await allowed.clone().text());
 });
+
+test('what `ollama run` asks first: /api/show from the node that has the model, EXO-only models answered, unknown 404', async (t) => {
+  const node = await ollamaNode(t, 'rtx4090-desktop');
+  const exo = await exoWithInstance(t, EXO_ONLY_ID);
+  const { url } = await startGateway(
+    t,
+    gatewayConfig([backend('ollama-a', 'ollama', node.url), backend('exo-cluster', 'exo', exo.url)]),
+  );
+  const ollama = new Ollama({ host: url });
+  // The backends' models are known after the first health round.
+  const deadline = Date.now() + 5000;
+  while ((await ollama.list()).models.length < 2) {
+    if (Date.now() > deadline) assert.fail('the gateway never listed both models');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  // The CLI's sequence: show (capabilities decide what it offers), a load-only request, the chat.
+  const direct = await new Ollama({ host: node.url }).show({ model: SMALL });
+  const shown = await ollama.show({ model: SMALL });
+  assert.deepEqual(shown, direct, 'relayed exactly as the node answered');
+  const legacy = await fetch(`${url}/api/show`, { method: 'POST', body: JSON.stringify({ name: SMALL }) });
+  assert.equal(legacy.status, 200, 'the older `name` field is accepted');
+  assert.equal(legacy.headers.get('x-kage-backend'), 'ollama-a');
+  const loaded = await ollama.generate({ model: SMALL, prompt: '' });
+  assert.equal(loaded.done_reason, 'load');
+
+  const exoShown = await ollama.show({ model: EXO_ONLY });
+  assert.deepEqual(exoShown.capabilities, ['completion']);
+  assert.equal(exoShown.details.format, 'mlx');
+
+  const missing = await fetch(`${url}/api/show`, { method: 'POST', body: JSON.stringify({ model: 'nope:7b' }) });
+  assert.equal(missing.status, 404);
+  assert.deepEqual(await missing.json(), { error: "model 'nope:7b' not found" });
+  const bad = await fetch(`${url}/api/show`, { method: 'POST', body: '{"model": 3}' });
+  assert.equal(bad.status, 400);
+  assert.match(((await bad.json()) as { error: string }).error, /model is required/);
+});

@@ -26,6 +26,7 @@ import { ollamaErrorBody, openAIErrorBody, openAIErrorType } from './protocol-er
 import { ollamaLoadOnly } from './protocol-translate.js';
 import { conversationKey, createRouter, type ModelRoute, type Router } from './router.js';
 import { createRecentRoutes, type RecentRoutes } from './recent-routes.js';
+import { exoShowAnswer, showSource, type ShowSource } from './model-show.js';
 import { GATEWAY_OFF, gatewayView, type GatewayView } from './gateway-view.js';
 import { UpstreamError, createUpstreamAgents, upstreamRequest, type UpstreamAgents } from './upstream-request.js';
 
@@ -142,6 +143,7 @@ export function createGateway(o: GatewayOptions): Gateway {
       return reply.header('x-kage-backend', listing.backends.join(',') || 'gateway').send(listing.body);
     });
   }
+  app.post('/api/show', (request, reply) => show(request, reply));
   app.post('/api/chat', (request, reply) => relay(request, reply, 'api_chat'));
   app.post('/api/generate', (request, reply) => relay(request, reply, 'api_generate'));
   app.post('/v1/chat/completions', (request, reply) => relay(request, reply, 'v1_chat'));
@@ -349,6 +351,72 @@ export function createGateway(o: GatewayOptions): Gateway {
     raw.end(JSON.stringify(body503));
     record('none', 'all-failed', status, 'unavailable', null);
     return finish(route, 'none', status);
+  }
+
+  /** `POST /api/show` (model-show.ts): relayed to an Ollama backend with the model, streamed through. */
+  async function show(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    let body: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(((request.body as Buffer | undefined) ?? Buffer.alloc(0)).toString('utf8'));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new Error('the body must be a JSON object');
+      body = parsed as Record<string, unknown>;
+    } catch (err) {
+      metrics.errors.inc({ kind: 'bad_request' });
+      return sendError(reply, 'ollama', 400, `invalid JSON body: ${(err as Error).message}`, 'invalid_request_error');
+    }
+    // Ollama takes `model`, and the older `name` (which some clients still send).
+    const requested = body['model'] ?? body['name'];
+    if (typeof requested !== 'string' || requested === '') {
+      metrics.errors.inc({ kind: 'bad_request' });
+      return sendError(reply, 'ollama', 400, 'model is required', 'invalid_request_error');
+    }
+    let source: ShowSource;
+    try {
+      validateModelName(requested);
+      source = showSource(backends, names.resolve(requested));
+    } catch (err) {
+      metrics.errors.inc({ kind: 'bad_request' });
+      return sendError(reply, 'ollama', 400, (err as Error).message, 'invalid_request_error');
+    }
+    if (source.kind === 'unknown') {
+      metrics.errors.inc({ kind: 'unknown_model' });
+      return sendError(reply, 'ollama', 404, `model '${requested}' not found`, 'api_error');
+    }
+    if (source.kind === 'exo') {
+      return reply.header('x-kage-backend', source.backend.id).send(exoShowAnswer());
+    }
+    const b = source.backend;
+    let upstream: IncomingMessage;
+    try {
+      const { name: _legacy, ...rest } = body;
+      upstream = await upstreamRequest(agents, {
+        url: `${b.config.url}/api/show`,
+        method: 'POST',
+        body: Buffer.from(JSON.stringify({ ...rest, model: source.model })),
+        connectTimeoutMs: config.connectTimeoutMs,
+        firstByteTimeoutMs: config.firstByteTimeoutMs,
+        signal: AbortSignal.timeout(config.firstByteTimeoutMs),
+      });
+    } catch (err) {
+      metrics.errors.inc({ kind: 'upstream_connect' });
+      return sendError(
+        reply,
+        'ollama',
+        502,
+        `${b.id} did not answer /api/show: ${(err as Error).message}`,
+        'api_error',
+      );
+    }
+    reply.hijack();
+    const raw: ServerResponse = reply.raw;
+    raw.writeHead(upstream.statusCode ?? 502, {
+      'content-type': upstream.headers['content-type'] ?? 'application/json; charset=utf-8',
+      'x-kage-backend': b.id,
+    });
+    upstream.on('error', () => raw.destroy());
+    raw.on('close', () => upstream.destroy());
+    upstream.pipe(raw);
   }
 
   function done(b: BackendState): void {
