@@ -13,6 +13,7 @@ import { KageError } from '@kage/common';
 import { createParser } from 'eventsource-parser';
 import { CliError, EXIT_NOINPUT, EXIT_USAGE } from './errors.js';
 import type {
+  ModelsView,
   NodeView,
   RunDetail,
   ServiceActionName as ServiceAction,
@@ -27,8 +28,10 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 // ---- Response shapes: the coordinator's own types (type-only: nothing of it is loaded) -------
 
 export type {
+  ExoInstanceView,
   GpuView,
   LatestView,
+  ModelsView,
   NodeStatus,
   NodeView,
   RunDetail,
@@ -338,6 +341,20 @@ export class CoordinatorClient {
     const nodes = await this.json<unknown>('GET', 'api/v1/nodes', options);
     if (!Array.isArray(nodes)) throw this.badShape('GET', 'api/v1/nodes', 'a list of nodes');
     return nodes as NodeView[];
+  }
+
+  /** `GET /api/v1/models`; null from a coordinator older than the route. */
+  async listModels(options: { signal?: AbortSignal } = {}): Promise<ModelsView | null> {
+    try {
+      const models = await this.json<ModelsView>('GET', 'api/v1/models', options);
+      if (!Array.isArray(models.ollama) || !Array.isArray(models.exo)) {
+        throw this.badShape('GET', 'api/v1/models', 'an object with ollama and exo lists');
+      }
+      return models;
+    } catch (err) {
+      if (err instanceof KageError && err.code === 'KAGE_ERR_NOT_FOUND') return null;
+      throw err;
+    }
   }
 
   /**

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   API_TOKEN,
+  GIB,
   authorized,
   runKage,
   startFakeCoordinator,
@@ -95,6 +96,89 @@ test('kage status prints load per node and each service with its state, pid and 
       '  exo: backoff ✗ (no pid, 3 restarts) — exited with code 1',
       // An offline node's last sample is not shown as its current load.
       'srv2  offline  —      —                     —           —',
+    ]);
+  });
+});
+
+test('kage status shows the models each service holds and the EXO instances; an older coordinator shows none', async () => {
+  await withCoordinator(async (fake) => {
+    const runner = (node: string, start: number, end: number, state = 'RunnerReady', error: string | null = null) => ({
+      host: node,
+      node,
+      state,
+      layers_loaded: null,
+      total_layers: null,
+      start_layer: start,
+      end_layer: end,
+      n_layers: 28,
+      weights_bytes: 1000,
+      error,
+    });
+    fake.route('GET', '/api/v1/models', () => ({
+      status: 200,
+      body: {
+        sources: [],
+        ollama: [
+          {
+            node: 'srv1',
+            service: 'ollama',
+            model: 'qwen2.5:3b',
+            size_bytes: 2.4 * GIB,
+            vram_bytes: 0,
+            expires_at: null,
+            context_length: 4096,
+            parameter_size: '3.1B',
+            quantization: 'Q4_K_M',
+          },
+          {
+            node: 'srv1',
+            service: 'ollama',
+            model: 'llama3.2:1b',
+            size_bytes: 2 * GIB,
+            vram_bytes: 1 * GIB,
+            expires_at: null,
+            context_length: null,
+            parameter_size: null,
+            quantization: null,
+          },
+          {
+            node: 'rog',
+            service: 'ollama',
+            model: 'qwen2.5-coder:32b',
+            size_bytes: 20 * GIB,
+            vram_bytes: 20 * GIB,
+            expires_at: null,
+            context_length: null,
+            parameter_size: null,
+            quantization: null,
+          },
+        ],
+        exo: [
+          {
+            instance_id: 'i1',
+            model: 'mlx-community/Qwen2.5-3B-Instruct-4bit',
+            kind: 'MlxRingInstance',
+            state: 'failed',
+            reported_by: 'srv1',
+            runners: [runner('srv1', 0, 14), runner('rog', 14, 28, 'RunnerFailed', 'out of memory')],
+          },
+        ],
+      },
+    }));
+    const r = await runKage(['status', '--coordinator', fake.url]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trimEnd().split('\n'), [
+      'NODE  STATUS   CPU %  MEM used/total (GiB)  GPU busy %  GPU MEM (GiB)',
+      'srv1  online   12.5   8.0/32.0              —           —',
+      '  ollama: running ✓ (pid 123, 0 restarts)',
+      '    loaded: qwen2.5:3b 2.4 GiB, 100% CPU; llama3.2:1b 2.0 GiB, 50%/50% CPU/GPU',
+      'rog   online   3.3    20.0/64.0             45.0        10.0/96.0',
+      '  ollama: running ✓ (pid 77, 0 restarts)',
+      '    loaded: qwen2.5-coder:32b 20.0 GiB, 100% GPU',
+      '  exo: backoff ✗ (no pid, 3 restarts) — exited with code 1',
+      'srv2  offline  —      —                     —           —',
+      'EXO instances:',
+      '  mlx-community/Qwen2.5-3B-Instruct-4bit failed: srv1 layers 0–13, rog layers 14–27 (failed: out of memory)',
     ]);
   });
 });

@@ -115,3 +115,39 @@ test('status --watch reloads when an event names a node it has not seen', async 
   kage.child.kill('SIGINT');
   assert.equal(await kage.exited(), 0, kage.stderr());
 });
+
+test('status --watch shows a models event: a model loaded, then unloaded', async (t) => {
+  const fake = await startFakeCoordinator();
+  t.after(() => fake.close());
+  const kage = startKage(t, ['status', '--watch', '--coordinator', fake.url]);
+  const stream = await fake.waitForStreams(1);
+  await kage.stdoutMatches(/^ {2}ollama: running ✓ \(pid 123, 0 restarts\)$/m);
+  const view = (models: string[]) => ({
+    sources: [],
+    ollama: models.map((model) => ({
+      node: 'srv1',
+      service: 'ollama',
+      model,
+      size_bytes: 2 * GIB,
+      vram_bytes: 2 * GIB,
+      expires_at: null,
+      context_length: null,
+      parameter_size: null,
+      quantization: null,
+    })),
+    exo: [],
+  });
+  stream.send('models', view(['qwen2.5:3b']), 3);
+  await kage.stdoutMatches(/^ {4}loaded: qwen2\.5:3b 2\.0 GiB, 100% GPU$/m);
+  const tables = kage.stdout().match(/^NODE /gm)?.length ?? 0;
+  stream.send('models', view([]), 4);
+  await kage.stdoutMatches(new RegExp(`(?:^NODE [^]*){${tables + 1}}`, 'm'));
+  const last =
+    kage
+      .stdout()
+      .split(/^NODE /m)
+      .at(-1) ?? '';
+  assert.doesNotMatch(last, /loaded:/, 'the newest table has no loaded model');
+  kage.child.kill('SIGINT');
+  assert.equal(await kage.exited(), 0, kage.stderr());
+});

@@ -11,6 +11,13 @@ export {
 } from './daemon/coordinator-daemon.js';
 export { CoordinatorError, type CoordinatorErrorCode } from './coordinator-error.js';
 export type { GpuView, LatestView, MetricPoint, NodeStatus, NodeView, ServiceView } from './registry/node-view.js';
+export type {
+  ExoInstanceView,
+  ExoRunnerView,
+  ModelSourceView,
+  ModelsView,
+  OllamaModelView,
+} from './registry/models-view.js';
 export type { ServiceActionName, ServiceActionResult } from './grpc/agent-commander.js';
 export type { RunDetail } from './http/api-deps.js';
 export { createGateway, type Gateway, type GatewayOptions } from './gateway/gateway-server.js';

@@ -1,6 +1,6 @@
 /**
- * `kage status [--watch] [--json]`: every node's load and services, from the coordinator's REST
- * API. `--watch` keeps the picture current from the coordinator's event feed (`GET
+ * `kage status [--watch] [--json]`: every node's load and services, and the models each service
+ * holds (`GET /api/v1/models`, when the coordinator has it), from the coordinator's REST API. `--watch` keeps the picture current from the coordinator's event feed (`GET
  * /api/v1/events`): samples, service changes and online/offline events update it in memory, a
  * `reset` (events were missed) reloads `GET /api/v1/nodes`, and a lost stream is resumed with
  * `Last-Event-ID`. Ctrl-C ends the watch with exit 0.
@@ -11,7 +11,9 @@ import {
   displayUrl,
   resolveCoordinatorUrl,
   type CoordinatorEvent,
+  type ExoInstanceView,
   type LatestView,
+  type ModelsView,
   type NodeView,
   type ServiceView,
 } from '../coordinator-client.js';
@@ -82,8 +84,33 @@ function metricCells(latest: LatestView | null): string[] {
 
 const STATUS_HEADER = ['NODE', 'STATUS', 'CPU %', 'MEM used/total (GiB)', 'GPU busy %', 'GPU MEM (GiB)'];
 
-/** The status table: one row per node, its services indented below it. */
-export function renderStatusTable(nodes: readonly NodeView[], coordinator: string): string {
+/** `qwen2.5:3b 2.4 GiB, 100% GPU` (where the weights sit, as `ollama ps` says it). */
+function ollamaModelText(m: ModelsView['ollama'][number]): string {
+  const size = m.size_bytes === null ? '' : ` ${gib(m.size_bytes)} GiB`;
+  if (m.size_bytes === null || m.vram_bytes === null || m.size_bytes === 0) return `${m.model}${size}`;
+  const gpu = Math.round((m.vram_bytes / m.size_bytes) * 100);
+  const where = gpu >= 100 ? '100% GPU' : gpu <= 0 ? '100% CPU' : `${100 - gpu}%/${gpu}% CPU/GPU`;
+  return `${m.model}${size}, ${where}`;
+}
+
+/** `mlx-community/… ready: srv2 layers 0–9, srv1 10–18, rog 19–27`. */
+function exoInstanceLine(i: ExoInstanceView): string {
+  const runners = i.runners.map((r) => {
+    const layers = r.start_layer !== null && r.end_layer !== null ? ` layers ${r.start_layer}–${r.end_layer - 1}` : '';
+    return `${r.node ?? r.host}${layers}${r.state === 'RunnerFailed' && r.error ? ` (failed: ${r.error})` : ''}`;
+  });
+  return `  ${i.model} ${i.state}: ${runners.join(', ')}`;
+}
+
+/**
+ * The status table: one row per node, its services indented below it, each with the models it
+ * holds when the coordinator knows them; then the EXO cluster's instances.
+ */
+export function renderStatusTable(
+  nodes: readonly NodeView[],
+  coordinator: string,
+  models: ModelsView | null = null,
+): string {
   if (nodes.length === 0) return `no node has connected to the coordinator at ${coordinator} yet\n`;
   // An offline node's last sample is old: showing it as current load would mislead.
   const rows = nodes.map((n) => [n.id, n.status, ...metricCells(n.status === 'online' ? n.latest : null)]);
@@ -91,8 +118,15 @@ export function renderStatusTable(nodes: readonly NodeView[], coordinator: strin
   const out = [header ?? ''];
   nodes.forEach((n, i) => {
     out.push(lines[i] ?? '');
-    for (const s of n.services) out.push(`  ${serviceLine(s)}`);
+    for (const s of n.services) {
+      out.push(`  ${serviceLine(s)}`);
+      const loaded = (models?.ollama ?? []).filter((m) => m.node === n.id && m.service === s.name);
+      if (loaded.length > 0) out.push(`    loaded: ${loaded.map(ollamaModelText).join('; ')}`);
+    }
   });
+  if (models !== null && models.exo.length > 0) {
+    out.push('EXO instances:', ...models.exo.map(exoInstanceLine));
+  }
   return `${out.join('\n')}\n`;
 }
 
@@ -160,6 +194,7 @@ async function watchStatus(client: CoordinatorClient, json: boolean): Promise<vo
   });
 
   let picture = new Map<string, NodeView>();
+  let models: ModelsView | null = null;
   let loaded = false;
   let stale = false;
   /** What ends the watch other than Ctrl-C: the first failure wins. */
@@ -172,7 +207,7 @@ async function watchStatus(client: CoordinatorClient, json: boolean): Promise<vo
     renderTimer = undefined;
     if (!loaded || signal.aborted) return;
     const nodes = [...picture.values()];
-    const text = json ? `${JSON.stringify(nodes)}\n` : renderStatusTable(nodes, coordinator);
+    const text = json ? `${JSON.stringify(nodes)}\n` : renderStatusTable(nodes, coordinator, models);
     // Print on change only: a sample that leaves every shown figure as it was is not news.
     if (text === lastShown) return;
     if (tty) {
@@ -190,8 +225,9 @@ async function watchStatus(client: CoordinatorClient, json: boolean): Promise<vo
 
   const reload = async (): Promise<void> => {
     try {
-      const nodes = await client.listNodes({ signal });
+      const [nodes, held] = await Promise.all([client.listNodes({ signal }), client.listModels({ signal })]);
       picture = new Map(nodes.map((n) => [n.id, n]));
+      models = held;
       loaded = true;
       stale = false;
       scheduleRender();
@@ -231,8 +267,13 @@ async function watchStatus(client: CoordinatorClient, json: boolean): Promise<vo
           return;
         }
         enqueue(async () => {
-          if (stale || !applyEvent(picture, event)) await reload();
-          else scheduleRender();
+          // Each `models` event carries the whole view.
+          if (event.type === 'models') models = event.data as ModelsView;
+          else if (stale || !applyEvent(picture, event)) {
+            await reload();
+            return;
+          }
+          scheduleRender();
         });
       },
       onDisconnect: (reason, retryInMs) => {
@@ -265,7 +306,9 @@ export function createStatusCommand(): Command {
       }
       const nodes = await client.listNodes();
       process.stdout.write(
-        flags.json ? `${JSON.stringify(nodes, null, 2)}\n` : renderStatusTable(nodes, displayUrl(client.url)),
+        flags.json
+          ? `${JSON.stringify(nodes, null, 2)}\n`
+          : renderStatusTable(nodes, displayUrl(client.url), await client.listModels()),
       );
     });
 }
