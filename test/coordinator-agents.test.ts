@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import {
+  allocateNodePorts,
   freePort,
   spawnDaemon,
+  startLabAgents,
   waitFor,
   writeAgentConfig,
   writeCoordinatorConfig,
@@ -51,21 +53,10 @@ before(async () => {
   files = await writeCoordinatorConfig(dir, { grpcPort, httpPort, nodes: NODES });
   coordinator = spawnDaemon(['coordinator', '--config', files.config]);
   await coordinator.waitForLog((l) => l['msg'] === 'coordinator started', 'coordinator started');
-  const exoPorts: number[] = [];
-  for (const node of NODES) {
-    const ollamaPort = await freePort();
-    ollamaPorts.set(node, ollamaPort);
-    const exoPort = await freePort();
-    const config = await writeAgentConfig(dir, {
-      node,
-      grpcPort,
-      token: files.tokens[node] ?? '',
-      ollamaPort,
-      exo: { port: exoPort, peers: [...exoPorts] },
-    });
-    exoPorts.push(exoPort);
-    agents.push(spawnDaemon(['agent', '--config', config], { STATE_DIRECTORY: join(dir, `state-${node}`) }));
-  }
+  const ports = await allocateNodePorts(NODES);
+  for (const [node, p] of ports) ollamaPorts.set(node, p.ollama);
+  const started = await startLabAgents(dir, { nodes: NODES, grpcPort, tokens: files.tokens, ports });
+  agents.push(...[...started.values()].map((a) => a.process));
 });
 
 after(async () => {

@@ -17,13 +17,15 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { launchBrowser, NO_BROWSER, type Browser } from './src/browser.js';
 import {
+  allocateNodePorts,
   freePort,
   spawnDaemon,
+  startLabAgents,
   waitFor,
-  writeAgentConfig,
   writeCoordinatorConfig,
   type CoordinatorFiles,
   type DaemonProcess,
+  type LabAgent,
 } from './src/coordinator-lab.js';
 
 const NODES = ['srv1', 'srv2', 'rog'] as const;
@@ -53,7 +55,7 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
   let dir: string;
   let files: CoordinatorFiles;
   let coordinator: DaemonProcess;
-  const agents = new Map<string, { process: DaemonProcess; config: string }>();
+  const agents = new Map<string, LabAgent>();
   const ollamaPorts = new Map<string, number>();
   const exoUrls = new Map<string, string>();
   let gatewayPort = 0;
@@ -62,8 +64,6 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
   let page: Page;
 
   const nodes = async (): Promise<NodeView[]> => (await (await fetch(`${api}/api/v1/nodes`)).json()) as NodeView[];
-  const startAgent = (node: string, config: string): DaemonProcess =>
-    spawnDaemon(['agent', '--config', config], { STATE_DIRECTORY: join(dir, `state-${node}`) });
   const shot = (panel: string, name = panel): Promise<Buffer> =>
     page.locator(`#${panel}`).screenshot({ path: join(RESULTS, `dashboard-${name}.png`) });
 
@@ -75,9 +75,10 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
     api = `http://127.0.0.1:${httpPort}`;
     files = await writeCoordinatorConfig(dir, { grpcPort, httpPort, nodes: NODES, emulated: true });
     // The ports first: the coordinator's gateway names every node's Ollama and srv1's EXO.
-    for (const node of NODES) {
-      ollamaPorts.set(node, await freePort());
-      exoUrls.set(node, `http://127.0.0.1:${await freePort()}`);
+    const ports = await allocateNodePorts(NODES);
+    for (const [node, p] of ports) {
+      ollamaPorts.set(node, p.ollama);
+      exoUrls.set(node, `http://127.0.0.1:${p.exo}`);
     }
     gatewayPort = await freePort();
     await appendFile(
@@ -97,18 +98,8 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
     );
     coordinator = spawnDaemon(['coordinator', '--config', files.config]);
     await coordinator.waitForLog((l) => l['msg'] === 'coordinator started', 'coordinator started');
-    const exoPorts: number[] = [];
-    for (const node of NODES) {
-      const exoPort = Number(new URL(exoUrls.get(node) ?? '').port);
-      const config = await writeAgentConfig(dir, {
-        node,
-        grpcPort,
-        token: files.tokens[node] ?? '',
-        ollamaPort: ollamaPorts.get(node) ?? 0,
-        exo: { port: exoPort, peers: [...exoPorts] },
-      });
-      exoPorts.push(exoPort);
-      agents.set(node, { process: startAgent(node, config), config });
+    for (const [node, agent] of await startLabAgents(dir, { nodes: NODES, grpcPort, tokens: files.tokens, ports })) {
+      agents.set(node, agent);
     }
     await waitFor('three online nodes with ollama and exo running', async () => {
       const list = await nodes();
@@ -219,7 +210,7 @@ describe('the dashboard in a real browser', { skip: NO_BROWSER }, () => {
     assert.match((await card.textContent()) ?? '', /last seen \d+ s ago/);
     assert.equal(await page.locator('.topo-node[data-node="rog"].stale').count(), 1);
     await shot('topology', 'topology-stale');
-    rog.process = startAgent('rog', rog.config);
+    rog.restart();
     await card.and(page.locator('[data-status="online"]')).waitFor({ timeout: 20_000 });
   });
 

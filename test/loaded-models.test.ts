@@ -11,10 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
+  allocateNodePorts,
   freePort,
   spawnDaemon,
+  startLabAgents,
   waitFor,
-  writeAgentConfig,
   writeCoordinatorConfig,
   type CoordinatorFiles,
   type DaemonProcess,
@@ -84,22 +85,13 @@ describe('loaded models through agents and the coordinator', () => {
     files = await writeCoordinatorConfig(dir, { grpcPort, httpPort, nodes: NODES });
     coordinator = startCoordinator();
     await coordinator.waitForLog((l) => l['msg'] === 'coordinator started', 'coordinator started');
-    const exoPorts: number[] = [];
-    for (const node of NODES) {
-      const ollamaPort = await freePort();
-      const exoPort = await freePort();
-      ollama.set(node, `http://127.0.0.1:${ollamaPort}`);
-      exo.set(node, `http://127.0.0.1:${exoPort}`);
-      const config = await writeAgentConfig(dir, {
-        node,
-        grpcPort,
-        token: files.tokens[node] ?? '',
-        ollamaPort,
-        exo: { port: exoPort, peers: [...exoPorts] },
-      });
-      exoPorts.push(exoPort);
-      agents.push(spawnDaemon(['agent', '--config', config], { STATE_DIRECTORY: join(dir, `state-${node}`) }));
+    const ports = await allocateNodePorts(NODES);
+    for (const [node, p] of ports) {
+      ollama.set(node, `http://127.0.0.1:${p.ollama}`);
+      exo.set(node, `http://127.0.0.1:${p.exo}`);
     }
+    const started = await startLabAgents(dir, { nodes: NODES, grpcPort, tokens: files.tokens, ports });
+    agents.push(...[...started.values()].map((a) => a.process));
   });
 
   after(async () => {

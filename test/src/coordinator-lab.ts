@@ -226,3 +226,64 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** One node of a lab: where its emulated servers listen. */
+export interface LabNodePorts {
+  ollama: number;
+  exo: number;
+}
+
+/** Free ports for each node's emulated Ollama and EXO (chosen before any config names them). */
+export async function allocateNodePorts(nodes: readonly string[]): Promise<Map<string, LabNodePorts>> {
+  const ports = new Map<string, LabNodePorts>();
+  for (const node of nodes) ports.set(node, { ollama: await freePort(), exo: await freePort() });
+  return ports;
+}
+
+export interface LabAgent {
+  process: DaemonProcess;
+  config: string;
+  /** The agent again with the same config and state directory (after `process.stop()`). */
+  restart(): DaemonProcess;
+}
+
+/**
+ * One `kage agent` per node, each supervising an emulated Ollama and an emulated EXO node that
+ * peers with the nodes before it, so the EXO nodes form one cluster. Stopped by the caller.
+ */
+export async function startLabAgents(
+  dir: string,
+  o: {
+    nodes: readonly string[];
+    grpcPort: number;
+    tokens: Readonly<Record<string, string>>;
+    ports: ReadonlyMap<string, LabNodePorts>;
+  },
+): Promise<Map<string, LabAgent>> {
+  const agents = new Map<string, LabAgent>();
+  const peers: number[] = [];
+  for (const node of o.nodes) {
+    const ports = o.ports.get(node);
+    if (ports === undefined) throw new Error(`no ports for node ${node}`);
+    const config = await writeAgentConfig(dir, {
+      node,
+      grpcPort: o.grpcPort,
+      token: o.tokens[node] ?? '',
+      ollamaPort: ports.ollama,
+      exo: { port: ports.exo, peers: [...peers] },
+    });
+    peers.push(ports.exo);
+    const start = (): DaemonProcess =>
+      spawnDaemon(['agent', '--config', config], { STATE_DIRECTORY: join(dir, `state-${node}`) });
+    const agent: LabAgent = {
+      process: start(),
+      config,
+      restart() {
+        agent.process = start();
+        return agent.process;
+      },
+    };
+    agents.set(node, agent);
+  }
+  return agents;
+}
