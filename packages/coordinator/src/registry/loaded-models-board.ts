@@ -7,7 +7,7 @@
  * coordinator has it back within seconds. A change is published as a `models` event with the
  * whole view (a few kilobytes).
  */
-import type { LoadedModels__Output } from '@kage/wire';
+import type { ExoInstance__Output, LoadedModels__Output, OllamaModel__Output } from '@kage/wire';
 import type { EventHub } from '../events/event-hub.js';
 import type { ExoInstanceView, ModelsView, OllamaModelView } from './models-view.js';
 
@@ -27,62 +27,40 @@ export interface LoadedModelsBoardOptions {
   hostnames(): ReadonlyMap<string, string>;
 }
 
+/** One node's readable view of the EXO cluster. */
+interface ExoReport {
+  node: string;
+  ts: number;
+  online: boolean;
+  instances: ExoInstance__Output[];
+}
+
 export function createLoadedModelsBoard(options: LoadedModelsBoardOptions): LoadedModelsBoard {
   const reports = new Map<string, LoadedModels__Output>();
   let publishedKey = '';
 
   const view = (): ModelsView => {
     const out: ModelsView = { sources: [], ollama: [], exo: [] };
-    let exoFrom: {
-      node: string;
-      ts: number;
-      online: boolean;
-      instances: LoadedModels__Output['services'][number]['instances'];
-    } | null = null;
+    let exo: ExoReport | null = null;
     for (const node of [...reports.keys()].sort()) {
       const report = reports.get(node) as LoadedModels__Output;
-      const readAt = new Date(report.ts_ms).toISOString();
       const online = options.isOnline(node);
       for (const s of report.services) {
         const error = s.error ?? null;
-        out.sources.push({ node, service: s.service, api: s.api, read_at: readAt, error });
+        out.sources.push({
+          node,
+          service: s.service,
+          api: s.api,
+          read_at: new Date(report.ts_ms).toISOString(),
+          error,
+        });
         if (error !== null) continue;
         for (const m of s.models) out.ollama.push(ollamaView(node, s.service, m));
-        if (s.api === 'exo') {
-          const better =
-            exoFrom === null || (online && !exoFrom.online) || (online === exoFrom.online && report.ts_ms > exoFrom.ts);
-          if (better) exoFrom = { node, ts: report.ts_ms, online, instances: s.instances };
-        }
+        const candidate: ExoReport = { node, ts: report.ts_ms, online, instances: s.instances };
+        if (s.api === 'exo' && newer(candidate, exo)) exo = candidate;
       }
     }
-    if (exoFrom !== null) {
-      const byHost = new Map<string, string>();
-      for (const [id, host] of options.hostnames()) {
-        byHost.set(id, id);
-        if (!byHost.has(host)) byHost.set(host, id);
-      }
-      const from = exoFrom.node;
-      out.exo = exoFrom.instances.map((i): ExoInstanceView => {
-        const runners = i.runners.map((r) => ({
-          host: r.host,
-          node: byHost.get(r.host) ?? null,
-          state: r.state,
-          layers_loaded: r.layers_loaded ?? null,
-          total_layers: r.total_layers ?? null,
-          start_layer: r.start_layer ?? null,
-          end_layer: r.end_layer ?? null,
-          n_layers: r.n_layers ?? null,
-          weights_bytes: r.weights_bytes ?? null,
-          error: r.error ?? null,
-        }));
-        const state = runners.some((r) => r.state === 'RunnerFailed')
-          ? 'failed'
-          : runners.length > 0 && runners.every((r) => READY_RUNNER_STATES.has(r.state))
-            ? 'ready'
-            : 'loading';
-        return { instance_id: i.instance_id, model: i.model, kind: i.kind, state, runners, reported_by: from };
-      });
-    }
+    if (exo !== null) out.exo = exoViews(exo, nodeByHost(options.hostnames()));
     return out;
   };
 
@@ -100,11 +78,44 @@ export function createLoadedModelsBoard(options: LoadedModelsBoardOptions): Load
   };
 }
 
-function ollamaView(
-  node: string,
-  service: string,
-  m: LoadedModels__Output['services'][number]['models'][number],
-): OllamaModelView {
+/** An online node's report beats a quiet one's; among equals, the newer. */
+function newer(candidate: ExoReport, best: ExoReport | null): boolean {
+  if (best === null || candidate.online !== best.online) return best === null || candidate.online;
+  return candidate.ts > best.ts;
+}
+
+/** EXO names nodes by hostname: each hostname (and each node id) → the Kage node it is. */
+function nodeByHost(hostnames: ReadonlyMap<string, string>): Map<string, string> {
+  const byHost = new Map<string, string>();
+  for (const id of hostnames.keys()) byHost.set(id, id);
+  for (const [id, host] of hostnames) if (!byHost.has(host)) byHost.set(host, id);
+  return byHost;
+}
+
+function exoViews(report: ExoReport, byHost: ReadonlyMap<string, string>): ExoInstanceView[] {
+  return report.instances.map((i) => {
+    const runners = i.runners.map((r) => ({
+      host: r.host,
+      node: byHost.get(r.host) ?? null,
+      state: r.state,
+      layers_loaded: r.layers_loaded ?? null,
+      total_layers: r.total_layers ?? null,
+      start_layer: r.start_layer ?? null,
+      end_layer: r.end_layer ?? null,
+      n_layers: r.n_layers ?? null,
+      weights_bytes: r.weights_bytes ?? null,
+      error: r.error ?? null,
+    }));
+    const state = runners.some((r) => r.state === 'RunnerFailed')
+      ? 'failed'
+      : runners.length > 0 && runners.every((r) => READY_RUNNER_STATES.has(r.state))
+        ? 'ready'
+        : 'loading';
+    return { instance_id: i.instance_id, model: i.model, kind: i.kind, state, runners, reported_by: report.node };
+  });
+}
+
+function ollamaView(node: string, service: string, m: OllamaModel__Output): OllamaModelView {
   return {
     node,
     service,
