@@ -5,17 +5,17 @@
  */
 import { post } from './api.js';
 import type { ServiceView } from './api-types.js';
-import { el, replace, setText } from './dom.js';
+import { el, setText } from './dom.js';
 import { ago, bytes, pct } from './format.js';
 import { isStale, type LabState, type NodeState, type SeriesPoint } from './lab-state.js';
-import { sparkline } from './sparkline.js';
+import { createSparkline, type Sparkline } from './sparkline.js';
 import { ensureToken, forgetToken } from './token-dialog.js';
 
 interface Card {
   root: HTMLElement;
   status: HTMLElement;
   seen: HTMLElement;
-  metrics: Map<string, { value: HTMLElement; spark: HTMLElement }>;
+  metrics: Map<string, { value: HTMLElement; spark: Sparkline }>;
   services: HTMLTableSectionElement;
   answer: HTMLElement;
 }
@@ -33,12 +33,12 @@ function buildCard(id: string, hostname: string): Card {
   const headingId = `node-${id}-title`;
   const status = el('span', { class: 'badge' });
   const seen = el('span', { class: 'muted' });
-  const metrics = new Map<string, { value: HTMLElement; spark: HTMLElement }>();
+  const metrics = new Map<string, { value: HTMLElement; spark: Sparkline }>();
   const rows = METRICS.map((m) => {
     const value = el('span', { class: 'value', 'data-metric': m.key });
-    const spark = el('span', { class: 'spark-box' });
+    const spark = createSparkline();
     metrics.set(m.key, { value, spark });
-    return el('div', { class: 'metric' }, el('dt', {}, m.label), el('dd', {}, value, spark));
+    return el('div', { class: 'metric' }, el('dt', {}, m.label), el('dd', {}, value, spark.element));
   });
   const services = el('tbody');
   const answer = el('p', { class: 'answer', role: 'status', 'aria-live': 'polite' });
@@ -174,14 +174,7 @@ export function renderNodeCard(root: HTMLElement, state: LabState, id: string, n
     setText(slot.value, values[m.key] ?? '');
     // The right edge is the newest sample: an agent whose clock differs still draws in place.
     const edge = last?.t ?? now;
-    replace(
-      slot.spark,
-      sparkline(
-        node.series.map((p) => ({ t: p.t, v: m.pick(p) })),
-        maxes[m.key] ?? 1,
-        edge,
-      ),
-    );
+    slot.spark.update(node.series, m.pick, maxes[m.key] ?? 1, edge);
   }
   serviceRows(card, node, state);
 }
