@@ -45,6 +45,11 @@ export function setText(node: Node, text: string): void {
   if (node.textContent !== text) node.textContent = text;
 }
 
+/** Sets a data attribute only when it changed: each write is a mutation, and restyles the element. */
+export function setData(node: HTMLElement | SVGElement, key: string, value: string): void {
+  if (node.dataset[key] !== value) node.dataset[key] = value;
+}
+
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const node = document.getElementById(id);
   if (node === null) throw new Error(`the page has no #${id}`);
