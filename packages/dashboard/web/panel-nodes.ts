@@ -9,7 +9,7 @@ import { post } from './api.js';
 import type { ServiceView } from './api-types.js';
 import { el, setData, setText } from './dom.js';
 import { ago, bytes, pct } from './format.js';
-import { isStale, type LabState, type NodeState, type SeriesPoint } from './lab-state.js';
+import { isStale, lastHeard, type LabState, type NodeState, type SeriesPoint } from './lab-state.js';
 import { createSparkline, type Sparkline } from './sparkline.js';
 import { ensureToken, forgetToken } from './token-dialog.js';
 
@@ -171,10 +171,10 @@ function updateTimes(card: Card, node: NodeState, state: LabState, now: number):
   setText(card.status, stale ? (node.view.status === 'online' ? 'stale' : 'offline (stale)') : 'online');
   card.root.classList.toggle('stale', stale);
   setData(card.root, 'status', stale ? 'stale' : 'online');
-  setText(card.seen, `last seen ${ago(node.view.last_seen, now)}`);
+  setText(card.seen, `last seen ${ago(lastHeard(node), now)}`);
   for (const [name, r] of card.rows) {
     const down = state.lastDown.get(`${node.view.id}/${name}`);
-    setText(r.down, down === undefined ? '' : `down (${down.state}) ${Math.round((now - down.at) / 1000)} s ago`);
+    setText(r.down, down === undefined ? '' : `down (${down.state}) ${ago(down.at, now)}`);
   }
 }
 

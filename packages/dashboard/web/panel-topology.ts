@@ -7,7 +7,7 @@
  */
 import { el, replace, setData, setText } from './dom.js';
 import { ago } from './format.js';
-import { isStale, type LabState } from './lab-state.js';
+import { isStale, lastHeard, type LabState } from './lab-state.js';
 
 interface Item {
   li: HTMLElement;
@@ -64,7 +64,7 @@ function buildItem(id: string, hostname: string): Item {
   return { li, hostname, badge, seen, services };
 }
 
-/** What moves with time alone: each node stale or not, when it was last seen, and the EXO cluster. */
+/** What moves with time alone: each node stale or not, when it was last heard of, and the EXO cluster. */
 function updateTimes(v: View, state: LabState, now: number): void {
   const exo: string[] = [];
   for (const [id, item] of v.items) {
@@ -74,7 +74,7 @@ function updateTimes(v: View, state: LabState, now: number): void {
     item.li.classList.toggle('stale', stale);
     item.li.classList.toggle('online', !stale);
     setText(item.badge, stale ? 'stale' : 'online');
-    setText(item.seen, ` last seen ${ago(n.view.last_seen, now)}`);
+    setText(item.seen, ` last seen ${ago(lastHeard(n), now)}`);
     if (!stale && n.view.services.some((s) => s.name === 'exo' && s.state === 'running' && s.healthy)) exo.push(id);
   }
   setData(v.exo, 'exoMembers', exo.join(','));
