@@ -21,14 +21,17 @@ export function signedPct(v: number | null | undefined): string {
   return `${p >= 0 ? '+' : ''}${p.toFixed(1)} %`;
 }
 
-/** "12 s ago", "3 min ago", or the time of day for anything older than an hour. */
-export function ago(iso: string | null, now = Date.now()): string {
-  if (iso === null) return 'never';
-  const t = Date.parse(iso);
+/**
+ * "12 s ago", "3 min ago", or the time of day for anything older than an hour (`t` in ms since the
+ * epoch). Whole units elapsed (rounded down): a node heard every second stays at "0 s ago" rather
+ * than flipping to "1 s ago" between its samples, which would rewrite the text (and repaint).
+ */
+export function ago(t: number | null, now = Date.now()): string {
+  if (t === null) return 'never';
   if (!Number.isFinite(t)) return NONE;
-  const s = Math.max(0, Math.round((now - t) / 1000));
+  const s = Math.max(0, Math.floor((now - t) / 1000));
   if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
   return new Date(t).toLocaleString();
 }
 

@@ -151,6 +151,16 @@ export function applyEvent(state: LabState, e: FeedEvent): { change: Change; nod
   }
 }
 
+/**
+ * When the node was last heard of (ms since the epoch): the page's clock when its newest sample (or
+ * word that it is online) came, so neither the agent's clock nor the sample's trip here shifts it;
+ * for a node not heard since the page loaded, the coordinator's last_seen.
+ */
+export function lastHeard(n: NodeState): number | null {
+  if (n.heardAt > 0) return n.heardAt;
+  return n.view.last_seen === null ? null : Date.parse(n.view.last_seen);
+}
+
 /** Stale: offline by the coordinator's word, or nothing heard for a while. */
 export function isStale(n: NodeState, now = Date.now()): boolean {
   return n.view.status !== 'online' || now - n.heardAt > STALE_AFTER_MS;

@@ -9,10 +9,10 @@ import { openEventFeed, type EventFeed } from './event-feed.js';
 import { applyEvent, createLabState, loadSnapshot, type LabState } from './lab-state.js';
 import { renderModels } from './panel-models.js';
 import { setupGateway } from './panel-gateway.js';
-import { renderNodeCard, renderNodeCards } from './panel-nodes.js';
+import { renderNodeCard, renderNodeCards, tickNodeCards } from './panel-nodes.js';
 import { drawHistory, setupHistory } from './panel-history.js';
 import { renderRunDetail, renderRunList, selectRun, setupRunForm } from './panel-runs.js';
-import { renderTopology } from './panel-topology.js';
+import { renderTopology, tickTopology } from './panel-topology.js';
 import { forgetToken, updateTokenState } from './token-dialog.js';
 
 declare global {
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     const nodesRoot = byId('node-cards');
     if (dirty.all) renderNodeCards(nodesRoot, state);
     else for (const id of dirtyNodes) renderNodeCard(nodesRoot, state, id);
-    renderTopology(byId('topology-body'), state);
+    if (dirty.all || dirtyNodes.size > 0) renderTopology(byId('topology-body'), state);
     if (dirty.runs) renderRunList(byId('run-list'), state, () => schedule('runs'));
     if (dirty.models) renderModels(byId('models-body'), state);
     void renderRunDetail(byId('run-detail'), state).catch((e: unknown) => showError(String(e)));
@@ -86,8 +86,13 @@ async function main(): Promise<void> {
   });
   window.kageDashboard = { state, feed };
 
-  // Staleness and "last seen" move with time, not only with events.
-  setInterval(() => schedule('all'), 1000);
+  // Staleness and "last seen" move with time, not only with events: once a second those texts and
+  // classes alone are brought up to date (a card is redrawn only when its node changed).
+  setInterval(() => {
+    const now = Date.now();
+    tickNodeCards(state, now);
+    tickTopology(state, now);
+  }, 1000);
   updateTokenState();
   byId('token-forget').addEventListener('click', forgetToken);
   setupRunForm((id) => {

@@ -99,7 +99,7 @@ export function renderGateway(root: HTMLElement, view: GatewayView): void {
               el(
                 'tr',
                 { 'data-backend': r.backend, 'data-model': r.model },
-                el('td', {}, ago(r.at)),
+                el('td', {}, ago(Date.parse(r.at))),
                 el('th', { scope: 'row' }, r.model),
                 el('td', {}, r.backend),
                 el('td', {}, r.reason),

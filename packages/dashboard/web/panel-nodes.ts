@@ -1,26 +1,44 @@
 /**
  * Node cards: live CPU, memory, GPU busy and GPU memory (value and five-minute sparkline), and each
  * service's state with start / stop / restart buttons that show the agent's answer. Cards are built
- * once and updated in place, so keyboard focus stays on a button while samples stream in.
+ * once and updated in place, so keyboard focus stays on a button while samples stream in. A card is
+ * redrawn only when its node changed; what moves with time alone (stale or not, "last seen", "down
+ * … s ago") has its own cheap pass, `tickNodeCards`, that writes only the texts that changed.
  */
 import { post } from './api.js';
 import type { ServiceView } from './api-types.js';
-import { el, replace, setText } from './dom.js';
+import { el, setData, setText } from './dom.js';
 import { ago, bytes, pct } from './format.js';
-import { isStale, type LabState, type NodeState, type SeriesPoint } from './lab-state.js';
-import { sparkline } from './sparkline.js';
+import { isStale, lastHeard, type LabState, type NodeState, type SeriesPoint } from './lab-state.js';
+import { createSparkline, type Sparkline } from './sparkline.js';
 import { ensureToken, forgetToken } from './token-dialog.js';
+
+interface ServiceRow {
+  row: HTMLTableRowElement;
+  state: HTMLElement;
+  pid: HTMLElement;
+  restarts: HTMLElement;
+  health: HTMLElement;
+  down: HTMLElement;
+}
 
 interface Card {
   root: HTMLElement;
   status: HTMLElement;
   seen: HTMLElement;
-  metrics: Map<string, { value: HTMLElement; spark: HTMLElement }>;
+  metrics: { metric: Metric; value: HTMLElement; spark: Sparkline }[];
   services: HTMLTableSectionElement;
+  rows: Map<string, ServiceRow>;
   answer: HTMLElement;
 }
 
-const METRICS: { key: string; label: string; pick: (p: SeriesPoint) => number | null }[] = [
+interface Metric {
+  key: string;
+  label: string;
+  pick: (p: SeriesPoint) => number | null;
+}
+
+const METRICS: Metric[] = [
   { key: 'cpu', label: 'CPU', pick: (p) => p.cpu },
   { key: 'mem', label: 'Memory', pick: (p) => p.mem },
   { key: 'gpu-busy', label: 'GPU busy', pick: (p) => p.gpuBusy },
@@ -33,13 +51,14 @@ function buildCard(id: string, hostname: string): Card {
   const headingId = `node-${id}-title`;
   const status = el('span', { class: 'badge' });
   const seen = el('span', { class: 'muted' });
-  const metrics = new Map<string, { value: HTMLElement; spark: HTMLElement }>();
-  const rows = METRICS.map((m) => {
-    const value = el('span', { class: 'value', 'data-metric': m.key });
-    const spark = el('span', { class: 'spark-box' });
-    metrics.set(m.key, { value, spark });
-    return el('div', { class: 'metric' }, el('dt', {}, m.label), el('dd', {}, value, spark));
-  });
+  const metrics = METRICS.map((metric) => ({
+    metric,
+    value: el('span', { class: 'value', 'data-metric': metric.key }),
+    spark: createSparkline(),
+  }));
+  const rows = metrics.map((m) =>
+    el('div', { class: 'metric' }, el('dt', {}, m.metric.label), el('dd', {}, m.value, m.spark.element)),
+  );
   const services = el('tbody');
   const answer = el('p', { class: 'answer', role: 'status', 'aria-live': 'polite' });
   const root = el(
@@ -72,7 +91,7 @@ function buildCard(id: string, hostname: string): Card {
     ),
     answer,
   );
-  return { root, status, seen, metrics, services, answer };
+  return { root, status, seen, metrics, services, rows: new Map(), answer };
 }
 
 async function act(card: Card, node: string, service: string, action: string, button: HTMLButtonElement) {
@@ -97,44 +116,65 @@ async function act(card: Card, node: string, service: string, action: string, bu
   }
 }
 
+function buildServiceRow(card: Card, id: string, service: string): ServiceRow {
+  const buttons = ['start', 'stop', 'restart'].map((action) => {
+    const b = el(
+      'button',
+      { type: 'button', 'data-action': action, 'aria-label': `${action} ${service} on ${id}` },
+      action,
+    );
+    b.addEventListener('click', () => void act(card, id, service, action, b));
+    return b;
+  });
+  const cells = {
+    state: el('span', { 'data-field': 'state' }),
+    pid: el('span', { class: 'muted sub', 'data-field': 'pid' }),
+    restarts: el('td', { 'data-field': 'restarts' }),
+    health: el('span', { 'data-field': 'health' }),
+    down: el('span', { class: 'muted sub', 'data-field': 'down' }),
+  };
+  const row = el(
+    'tr',
+    { 'data-service': service },
+    el('th', { scope: 'row' }, service),
+    el('td', {}, cells.state, cells.pid),
+    cells.restarts,
+    el('td', {}, cells.health, cells.down),
+    el('td', {}, el('div', { class: 'actions' }, ...buttons)),
+  );
+  card.services.appendChild(row);
+  return { row, ...cells };
+}
+
 function serviceRows(card: Card, node: NodeState, state: LabState): void {
   const id = node.view.id;
-  const now = Date.now();
-  const existing = new Map<string, HTMLTableRowElement>();
-  for (const row of Array.from(card.services.rows)) existing.set(row.dataset['service'] ?? '', row);
   for (const s of node.view.services) {
-    let row = existing.get(s.name);
-    if (row === undefined) {
-      const buttons = ['start', 'stop', 'restart'].map((action) => {
-        const b = el(
-          'button',
-          { type: 'button', 'data-action': action, 'aria-label': `${action} ${s.name} on ${id}` },
-          action,
-        );
-        b.addEventListener('click', () => void act(card, id, s.name, action, b));
-        return b;
-      });
-      row = el(
-        'tr',
-        { 'data-service': s.name },
-        el('th', { scope: 'row' }, s.name),
-        el('td', {}, el('span', { 'data-field': 'state' }), el('span', { class: 'muted sub', 'data-field': 'pid' })),
-        el('td', { 'data-field': 'restarts' }),
-        el('td', {}, el('span', { 'data-field': 'health' }), el('span', { class: 'muted sub', 'data-field': 'down' })),
-        el('td', {}, el('div', { class: 'actions' }, ...buttons)),
-      );
-      card.services.appendChild(row);
+    let r = card.rows.get(s.name);
+    if (r === undefined) {
+      r = buildServiceRow(card, id, s.name);
+      card.rows.set(s.name, r);
     }
-    const cell = (f: string): HTMLElement => row.querySelector(`[data-field="${f}"]`) as HTMLElement;
-    setText(cell('state'), s.state);
-    row.dataset['state'] = s.state;
-    setText(cell('pid'), s.pid === null ? 'no pid' : `pid ${s.pid}`);
-    setText(cell('restarts'), String(s.restarts));
-    setText(cell('health'), s.healthy ? 'healthy' : s.health);
-    row.classList.toggle('down', s.state !== 'running' || !s.healthy);
+    setText(r.state, s.state);
+    setData(r.row, 'state', s.state);
+    setText(r.pid, s.pid === null ? 'no pid' : `pid ${s.pid}`);
+    setText(r.restarts, String(s.restarts));
+    setText(r.health, s.healthy ? 'healthy' : s.health);
+    r.row.classList.toggle('down', s.state !== 'running' || !s.healthy);
     const down = state.lastDown.get(`${id}/${s.name}`);
-    if (down !== undefined) row.dataset['lastDown'] = new Date(down.at).toISOString();
-    setText(cell('down'), down === undefined ? '' : `down (${down.state}) ${Math.round((now - down.at) / 1000)} s ago`);
+    if (down !== undefined) setData(r.row, 'lastDown', new Date(down.at).toISOString());
+  }
+}
+
+/** What moves with time alone: stale or not, "last seen", and how long ago each service was down. */
+function updateTimes(card: Card, node: NodeState, state: LabState, now: number): void {
+  const stale = isStale(node, now);
+  setText(card.status, stale ? (node.view.status === 'online' ? 'stale' : 'offline (stale)') : 'online');
+  card.root.classList.toggle('stale', stale);
+  setData(card.root, 'status', stale ? 'stale' : 'online');
+  setText(card.seen, `last seen ${ago(lastHeard(node), now)}`);
+  for (const [name, r] of card.rows) {
+    const down = state.lastDown.get(`${node.view.id}/${name}`);
+    setText(r.down, down === undefined ? '' : `down (${down.state}) ${ago(down.at, now)}`);
   }
 }
 
@@ -142,18 +182,13 @@ export function renderNodeCard(root: HTMLElement, state: LabState, id: string, n
   const node = state.nodes.get(id);
   if (node === undefined) return;
   let card = cards.get(id);
-  if (card === undefined || !root.contains(card.root)) {
+  if (card === undefined || card.root.parentNode !== root) {
     card = buildCard(id, node.view.hostname);
     cards.set(id, card);
     root.appendChild(card.root);
   }
-  const stale = isStale(node, now);
-  setText(card.status, stale ? (node.view.status === 'online' ? 'stale' : 'offline (stale)') : 'online');
-  card.root.classList.toggle('stale', stale);
-  card.root.dataset['status'] = stale ? 'stale' : 'online';
-  setText(card.seen, `last seen ${ago(node.view.last_seen, now)}`);
   const latest = node.view.latest;
-  if (latest !== null) card.root.dataset['sampleTs'] = latest.ts;
+  if (latest !== null) setData(card.root, 'sampleTs', latest.ts);
   const gpuTotal = latest?.gpus.reduce((a, g) => a + (g.mem_total_bytes ?? 0), 0) ?? 0;
   const last = node.series.at(-1);
   const values: Record<string, string> = {
@@ -168,25 +203,25 @@ export function renderNodeCard(root: HTMLElement, state: LabState, id: string, n
     'gpu-busy': 100,
     'gpu-mem': gpuTotal || 1,
   };
-  for (const m of METRICS) {
-    const slot = card.metrics.get(m.key);
-    if (slot === undefined) continue;
-    setText(slot.value, values[m.key] ?? '');
-    // The right edge is the newest sample: an agent whose clock differs still draws in place.
-    const edge = last?.t ?? now;
-    replace(
-      slot.spark,
-      sparkline(
-        node.series.map((p) => ({ t: p.t, v: m.pick(p) })),
-        maxes[m.key] ?? 1,
-        edge,
-      ),
-    );
+  // The right edge is the newest sample: an agent whose clock differs still draws in place.
+  const edge = last?.t ?? now;
+  for (const { metric, value, spark } of card.metrics) {
+    setText(value, values[metric.key] ?? '');
+    spark.update(node.series, metric.pick, maxes[metric.key] ?? 1, edge);
   }
   serviceRows(card, node, state);
+  updateTimes(card, node, state, now);
 }
 
 export function renderNodeCards(root: HTMLElement, state: LabState): void {
   const now = Date.now();
   for (const id of [...state.nodes.keys()].sort()) renderNodeCard(root, state, id, now);
+}
+
+/** The per-second pass: only the time-dependent texts and classes of the cards already drawn. */
+export function tickNodeCards(state: LabState, now = Date.now()): void {
+  for (const [id, card] of cards) {
+    const node = state.nodes.get(id);
+    if (node !== undefined) updateTimes(card, node, state, now);
+  }
 }

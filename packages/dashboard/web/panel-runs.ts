@@ -127,10 +127,23 @@ export function renderRunList(root: HTMLElement, state: LabState, redraw: () => 
   );
 }
 
+/**
+ * What the detail shows now. It is asked to draw with every redraw of the page (each node sample),
+ * so it rebuilds only when this changes: a finished run's report is not rebuilt (nor announced
+ * again in its live region) once a second or more.
+ */
+let shown: { root: HTMLElement; key: string; report: KageReport | null } | null = null;
+
+function unchanged(root: HTMLElement, key: string, report: KageReport | null = null): boolean {
+  if (shown !== null && shown.root === root && shown.key === key && shown.report === report) return true;
+  shown = { root, key, report };
+  return false;
+}
+
 export async function renderRunDetail(root: HTMLElement, state: LabState): Promise<void> {
   const entry = state.runs.find((r) => r.id === selected);
   if (entry === undefined) {
-    replace(root);
+    if (!unchanged(root, '')) replace(root);
     return;
   }
   if (entry.status === 'running') {
@@ -140,6 +153,7 @@ export async function renderRunDetail(root: HTMLElement, state: LabState): Promi
     const elapsed = Date.now() - Date.parse(entry.started_at);
     const eta = done > 0 ? duration((elapsed / done) * (total - done)) : 'after the first cell';
     const cell = p?.current ? `${p.current.model} × ${p.current.target} (concurrency ${p.current.concurrency})` : '–';
+    if (unchanged(root, JSON.stringify(['running', entry.id, entry.name, done, total, cell, eta]))) return;
     replace(
       root,
       el('h3', {}, `Run ${entry.name} — running`),
@@ -153,7 +167,7 @@ export async function renderRunDetail(root: HTMLElement, state: LabState): Promi
     return;
   }
   const report = await finishedReport(entry.id);
-  if (selected !== entry.id) return;
+  if (selected !== entry.id || unchanged(root, JSON.stringify([entry.id, entry.name, entry.status]), report)) return;
   replace(root, ...reportView(entry, report));
 }
 
