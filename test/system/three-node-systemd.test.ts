@@ -171,6 +171,25 @@ test(
           assert.equal(typeof detail.latest.cpu_pct, 'number', `${node.id} cpu`);
           assert.ok((detail.latest.mem_total_bytes ?? 0) > 0, `${node.id} memory`);
         }
+        // The installed agent.yaml names where each server's loaded models are read, and the
+        // sandboxed unit can read them: every node's Ollama and EXO, none with an error.
+        const models = await waitFor(
+          'every node reading its servers’ loaded models',
+          async () => {
+            const view = await json<{ sources: Array<{ node: string; service: string; error: string | null }> }>(
+              L,
+              'GET',
+              '/api/v1/models',
+            );
+            return view.sources.length === 6 && view.sources.every((x) => x.error === null) ? view : undefined;
+          },
+          20_000,
+          POLL_MS,
+        );
+        assert.deepEqual(
+          models.sources.map((x) => `${x.node}/${x.service}`).sort(),
+          LAB_NODES.flatMap((n) => [`${n}/exo`, `${n}/ollama`]).sort(),
+        );
       });
 
       await step(t, 'kage doctor --all on srv1 sees every node through the coordinator', async () => {
