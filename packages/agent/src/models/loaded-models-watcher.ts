@@ -5,7 +5,7 @@
  * (after each Welcome and on every change), so the dashboard shows what is loaded where now.
  */
 import type { Logger } from 'pino';
-import type { AgentMessage, LoadedModels, ServiceModels } from '@kage/wire';
+import type { AgentMessage, ServiceModels } from '@kage/wire';
 import { probeHttp } from '../supervision/http-probe.js';
 import { PeriodicTask } from '../supervision/periodic-task.js';
 import type { LiveMessages } from '../stream/live-messages.js';
@@ -40,8 +40,6 @@ export interface LoadedModelsWatcherOptions {
 export interface LoadedModelsWatcher extends LiveMessages {
   /** Reads every source now, then on each source's interval. Idempotent. */
   start(): void;
-  /** The last reading of every source; null before the first or when no source is configured. */
-  latest(): LoadedModels | null;
   /** Reads every source now (after a service action, or in tests). */
   refresh(): Promise<void>;
   close(): Promise<void>;
@@ -57,7 +55,8 @@ export function createLoadedModelsWatcher(options: LoadedModelsWatcherOptions): 
   const readings = new Map<string, ServiceModels>();
   const failing = new Set<string>();
   const listeners = new Set<(message: AgentMessage) => void>();
-  let latest: LoadedModels | null = null;
+  /** The last message sent (what a new stream sends first), and its services as JSON. */
+  let latest: AgentMessage | null = null;
   let latestKey = '';
 
   const read = async (service: string, source: LoadedModelsSource): Promise<ServiceModels> => {
@@ -84,8 +83,8 @@ export function createLoadedModelsWatcher(options: LoadedModelsWatcherOptions): 
     const key = JSON.stringify(services);
     if (key === latestKey) return;
     latestKey = key;
-    latest = { ts_ms: now(), services };
-    const message: AgentMessage = { loaded_models: latest };
+    const message: AgentMessage = { loaded_models: { ts_ms: now(), services } };
+    latest = message;
     for (const listener of listeners) listener(message);
   };
 
@@ -117,8 +116,7 @@ export function createLoadedModelsWatcher(options: LoadedModelsWatcherOptions): 
         void task.runNow();
       }
     },
-    latest: () => latest,
-    current: () => (latest === null ? null : { loaded_models: latest }),
+    current: () => latest,
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

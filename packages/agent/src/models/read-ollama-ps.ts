@@ -3,6 +3,7 @@
  * (resident bytes), `size_vram` (the part on the GPU), `expires_at` (RFC 3339; years ahead when
  * the model is kept forever), `context_length` (newer versions only) and `details`.
  */
+import { isRecord } from '@kage/common';
 import type { OllamaModel } from '@kage/wire';
 
 /** An `expires_at` this far ahead means "kept loaded for ever" (keep_alive < 0 is stored as MaxInt64). */
@@ -37,8 +38,4 @@ export function readOllamaPs(body: unknown, now: number): OllamaModel[] {
 
 function bytes(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

@@ -7,11 +7,10 @@
  * coordinator has it back within seconds. A change is published as a `models` event with the
  * whole view (a few kilobytes).
  */
+import { READY_RUNNER_STATES } from '@kage/bench';
 import type { ExoInstance__Output, LoadedModels__Output, OllamaModel__Output } from '@kage/wire';
 import type { EventHub } from '../events/event-hub.js';
 import type { ExoInstanceView, ModelsView, OllamaModelView } from './models-view.js';
-
-const READY_RUNNER_STATES: ReadonlySet<string> = new Set(['RunnerReady', 'RunnerRunning']);
 
 export interface LoadedModelsBoard {
   /** A node's agent reported; publishes a `models` event when the lab's view changed. */
