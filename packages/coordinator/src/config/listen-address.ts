@@ -13,6 +13,11 @@ export interface HostPort {
   port: number;
 }
 
+/** `host:port`, an IPv6 host in brackets: what a listener binds and what clients dial. */
+export function formatHostPort(address: HostPort): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
 /** Splits `host:port` / `[v6]:port` (port 0 = any free port); records a problem and returns null otherwise. */
 export function parseListen(ctx: Ctx, path: readonly Segment[], raw: string, example: string): HostPort | null {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(raw);

@@ -28,6 +28,7 @@ import { conversationKey, createRouter, type ModelRoute, type Router } from './r
 import { createRecentRoutes, type RecentRoutes } from './recent-routes.js';
 import { exoShowAnswer, showSource, type ShowSource } from './model-show.js';
 import { GATEWAY_OFF, gatewayView, type GatewayView } from './gateway-view.js';
+import { formatHostPort } from '../config/listen-address.js';
 import { UpstreamError, createUpstreamAgents, upstreamRequest, type UpstreamAgents } from './upstream-request.js';
 
 export interface GatewayOptions {
@@ -49,6 +50,8 @@ export interface Gateway {
   metricsText(): Promise<string>;
   /** What the gateway knows of each backend (the dashboard, tests). */
   backends(): readonly BackendState[];
+  /** Where clients connect, `host:port`; null before it listens. */
+  listening(): string | null;
   /** Backends and recent routing decisions, as `GET /api/v1/gateway` answers. */
   status(): GatewayView;
   close(): Promise<void>;
@@ -152,12 +155,9 @@ export function createGateway(o: GatewayOptions): Gateway {
     const protocol: ClientProtocol = route === 'v1_chat' ? 'openai' : 'ollama';
     const started = process.hrtime.bigint();
     let body: Record<string, unknown>;
-    const rawBody = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+    const rawBody = rawBodyOf(request);
     try {
-      const parsed: unknown = JSON.parse(rawBody.toString('utf8'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-        throw new Error('the body must be a JSON object');
-      body = parsed as Record<string, unknown>;
+      body = jsonObject(rawBody);
     } catch (err) {
       metrics.errors.inc({ kind: 'bad_request' });
       metrics.requests.inc({ route, backend: 'none', status: '400' });
@@ -357,10 +357,7 @@ export function createGateway(o: GatewayOptions): Gateway {
   async function show(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     let body: Record<string, unknown>;
     try {
-      const parsed: unknown = JSON.parse(((request.body as Buffer | undefined) ?? Buffer.alloc(0)).toString('utf8'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-        throw new Error('the body must be a JSON object');
-      body = parsed as Record<string, unknown>;
+      body = jsonObject(rawBodyOf(request));
     } catch (err) {
       metrics.errors.inc({ kind: 'bad_request' });
       return sendError(reply, 'ollama', 400, `invalid JSON body: ${(err as Error).message}`, 'invalid_request_error');
@@ -455,11 +452,12 @@ export function createGateway(o: GatewayOptions): Gateway {
       const address = app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : config.port;
       log.info({ port, backends: backends.map((b) => `${b.id} ${b.healthy ? 'up' : 'down'}`) }, 'gateway listening');
-      listening = config.host.includes(':') ? `[${config.host}]:${port}` : `${config.host}:${port}`;
+      listening = formatHostPort({ host: config.host, port });
       return port;
     },
     metricsText: () => metrics.registry.metrics(),
     backends: () => backends,
+    listening: () => listening,
     status: () => (listening === null ? GATEWAY_OFF : gatewayView(listening, backends, routes, Date.now())),
     async close() {
       monitor?.close();
@@ -476,6 +474,20 @@ function protocolOf(url: string): ClientProtocol {
 
 function errorBody(protocol: ClientProtocol, message: string, type: string, param: string | null = null): unknown {
   return protocol === 'openai' ? openAIErrorBody(message, type, null, param) : ollamaErrorBody(message);
+}
+
+/** The request's body as the gateway's content parser left it: bytes, whatever the content type. */
+function rawBodyOf(request: FastifyRequest): Buffer {
+  return (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+}
+
+/** A body that must be a JSON object; throws with why it is not. */
+function jsonObject(raw: Buffer): Record<string, unknown> {
+  const parsed: unknown = JSON.parse(raw.toString('utf8'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error('the body must be a JSON object');
+  }
+  return parsed as Record<string, unknown>;
 }
 
 function sendError(

@@ -15,6 +15,7 @@ import { loadContract } from '@kage/wire';
 import type { CommandResult__Output, ProbeResult__Output } from '@kage/wire';
 import type { Logger } from 'pino';
 import { CoordinatorError } from '../coordinator-error.js';
+import { formatHostPort } from '../config/listen-address.js';
 import type { IngestBatcher } from '../ingest/ingest-batcher.js';
 import { toServiceView, type NodeRegistry } from '../registry/node-registry.js';
 import type { LoadedModelsBoard } from '../registry/loaded-models-board.js';
@@ -159,7 +160,7 @@ export function createAgentGatewayServer(options: AgentGatewayServerOptions): Ag
               [{ cert_chain: listen.tls.cert, private_key: listen.tls.key }],
               listen.tls.requireClientCert,
             );
-      const address = listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
+      const address = formatHostPort(listen);
       const port = await new Promise<number>((resolve, reject) => {
         s.bindAsync(address, credentials, (err, p) => {
           if (err) {

@@ -88,7 +88,7 @@ export interface ApiDeps {
   /** The lab runs on Kage's emulators: the dashboard labels every figure as not real. @default false */
   emulated?: boolean;
   /** The gateway, when coordinator.yaml has one. */
-  gateway?: { status(): GatewayView };
+  gateway?: { listening(): string | null; status(): GatewayView };
   /** More series for `/metrics` in the Prometheus text format (the gateway's), when there are. */
   extraMetrics?: () => Promise<string>;
 }

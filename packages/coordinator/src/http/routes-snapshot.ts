@@ -46,7 +46,7 @@ export function registerSnapshotRoutes(app: ApiApp, deps: ApiDeps): void {
         nodes: deps.nodes.list(),
         runs: deps.runs.list(),
         models: deps.models.view(),
-        gateway: { enabled: deps.gateway !== undefined, listen: deps.gateway?.status().listen ?? null },
+        gateway: { enabled: deps.gateway !== undefined, listen: deps.gateway?.listening() ?? null },
       };
     },
   );
