@@ -130,6 +130,7 @@ test('status --watch shows a models event: a model loaded, then unloaded', async
       model,
       size_bytes: 2 * GIB,
       vram_bytes: 2 * GIB,
+      processor: '100% GPU',
       expires_at: null,
       context_length: null,
       parameter_size: null,

@@ -80,6 +80,7 @@ test('Ollama models per node with their sizes; a server that cannot be read is a
       model: 'qwen2.5:3b',
       size_bytes: 2_000,
       vram_bytes: 500,
+      processor: '75%/25% CPU/GPU',
       expires_at: '2026-12-03T10:05:00.000Z',
       context_length: null,
       parameter_size: '3.1B',
@@ -101,6 +102,29 @@ test('Ollama models per node with their sizes; a server that cannot be read is a
     ['models', 'models'],
   );
   assert.deepEqual(published.at(-1)?.data, view, 'the event carries the whole view');
+
+  // Where each model runs, worded as `ollama ps` words it; unknown without both sizes.
+  board.report('rog', {
+    ts_ms: Date.parse('2026-12-03T10:00:02Z'),
+    services: [
+      ollama([
+        { name: 'a:1b', size_bytes: 1_000, vram_bytes: 1_000, parameter_size: '', quantization: '' },
+        { name: 'b:1b', size_bytes: 1_000, vram_bytes: 0, parameter_size: '', quantization: '' },
+        { name: 'c:1b', size_bytes: 1_000, parameter_size: '', quantization: '' },
+      ]),
+    ],
+  });
+  assert.deepEqual(
+    board
+      .view()
+      .ollama.filter((m) => m.node === 'rog')
+      .map((m) => [m.model, m.processor]),
+    [
+      ['a:1b', '100% GPU'],
+      ['b:1b', '100% CPU'],
+      ['c:1b', null],
+    ],
+  );
 });
 
 test('EXO comes from the newest report of an online node; hosts are named by their node; one event per change', () => {

@@ -106,6 +106,7 @@ export interface OllamaModelView {
   model: string;
   size_bytes: number | null;
   vram_bytes: number | null;
+  processor: string | null;
   expires_at: string | null;
   context_length: number | null;
   parameter_size: string | null;

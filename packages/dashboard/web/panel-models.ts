@@ -77,17 +77,8 @@ function ollamaRow(m: OllamaModelView, stale: boolean): HTMLElement {
     el('td', {}, 'Ollama'),
     el('td', {}, m.node, stale ? el('span', { class: 'muted' }, ' (node quiet: as last read)') : null),
     el('td', {}, 'loaded', m.expires_at === null ? ', kept' : `, until ${timeOfDay(m.expires_at)}`),
-    el('td', {}, bytes(m.size_bytes), el('span', { class: 'muted' }, ` ${placement(m)}`)),
+    el('td', {}, bytes(m.size_bytes), el('span', { class: 'muted' }, ` ${m.processor ?? ''}`)),
   );
-}
-
-/** Where the weights sit, as `ollama ps` prints it. */
-function placement(m: OllamaModelView): string {
-  if (m.size_bytes === null || m.vram_bytes === null || m.size_bytes === 0) return '';
-  const gpu = Math.round((m.vram_bytes / m.size_bytes) * 100);
-  if (gpu >= 100) return '100% GPU';
-  if (gpu <= 0) return '100% CPU';
-  return `${100 - gpu}%/${gpu}% CPU/GPU`;
 }
 
 function exoRow(i: ExoInstanceView, stale: boolean): HTMLElement {

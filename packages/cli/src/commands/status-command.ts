@@ -84,13 +84,10 @@ function metricCells(latest: LatestView | null): string[] {
 
 const STATUS_HEADER = ['NODE', 'STATUS', 'CPU %', 'MEM used/total (GiB)', 'GPU busy %', 'GPU MEM (GiB)'];
 
-/** `qwen2.5:3b 2.4 GiB, 100% GPU` (where the weights sit, as `ollama ps` says it). */
+/** `qwen2.5:3b 2.4 GiB, 100% GPU` (where it runs, as `ollama ps` says it). */
 function ollamaModelText(m: ModelsView['ollama'][number]): string {
   const size = m.size_bytes === null ? '' : ` ${gib(m.size_bytes)} GiB`;
-  if (m.size_bytes === null || m.vram_bytes === null || m.size_bytes === 0) return `${m.model}${size}`;
-  const gpu = Math.round((m.vram_bytes / m.size_bytes) * 100);
-  const where = gpu >= 100 ? '100% GPU' : gpu <= 0 ? '100% CPU' : `${100 - gpu}%/${gpu}% CPU/GPU`;
-  return `${m.model}${size}, ${where}`;
+  return `${m.model}${size}${m.processor === null ? '' : `, ${m.processor}`}`;
 }
 
 /** `mlx-community/… ready: srv2 layers 0–9, srv1 10–18, rog 19–27`. */

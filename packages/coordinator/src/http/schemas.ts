@@ -267,6 +267,9 @@ export const ModelsViewSchema = Type.Object({
       model: Type.String({ description: 'the Ollama tag' }),
       size_bytes: Bytes,
       vram_bytes: Nullable(Type.Number({ description: 'the part of size_bytes in GPU memory' })),
+      processor: Nullable(
+        Type.String({ description: 'as `ollama ps` prints it: 100% GPU, 100% CPU or 48%/52% CPU/GPU' }),
+      ),
       expires_at: Nullable(Type.String({ description: 'when Ollama unloads it if unused; null for never' })),
       context_length: Nullable(Type.Integer()),
       parameter_size: Nullable(Type.String()),

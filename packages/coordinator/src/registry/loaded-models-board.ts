@@ -121,9 +121,19 @@ function ollamaView(node: string, service: string, m: OllamaModel__Output): Olla
     model: m.name,
     size_bytes: m.size_bytes ?? null,
     vram_bytes: m.vram_bytes ?? null,
+    processor: processor(m.size_bytes, m.vram_bytes),
     expires_at: m.expires_at_ms === undefined ? null : new Date(m.expires_at_ms).toISOString(),
     context_length: m.context_length ?? null,
     parameter_size: m.parameter_size === '' ? null : m.parameter_size,
     quantization: m.quantization === '' ? null : m.quantization,
   };
+}
+
+/** The split between CPU and GPU, worded as `ollama ps` words it (its PROCESSOR column). */
+function processor(size: number | undefined, vram: number | undefined): string | null {
+  if (size === undefined || vram === undefined || size === 0) return null;
+  const gpu = Math.round((vram / size) * 100);
+  if (gpu >= 100) return '100% GPU';
+  if (gpu <= 0) return '100% CPU';
+  return `${100 - gpu}%/${gpu}% CPU/GPU`;
 }

@@ -27,6 +27,8 @@ export interface OllamaModelView {
   size_bytes: number | null;
   /** The part of `size_bytes` in GPU memory. */
   vram_bytes: number | null;
+  /** Where it runs, as `ollama ps` prints it: `100% GPU`, `100% CPU` or `48%/52% CPU/GPU`; null when a size is unknown. */
+  processor: string | null;
   /** When Ollama unloads it if unused; null for never or unknown. */
   expires_at: string | null;
   context_length: number | null;
