@@ -34,6 +34,7 @@ import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { machineInfo } from './bench/machine-info.mjs';
+import { live, stopOnSignals } from './bench/processes.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const NODES = ['srv1', 'srv2', 'rog'];
@@ -124,30 +125,30 @@ function pageRenderer(processes, processTimeS) {
 }
 
 // ------------------------------------------------------------------------------------------- lab
+/** Keeps a started daemon for the orderly stop, and its process for the kill at exit (stopOnSignals). */
+function track(daemons, daemon) {
+  daemons.push(daemon);
+  live.add(daemon.child);
+  return daemon;
+}
+
 /** A coordinator and three agents, as the dashboard's browser test starts them; sampling at 1 Hz. */
 async function startLab(lab, dir, daemons) {
   const grpcPort = await lab.freePort();
   const httpPort = await lab.freePort();
   const api = `http://127.0.0.1:${httpPort}`;
   const files = await lab.writeCoordinatorConfig(dir, { grpcPort, httpPort, nodes: NODES, emulated: true });
-  const coordinator = lab.spawnDaemon(['coordinator', '--config', files.config]);
-  daemons.push(coordinator);
+  const coordinator = track(daemons, lab.spawnDaemon(['coordinator', '--config', files.config]));
   await coordinator.waitForLog((l) => l['msg'] === 'coordinator started', 'coordinator started');
-  const exoPorts = [];
-  for (const node of NODES) {
-    const ollamaPort = await lab.freePort();
-    const exoPort = await lab.freePort();
-    const config = await lab.writeAgentConfig(dir, {
-      node,
-      grpcPort,
-      token: files.tokens[node] ?? '',
-      ollamaPort,
-      exo: { port: exoPort, peers: [...exoPorts] },
-      sampleIntervalMs: SAMPLE_INTERVAL_MS,
-    });
-    exoPorts.push(exoPort);
-    daemons.push(lab.spawnDaemon(['agent', '--config', config], { STATE_DIRECTORY: join(dir, `state-${node}`) }));
-  }
+  const ports = await lab.allocateNodePorts(NODES);
+  const agents = await lab.startLabAgents(dir, {
+    nodes: NODES,
+    grpcPort,
+    tokens: files.tokens,
+    ports,
+    sampleIntervalMs: SAMPLE_INTERVAL_MS,
+  });
+  for (const agent of agents.values()) track(daemons, agent.process);
   await lab.waitFor(
     'three online nodes with ollama and exo running',
     async () => {
@@ -550,33 +551,20 @@ if (mods.browser.NO_BROWSER) {
   process.exit(0);
 }
 
-const abort = new AbortController();
+const { signal, signalled } = stopOnSignals();
 const daemons = [];
 const cleanups = [];
-let signalled = null;
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    if (signalled) return; // cleanup is already running and bounded
-    signalled = sig;
-    process.stderr.write(`\n  ${sig}: stopping…\n`);
-    abort.abort();
-  });
-}
-// Last resort if something throws past the cleanup: no process of ours outlives the benchmark.
-process.on('exit', () => {
-  for (const d of daemons) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
-});
 
 process.stderr.write(
   `kage bench dashboard: ${opts.repeats} first loads, then a ${opts.seconds} s window in Chromium…\n`,
 );
 let result = null;
 try {
-  result = await run(opts, mods, abort.signal, daemons, cleanups);
+  result = await run(opts, mods, signal, daemons, cleanups);
 } catch (err) {
-  if (!signalled)
+  if (!signalled())
     process.stderr.write(`dashboard benchmark failed: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = signalled ? 130 : 1;
+  process.exitCode = signalled() ? 130 : 1;
 } finally {
   // Agents first, so the coordinator does not log them as lost while it stops.
   await Promise.all(daemons.slice(1).map((d) => d.stop()));

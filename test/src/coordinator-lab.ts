@@ -258,6 +258,8 @@ export async function startLabAgents(
     grpcPort: number;
     tokens: Readonly<Record<string, string>>;
     ports: ReadonlyMap<string, LabNodePorts>;
+    /** @default 250 */
+    sampleIntervalMs?: number;
   },
 ): Promise<Map<string, LabAgent>> {
   const agents = new Map<string, LabAgent>();
@@ -271,6 +273,7 @@ export async function startLabAgents(
       token: o.tokens[node] ?? '',
       ollamaPort: ports.ollama,
       exo: { port: ports.exo, peers: [...peers] },
+      ...(o.sampleIntervalMs === undefined ? {} : { sampleIntervalMs: o.sampleIntervalMs }),
     });
     peers.push(ports.exo);
     const start = (): DaemonProcess =>
